@@ -1,0 +1,61 @@
+# Eventscope — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The scaled mode's services in tests (the development machines run both on 127.0.0.1).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eventscope
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-sqlite test-postgres lint format bench worker demo clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.runtime ## Serve the dashboard (HTTP + websockets) on http://$(HOST):$(PORT)
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py bootstrap --host $(HOST) --port $(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+test: $(VENV)/.dev ## Run the whole test suite: embedded mode (SQLite), then the scaled mode (PostgreSQL + Redis)
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(VENV)/.dev ## The suite on the embedded default (SQLite, in-process layer)
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not redis" $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.dev ## The database-backed tests again on PostgreSQL, with Redis
+	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) EVENTSCOPE_TEST_DB_ONLY=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: $(VENV)/.dev ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)/.dev ## Run the benchmarks; one JSON object per line
+	$(PY) -m bench
+
+worker: $(VENV)/.runtime ## With REDIS_URL: a Celery worker and beat
+	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0)"; exit 2; }
+	exec $(VENV)/bin/celery -A config worker --beat --loglevel INFO
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,20 @@
+"""``make bench``: every benchmark, one JSON object per line."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+MODULES = ["bench.bench_patterns", "bench.bench_ingest"]
+
+
+def main() -> None:
+    only = sys.argv[1:]
+    for name in MODULES:
+        if only and not any(part in name for part in only):
+            continue
+        importlib.import_module(name).main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Durable ingest throughput on the embedded default, next to the raw SQLite limit on the same disk.
+
+- OTLP spans/s: protobuf, 100 spans a request, 4 concurrent clients, against daphne.
+- Native events/s: 100 events a request, 4 concurrent clients.
+- Request latency p50/p99 for both.
+- The raw limit: plain ``sqlite3`` ``executemany`` of equivalent span rows into a copy of the span
+  table (same columns, same indexes, same pragmas) in 1,000-row transactions.
+
+"Durable" means counted in the database after the run: every acknowledged item must be there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+import orjson
+import requests
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+from bench.server import BenchServer, bench_server
+
+CLIENTS = 4
+PER_REQUEST = 100
+REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_INGEST_REQUESTS", "60"))
+
+
+def _attr(key: str, value: str | int) -> KeyValue:
+    kv = KeyValue(key=key)
+    if isinstance(value, int):
+        kv.value.int_value = value
+    else:
+        kv.value.string_value = value
+    return kv
+
+
+def span_request(rng: random.Random, base_ns: int) -> bytes:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.append(_attr("service.name", rng.choice(["orders", "billing", "shipping"])))
+    scope = resource_spans.scope_spans.add()
+    scope.scope.name = "bench"
+    trace_id = rng.randbytes(16)
+    root = rng.randbytes(8)
+    for i in range(PER_REQUEST):
+        span = scope.spans.add()
+        span.trace_id = trace_id if i < 50 else rng.randbytes(16)
+        span.span_id = root if i == 0 else rng.randbytes(8)
+        if i:
+            span.parent_span_id = root
+        span.name = rng.choice(["POST /orders", "publish OrderCreated", "charge card", "reserve stock"])
+        span.kind = rng.randint(1, 5)
+        span.start_time_unix_nano = base_ns + i * 1000
+        span.end_time_unix_nano = base_ns + i * 1000 + rng.randint(10_000, 5_000_000)
+        span.attributes.extend([_attr("http.status_code", 200), _attr("order.id", f"o-{rng.randint(1, 10**6)}")])
+    return request.SerializeToString()
+
+
+def event_request(rng: random.Random) -> bytes:
+    events = [
+        {
+            "source": "shop.orders",
+            "detail-type": rng.choice(["OrderCreated", "OrderPaid", "OrderShipped"]),
+            "detail": {"order-id": f"o-{rng.randint(1, 10**6)}", "amount": rng.randint(1, 500),
+                       "metadata": {"idempotency-key": f"k-{rng.randint(1, 10**6)}"}},
+            "traceparent": f"00-{rng.randbytes(16).hex()}-{rng.randbytes(8).hex()}-01",
+        }  # fmt: skip
+        for _ in range(PER_REQUEST)
+    ]
+    return orjson.dumps(events)
+
+
+def drive(url: str, headers: dict[str, str], bodies: list[list[bytes]]) -> tuple[float, list[float], int]:
+    """Send each client's bodies over its own keep-alive connection; wall time, latencies, failures."""
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def client(own: list[bytes]) -> None:
+        nonlocal failures
+        session = requests.Session()
+        for body in own:
+            started = time.perf_counter()
+            response = session.post(url, data=body, headers=headers, timeout=60)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                failures += response.status_code != 200
+
+    threads = [threading.Thread(target=client, args=(own,)) for own in bodies]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies, failures
+
+
+def _count(server: BenchServer, table: str) -> int:
+    with sqlite3.connect(server.var_dir / "eventscope.sqlite3") as db:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 (fixed table names)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def run_ingest(
+    server: BenchServer, path: str, content_type: str, make_body: Callable[[random.Random], bytes], table: str
+) -> dict[str, object]:
+    rng = random.Random(7)
+    bodies = [[make_body(rng) for _ in range(REQUESTS_PER_CLIENT)] for _ in range(CLIENTS)]
+    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": content_type}
+    drive(server.url + path, headers, [own[:3] for own in bodies])  # warm-up: connections, caches
+    before = _count(server, table)
+    seconds, latencies, failures = drive(server.url + path, headers, bodies)
+    stored = _count(server, table) - before
+    sent = CLIENTS * REQUESTS_PER_CLIENT * PER_REQUEST
+    return {
+        "per_second": round(stored / seconds),
+        "sent": sent,
+        "stored": stored,
+        "failed_requests": failures,
+        "seconds": round(seconds, 3),
+        "p50_ms": round(_pct(latencies, 0.50), 2),
+        "p99_ms": round(_pct(latencies, 0.99), 2),
+    }
+
+
+def raw_sqlite_limit(server: BenchServer, rows: int = 50_000) -> float:
+    """Rows/s of plain executemany into a copy of the span table, 1,000 rows a transaction."""
+    source = sqlite3.connect(server.var_dir / "eventscope.sqlite3")
+    schema = [sql for (sql,) in source.execute("SELECT sql FROM sqlite_master WHERE tbl_name='tracing_span' AND sql IS NOT NULL")]
+    columns = [row[1] for row in source.execute("PRAGMA table_info(tracing_span)") if row[1] != "id"]
+    source.close()
+    path = server.var_dir / "raw.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    for sql in schema:
+        db.execute(sql)
+    rng = random.Random(3)
+    attributes = json.dumps({"http.status_code": 200, "order.id": "o-1"})
+    values = {
+        "trace_id": None, "span_id": None, "parent_span_id": "", "trace_state": "", "name": "charge card",
+        "kind": 2, "service": "billing", "start_ns": 0, "end_ns": 0, "status_code": 0, "status_message": "",
+        "attributes": attributes, "resource": '{"service.name": "billing"}', "scope": "bench", "events": "[]",
+        "links": "[]", "received_at": "2026-01-01 00:00:00",
+    }  # fmt: skip
+    batch = []
+    for i in range(rows):
+        values.update(trace_id=rng.randbytes(16).hex(), span_id=rng.randbytes(8).hex(), start_ns=i, end_ns=i + 5)
+        batch.append(tuple(values[name] for name in columns))
+    insert = f"INSERT INTO tracing_span ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+    started = time.perf_counter()
+    for offset in range(0, rows, 1000):
+        db.execute("BEGIN")
+        db.executemany(insert, batch[offset : offset + 1000])
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return rows / elapsed
+
+
+def main() -> None:
+    conditions = {
+        "mode": "embedded (SQLite WAL, synchronous=NORMAL)",
+        "server": "daphne, 1 process",
+        "clients": CLIENTS,
+        "items_per_request": PER_REQUEST,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    with bench_server() as server:
+        raw = raw_sqlite_limit(server)
+        spans = run_ingest(server, "/v1/traces", "application/x-protobuf", lambda rng: span_request(rng, time.time_ns()), "tracing_span")
+        events = run_ingest(server, "/api/events", "application/json", event_request, "dashboard_event")
+    print(json.dumps({"bench": "raw_sqlite_executemany", "rows_per_second": round(raw), "rows_per_transaction": 1000, **conditions}))
+    for name, result in (("otlp_spans", spans), ("native_events", events)):
+        share = round(100 * int(result["per_second"]) / raw, 1)  # type: ignore[call-overload]
+        print(json.dumps({"bench": f"ingest_{name}", **result, "percent_of_raw_sqlite": share, "goal_percent": 25, **conditions}))
+
+
+if __name__ == "__main__":
+    main()

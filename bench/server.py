@@ -1,0 +1,69 @@
+"""A real server for benchmarks: a fresh embedded-mode data directory, migrated, served by daphne."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BenchServer:
+    url: str
+    token: str
+    var_dir: Path
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@contextmanager
+def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
+    """A daphne server on a new SQLite database (or ``DATABASE_URL`` when given in ``extra_env``)."""
+    with tempfile.TemporaryDirectory(prefix="eventscope-bench-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update({"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": "bench-secret", **(extra_env or {})})
+        manage(env, "migrate", "--no-input", "-v", "0")
+        token = json.loads(manage(env, "create_token", "bench", "--scopes", "ingest,read", "--json").splitlines()[-1])
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    requests.get(f"{url}/healthz", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            yield BenchServer(url=url, token=token["token"], var_dir=Path(tmp), env=env)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

@@ -1,0 +1,135 @@
+"""``GET /api/events`` (search, newest first, cursor-paged) and ``GET /api/events/<id>``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from dashboard.api.http import ApiError, api_view, json_response
+from dashboard.envelope import EntryError, parse_time
+from dashboard.models import Event
+from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
+from dashboard.serializers import LIST_FIELDS, envelope_of, event_detail_json, event_json
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+# A pattern is matched in Python after the indexed filters; one request scans at most this many rows
+# and hands back a cursor to go on from, so a rare pattern never turns into an unbounded scan.
+PATTERN_SCAN_LIMIT = 20_000
+_PAGE = 500
+_CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def _int_param(request: HttpRequest, name: str, default: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be a whole number from 1 to {high}.")
+    return int(raw)
+
+
+def _time_param(request: HttpRequest, name: str) -> Any:
+    raw = request.GET.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_time(raw, name)
+    except EntryError as err:
+        raise ApiError(400, "invalid_parameter", str(err)) from None
+
+
+def parse_pattern_param(raw: str | None) -> CompiledPattern | None:
+    if not raw:
+        return None
+    try:
+        return compile_pattern(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_pattern", "'pattern' is not valid JSON.") from None
+    except PatternError as err:
+        raise ApiError(400, "invalid_pattern", f"Invalid event pattern: {err}") from None
+
+
+def filtered_events(request: HttpRequest, pattern: CompiledPattern | None) -> QuerySet[Event]:
+    """The indexed filters of a search, newest first; the pattern's pinned fields narrow it too."""
+    query = Event.objects.all()
+    for param, column in (
+        ("source", "source"),
+        ("detail_type", "detail_type"),
+        ("trace_id", "trace_id"),
+        ("idempotency_key", "idempotency_key"),
+    ):
+        value = request.GET.get(param)
+        if value:
+            query = query.filter(**{column: value.lower() if param == "trace_id" else value})
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    if since:
+        query = query.filter(time__gte=since)
+    if until:
+        query = query.filter(time__lt=until)
+    text = request.GET.get("q")
+    if text:
+        query = query.filter(raw__icontains=text)
+    if pattern is not None:
+        for field, column in (("source", "source"), ("detail-type", "detail_type")):
+            pinned = pattern.pinned_values(field)
+            if pinned is not None:
+                query = query.filter(**{f"{column}__in": sorted(pinned)})
+    cursor = request.GET.get("cursor")
+    if cursor:
+        if not _CURSOR.match(cursor):
+            raise ApiError(400, "invalid_cursor", "'cursor' is not a cursor this API gave out.")
+        query = query.filter(id__lt=cursor)
+    return query.order_by("-id")
+
+
+def search_events(request: HttpRequest) -> tuple[list[Event], str | None]:
+    """One page of a search and the cursor of the next page (None on the last)."""
+    limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    pattern = parse_pattern_param(request.GET.get("pattern"))
+    query = filtered_events(request, pattern).only(*LIST_FIELDS, "account", "region")
+    if pattern is None:
+        rows = list(query[: limit + 1])
+        return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+    found: list[Event] = []
+    scanned, last_id = 0, None
+    while scanned < PATTERN_SCAN_LIMIT:
+        page = list(query.filter(id__lt=last_id)[:_PAGE] if last_id else query[:_PAGE])
+        for event in page:
+            scanned += 1
+            last_id = event.id
+            if pattern.matches(envelope_of(event)):
+                found.append(event)
+                if len(found) == limit:
+                    return found, event.id
+        if len(page) < _PAGE:
+            return found, None
+    return found, last_id
+
+
+@api_view("read")
+def list_events(request: HttpRequest) -> HttpResponse:
+    events, next_cursor = search_events(request)
+    return json_response({"results": [event_json(event) for event in events], "next_cursor": next_cursor})
+
+
+@api_view("read")
+def get_event(request: HttpRequest, event_id: str) -> HttpResponse:
+    event = Event.objects.filter(id=event_id).first()
+    if event is None:
+        raise ApiError(404, "not_found", f"No event with id {event_id!r}.")
+    return json_response(event_detail_json(event))
+
+
+@csrf_exempt  # each branch does its own authentication (and CSRF for session writes)
+def list_events_or_ingest(request: HttpRequest) -> HttpResponse:
+    """``/api/events`` is both the search (GET, scope read) and native ingest (POST, scope ingest)."""
+    from dashboard.ingest.native import ingest_events
+
+    if request.method == "POST":
+        return ingest_events(request)
+    return list_events(request)

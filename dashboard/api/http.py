@@ -1,0 +1,104 @@
+"""HTTP plumbing shared by every JSON endpoint: errors, responses and token/session authentication."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from dashboard.models import SCOPES
+from dashboard.tokens import Principal, verify_bearer
+
+View = Callable[..., HttpResponse]
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message"}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(
+        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status, content_type="application/json"
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    """The bearer token of the Authorization header; "" for a malformed header; None when absent."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return ""
+    return value.strip()
+
+
+def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Principal:
+    """The caller, checked for ``scope``; raises ApiError 401/403.
+
+    A logged-in user (the pages' session) holds the read and operate scopes; writes by session must
+    carry a CSRF token, as any form post would.
+    """
+    token = bearer_token(request)
+    if token is not None:
+        principal = verify_bearer(token) if token else None
+        if principal is None:
+            raise ApiError(401, "unauthorized", "The bearer token is missing, malformed, unknown or revoked.")
+    elif allow_session and request.user.is_authenticated:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+            if reason is not None:
+                raise ApiError(403, "csrf_failed", "CSRF verification failed for a session-authenticated write.")
+        principal = Principal(name=request.user.get_username(), scopes=frozenset(("read", "operate")))
+    else:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Authentication required: send 'Authorization: Bearer <token>' (python manage.py create_token).",
+            headers={"WWW-Authenticate": 'Bearer realm="eventscope"'},
+        )
+    if scope not in principal.scopes:
+        raise ApiError(403, "forbidden", f"This token lacks the '{scope}' scope.")
+    return principal
+
+
+def api_view(scope: str, methods: tuple[str, ...] = ("GET",), *, allow_session: bool = True) -> Callable[[View], View]:
+    """Wrap a JSON endpoint: method check, authentication for ``scope``, ApiError -> JSON error."""
+    assert scope in SCOPES
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                if request.method not in methods:
+                    raise ApiError(
+                        405, "method_not_allowed", f"Use {' or '.join(methods)}.", headers={"Allow": ", ".join(methods)}
+                    )
+                request.principal = authenticate(request, scope, allow_session=allow_session)  # type: ignore[attr-defined]
+                return view(request, *args, **kwargs)
+            except ApiError as err:
+                return error_response(err.status, err.code, err.message, err.headers)
+
+        return wrapped
+
+    return decorate

@@ -1,0 +1,61 @@
+"""Reading an ingest request's body: size limits (before and after decompression) and content types."""
+
+from __future__ import annotations
+
+import zlib
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from dashboard.api.http import ApiError
+
+
+def media_type(request: HttpRequest) -> str:
+    """The request's media type, lowercased, without parameters ("" when absent)."""
+    return (request.content_type or "").split(";")[0].strip().lower()
+
+
+def _too_large(limit: int, what: str = "request body") -> ApiError:
+    return ApiError(413, "payload_too_large", f"The {what} is larger than the limit of {limit} bytes.")
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    # Decompress in one bounded call: a small compressed body that inflates past the limit (a
+    # "zip bomb") is refused after at most limit+1 bytes of output, never expanded in memory.
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as err:
+        raise ApiError(400, "bad_encoding", f"The body is not valid for its Content-Encoding: {err}.") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise _too_large(limit, "decompressed request body")
+    if not inflater.eof:
+        raise ApiError(400, "bad_encoding", "The compressed body is truncated.")
+    return out
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The request body, decompressed per Content-Encoding (gzip, deflate, identity).
+
+    Raises ApiError 413 past ``EVENTSCOPE_MAX_BODY_BYTES`` (compressed or not), 415 for an unknown
+    encoding, 400 for a corrupt compressed body.
+    """
+    limit: int = settings.EVENTSCOPE_MAX_BODY_BYTES
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise ApiError(400, "bad_request", "Content-Length is not a number.") from None
+    if declared > limit:
+        raise _too_large(limit)
+    data = request.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(limit)
+    encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return data
+    if encoding in ("gzip", "x-gzip"):
+        return _inflate(data, 16 + zlib.MAX_WBITS, limit)
+    if encoding == "deflate":
+        # HTTP "deflate" is the zlib format, but raw deflate is common in the wild: accept both.
+        return _inflate(data, zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS, limit)
+    raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported: use gzip or deflate.")

@@ -1,0 +1,78 @@
+"""``POST /api/cloudevents``: the CloudEvents 1.0 HTTP binding (structured, binary and batch modes)."""
+
+from __future__ import annotations
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from dashboard.api.http import ApiError, api_view, json_response
+from dashboard.envelope import EntryError, NormalizedEvent, from_cloudevent
+from dashboard.ingest.body import read_body
+from dashboard.ingest.cloudevents_format import (
+    CloudEventError,
+    ParsedCloudEvent,
+    detect_mode,
+    parse_batch,
+    parse_binary,
+    parse_structured,
+)
+from dashboard.ingest.responses import summary
+from dashboard.ingest.store import store_events
+
+
+def _normalise(parsed: ParsedCloudEvent, raw: str, now: object, header_key: str) -> NormalizedEvent:
+    assert parsed is not None
+    return from_cloudevent(parsed.attributes, parsed.data, raw, now, header_key)  # type: ignore[arg-type]
+
+
+def _raw_structured(parsed: ParsedCloudEvent) -> str:
+    return orjson.dumps({**parsed.attributes, "data": parsed.data}).decode()
+
+
+@api_view("ingest", ("POST",), allow_session=False)
+def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
+    mode = detect_mode(request.headers.get("Content-Type"), request.headers)
+    if mode is None:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send application/cloudevents+json (structured), application/cloudevents-batch+json (batch), "
+            "or ce-* headers (binary mode).",
+        )
+    body = read_body(request)
+    now = timezone.now()
+    entries: list[NormalizedEvent | EntryError] = []
+    try:
+        if mode == "batch":
+            parsed_items = parse_batch(body)
+            if not parsed_items:
+                raise ApiError(400, "empty_batch", "The batch holds no event.")
+            if len(parsed_items) > settings.EVENTSCOPE_MAX_BATCH:
+                raise ApiError(400, "batch_too_large", f"At most {settings.EVENTSCOPE_MAX_BATCH} events a request.")
+            for item in parsed_items:
+                if isinstance(item, CloudEventError):
+                    entries.append(EntryError(str(item)))
+                    continue
+                try:
+                    entries.append(_normalise(item, _raw_structured(item), now, ""))
+                except EntryError as err:
+                    entries.append(err)
+        else:
+            header_key = (request.headers.get("Idempotency-Key") or "")[:256]
+            if mode == "structured":
+                parsed = parse_structured(body)
+                raw = body.decode("utf-8", "replace")
+            else:
+                parsed = parse_binary(request.headers, body)
+                ce_headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+                raw = orjson.dumps({"headers": ce_headers, "body": body.decode("utf-8", "replace")}).decode()
+            try:
+                entries.append(_normalise(parsed, raw, now, header_key))
+            except EntryError as err:
+                # A single event that is invalid as a whole is a bad request, as in the HTTP binding.
+                raise ApiError(400, "invalid_cloudevent", str(err)) from None
+    except CloudEventError as err:
+        raise ApiError(400, "invalid_cloudevent", str(err)) from None
+    return json_response(summary(store_events(entries, now)))

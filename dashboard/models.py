@@ -1,0 +1,75 @@
+"""The event side's data: API tokens and events (the canonical envelope plus what came with it)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from dashboard.jsonfield import FastJSONField
+
+SCOPES = ("ingest", "read", "operate")
+
+
+class ApiToken(models.Model):
+    """A named credential with scopes.
+
+    Neither the bearer token nor the SigV4 secret is stored: both are derived from ``SECRET_KEY``,
+    ``key_id`` and a per-token salt (see ``dashboard.tokens``), so a copy of the database leaks no
+    usable credential. Deleting the row or setting ``revoked_at`` revokes it.
+    """
+
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=32, unique=True)
+    salt = models.CharField(max_length=64)
+    scopes = FastJSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class Event(models.Model):
+    """One stored event.
+
+    ``id`` is the stored id that ingest answers with; ``event_id`` is the producer's id. The fields
+    ``event_id, source, detail_type, time, account, region, resources, detail`` make the canonical
+    EventBridge envelope; ``extra`` keeps other attributes (e.g. CloudEvents ``subject``) and ``raw``
+    the entry exactly as it was received.
+    """
+
+    id = models.CharField(max_length=26, primary_key=True)
+    event_id = models.CharField(max_length=256)
+    source = models.CharField(max_length=256)
+    detail_type = models.CharField(max_length=256)
+    time = models.DateTimeField()
+    account = models.CharField(max_length=64, default="")
+    region = models.CharField(max_length=64, default="")
+    resources = FastJSONField(default=list)
+    detail = FastJSONField(default=dict)
+    extra = FastJSONField(default=dict)
+    raw = models.TextField(default="")
+    received_at = models.DateTimeField()
+    format = models.CharField(max_length=16)
+    trace_id = models.CharField(max_length=32, default="")
+    parent_span_id = models.CharField(max_length=16, default="")
+    idempotency_key = models.CharField(max_length=256, default="")
+    replay_name = models.CharField(max_length=256, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="event_source_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["source", "detail_type", "id"], name="event_source_type_id"),
+            models.Index(fields=["detail_type", "id"], name="event_type_id"),
+            models.Index(fields=["trace_id"], name="event_trace"),
+            models.Index(fields=["idempotency_key", "received_at"], name="event_key"),
+            models.Index(fields=["time"], name="event_time"),
+            models.Index(fields=["received_at"], name="event_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.detail_type} from {self.source} ({self.id})"

@@ -1,0 +1,128 @@
+"""Shared fixtures: fast hashing, tokens, and a real server (daphne) on the test database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+from dashboard import tokens
+from dashboard.tokens import IssuedToken
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The PostgreSQL run repeats only the tests that touch the database; the rest ran on SQLite.
+    if os.environ.get("EVENTSCOPE_TEST_DB_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        uses_db = item.get_closest_marker("django_db") or any(
+            name in fixtures for name in ("db", "transactional_db", "live_server_url", "django_db_setup")
+        )
+        (keep if uses_db else drop).append(item)
+    items[:] = keep
+    config.hook.pytest_deselected(items=drop)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: pytest.FixtureRequest) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    tokens.clear_cache()
+    yield
+    tokens.clear_cache()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _database_url_of_test_db() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real daphne server running the project on the test database, as `make run` serves it.
+
+    Tests that use it must use ``transactional_db`` so that what they create is committed and
+    visible to the server, and what the server commits is visible to them.
+    """
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "daphne.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_of_test_db(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
+        "EVENTSCOPE_MAX_BODY_BYTES": str(settings.EVENTSCOPE_MAX_BODY_BYTES),
+        "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code in (200, 503):
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def make_token(db: None) -> object:
+    def make(scopes: str = "ingest,read,operate", name: str = "test") -> IssuedToken:
+        return tokens.create_token(name, scopes.split(","))
+
+    return make
+
+
+@pytest.fixture
+def token(make_token: object) -> IssuedToken:
+    """A token with every scope."""
+    return make_token()  # type: ignore[operator]
+
+
+@pytest.fixture
+def auth(token: IssuedToken) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.token}"}

@@ -1,0 +1,74 @@
+"""``POST /v1/traces`` and ``POST /v1/logs``: OTLP/HTTP, protobuf or JSON, exactly as the spec says.
+
+Responses are in the request's encoding; a request that cannot be decoded is a 400 carrying a
+``google.rpc.Status``; individually invalid spans or records are reported as partial success.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from dashboard.api.http import ApiError, authenticate, error_response
+from dashboard.ingest.body import media_type, read_body
+from tracing.otlp import Encoding, OtlpDecodeError, decode_logs, decode_traces, encode_export_response, encode_status
+from tracing.store import store_logs, store_spans
+
+_CONTENT_TYPES: dict[str, Encoding] = {"application/x-protobuf": "protobuf", "application/json": "json"}
+_RESPONSE_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
+# google.rpc.Code values for the Status body.
+_INVALID_ARGUMENT, _UNAUTHENTICATED, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 16, 7, 8
+
+
+def _status_response(status: int, code: int, message: str, encoding: Encoding) -> HttpResponse:
+    return HttpResponse(encode_status(code, message, encoding), status=status, content_type=_RESPONSE_TYPES[encoding])
+
+
+def _export(request: HttpRequest, signal: Literal["traces", "logs"]) -> HttpResponse:
+    if request.method != "POST":
+        return error_response(405, "method_not_allowed", "Use POST.", {"Allow": "POST"})
+    encoding = _CONTENT_TYPES.get(media_type(request))
+    if encoding is None:
+        return _status_response(
+            415, _INVALID_ARGUMENT, "Content-Type must be application/x-protobuf or application/json.", "json"
+        )
+    try:
+        authenticate(request, "ingest", allow_session=False)
+    except ApiError as err:
+        return error_response(err.status, err.code, err.message, err.headers)
+    try:
+        body = read_body(request)
+    except ApiError as err:
+        code = _RESOURCE_EXHAUSTED if err.status == 413 else _INVALID_ARGUMENT
+        return _status_response(err.status, code, err.message, encoding)
+    received_at = timezone.now()
+    try:
+        if signal == "traces":
+            traces = decode_traces(body, encoding)
+            store_spans(traces.spans, received_at)
+            rejected, errors = traces.rejected, traces.errors
+        else:
+            logs = decode_logs(body, encoding)
+            results = store_logs(logs.records, received_at)
+            failed = [result.error for result in results if result.status == "rejected"]
+            rejected, errors = logs.rejected + len(failed), logs.errors + failed
+    except OtlpDecodeError as err:
+        return _status_response(400, _INVALID_ARGUMENT, str(err), encoding)
+    message = "; ".join(errors[:10])
+    return HttpResponse(
+        encode_export_response(signal, rejected, message, encoding),
+        content_type=_RESPONSE_TYPES[encoding],
+    )
+
+
+@csrf_exempt
+def export_traces(request: HttpRequest) -> HttpResponse:
+    return _export(request, "traces")
+
+
+@csrf_exempt
+def export_logs(request: HttpRequest) -> HttpResponse:
+    return _export(request, "logs")
