@@ -53,16 +53,17 @@ def make_event(rng: random.Random, index: int) -> dict[str, Any]:
         "price": round(rng.uniform(-50, 500), rng.choice((0, 2, 4))),
         "count": rng.randint(0, 20),
         "sourceIPAddress": rng.choice(
-            [f"10.0.{rng.randint(0, 3)}.{rng.randint(0, 255)}", "192.168.1.7", "2001:db8::1", "not-an-ip"]
+            [f"10.0.{rng.randint(0, 3)}.{rng.randint(0, 255)}", "192.168.1.7", "2001:db8::1", "not-an-ip"],
         ),
         "tags": rng.sample(TAGS, rng.randint(0, 3)),
         "file": rng.choice(FILES),
         "user": {"id": f"u-{rng.randint(1, 500)}", "tier": rng.choice(["free", "pro", "enterprise"])},
     }
     if rng.random() < 0.5:
-        detail["items"] = [
-            {"sku": f"sku-{rng.randint(1, 30)}", "qty": rng.randint(1, 5)} for _ in range(rng.randint(1, 4))
-        ]
+        items = []
+        for _ in range(rng.randint(1, 4)):
+            items.append({"sku": f"sku-{rng.randint(1, 30)}", "qty": rng.randint(1, 5)})
+        detail["items"] = items
     if rng.random() < 0.3:
         detail["error"] = {"code": rng.choice(["E100", "E200", "timeout"]), "retryable": rng.random() < 0.5}
     if rng.random() < 0.2:

@@ -162,6 +162,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTSCOPE_MAX_BODY_BYTES + 1024 * 1024
 EVENTSCOPE_MAX_BATCH = env_int("EVENTSCOPE_MAX_BATCH", 500)
 EVENTSCOPE_ACCOUNT = env_str("EVENTSCOPE_ACCOUNT", "000000000000")
 EVENTSCOPE_REGION = env_str("EVENTSCOPE_REGION", "local")
+# Threads that run ingest requests (they keep their database connections), and how many ingest
+# requests may be in flight before new ones are answered 503 with Retry-After.
+EVENTSCOPE_INGEST_THREADS = env_int("EVENTSCOPE_INGEST_THREADS", 4)
+EVENTSCOPE_INGEST_MAX_INFLIGHT = env_int("EVENTSCOPE_INGEST_MAX_INFLIGHT", 64)
 # How long a verified token stays cached in-process, so ingest does not query it on every request.
 EVENTSCOPE_TOKEN_CACHE_SECONDS = env_int("EVENTSCOPE_TOKEN_CACHE_SECONDS", 10)
 

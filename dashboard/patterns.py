@@ -24,8 +24,12 @@ Semantics follow EventBridge (its ``TestEventPattern`` answer is the reference):
   ``null`` included) that the excluded values do not cover.
 * Numbers are compared with six decimal places of precision; bounds and ``anything-but`` numbers in
   a pattern must lie within -5e9..5e9.
+* ``cidr`` covers the addresses from the one written up to the last address of its block
+  (IPv4 masks 0-31, IPv6 0-127), and a literal IP address string matches any spelling of that
+  address, as in EventBridge.
 * EventBridge joins nested keys with dots, so ``{"a": {"b": [1]}}``, ``{"a.b": [1]}`` and an event
-  key ``"a.b"`` all address the same field.
+  key ``"a.b"`` all address the same field. (When an event spells one path both ways, the nested
+  object is used.)
 
 ``compile_pattern(None)`` raises :class:`PatternError`: callers that store "no pattern" as ``None``
 treat it as "match everything" before reaching this module.
@@ -423,7 +427,6 @@ class _Range:
 class _Leaf:
     """Everything one field's value list accepts, gathered while validating it."""
 
-    path: str
     exact_str: set[str]
     exact_ip: set[tuple[int, int]]
     exact_micros: set[int]
@@ -448,7 +451,7 @@ class _Leaf:
     def parse(cls, values: list[Any] | tuple[Any, ...], path: str) -> _Leaf:
         if not values:
             raise PatternError(path, "empty arrays are not allowed")
-        leaf = cls(path, set(), set(), set(), set())
+        leaf = cls(set(), set(), set(), set())
         for index, value in enumerate(values):
             leaf._add(value, f"{path}[{index}]")
         return leaf
@@ -1143,7 +1146,11 @@ def matches(pattern: Any, event: Mapping[str, Any]) -> bool:
     parsed = _load_json(pattern) if isinstance(pattern, str | bytes | bytearray) else pattern
     try:
         source = _canonical(parsed)
+        # json.dumps quietly turns non-string keys into strings; only a faithful round trip may
+        # share a cache entry, anything else is compiled (and rejected) as given.
+        faithful = isinstance(pattern, str | bytes | bytearray) or json.loads(source) == parsed
     except (TypeError, ValueError):
-        # Not serialisable, so certainly not a valid pattern: let compile_pattern say why.
+        faithful = False
+    if not faithful:
         return compile_pattern(parsed).matches(event)
     return _compile_canonical(source).matches(event)

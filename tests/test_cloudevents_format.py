@@ -329,7 +329,9 @@ def test_binary_events_from_the_legacy_sdk_api_are_accepted() -> None:
     "event",
     [
         pytest.param(make_event({"order": 7}), id="json-implicit"),
-        pytest.param(make_event([1, "two", None], datacontenttype="application/json"), id="json-array"),
+        pytest.param(
+            make_event({"l": [1, "two", None]}, datacontenttype="application/json"), id="json-explicit"
+        ),
         pytest.param(make_event("héllo", datacontenttype="text/plain"), id="text"),
         pytest.param(make_event(b"\x00\xff", datacontenttype="application/octet-stream"), id="binary"),
         pytest.param(make_event(b"utf8 bytes", datacontenttype="application/octet-stream"), id="utf8-bytes"),
@@ -555,6 +557,12 @@ def test_a_structured_body_that_is_not_an_object_is_refused(body: bytes) -> None
         ({"ce-trace_parent": "x"}, b"", "trace_parent", "header 'ce-trace_parent': attribute names must"),
         ({"ce-data": "x"}, b"", "data", "'data' is a reserved name"),
         ({"ce-datacontenttype": "text/plain"}, b"", "datacontenttype", "the 'ce-datacontenttype' header"),
+        (
+            {"Content-Type": "notamediatype"},
+            b"x",
+            "datacontenttype",
+            "header 'Content-Type' must be a media type",
+        ),
         ({"Content-Type": "application/json"}, b"{oops", "data", "body is not valid JSON although"),
         ({"Content-Type": "application/vnd.order+json"}, b"nope", "data", "not valid JSON"),
     ],

@@ -1,64 +1,63 @@
-"""Storing decoded spans and log records: one bulk insert per table per request, idempotent."""
+"""Storing decoded spans and log records: one multi-row insert per table per request, idempotent."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
-
+from dashboard.bulk import db_datetime, db_json, insert_rows, run_in_write_transaction
 from dashboard.envelope import EntryError, NormalizedEvent, from_log_record
 from dashboard.ingest.store import EntryResult, store_events
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.otlp import LogRecordData, SpanRecord
+
+SPAN_FIELDS = (
+    "trace_id", "span_id", "parent_span_id", "trace_state", "name", "kind", "service", "start_ns", "end_ns",
+    "status_code", "status_message", "attributes", "resource", "scope", "events", "links", "received_at",
+)  # fmt: skip
+LINK_FIELDS = ("trace_id", "span_id", "linked_trace_id", "linked_span_id", "attributes")
+LOG_FIELDS = (
+    "trace_id", "span_id", "time_ns", "observed_ns", "severity_number", "severity_text", "body", "attributes",
+    "service", "scope", "received_at",
+)  # fmt: skip
 
 
 def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
     """Store spans and their links; a span already stored (a retried export) is kept once."""
     if not spans:
         return
-    links = [
-        SpanLink(
-            trace_id=span.trace_id,
-            span_id=span.span_id,
-            linked_trace_id=link["trace_id"],
-            linked_span_id=link["span_id"],
-            attributes=link.get("attributes") or {},
-        )
-        for span in spans
-        for link in span.links
-    ]
-    rows = [
-        Span(
-            trace_id=span.trace_id,
-            span_id=span.span_id,
-            parent_span_id=span.parent_span_id,
-            trace_state=span.trace_state[:512],
-            name=span.name[:512],
-            kind=span.kind,
-            service=span.service[:256],
-            start_ns=span.start_ns,
-            end_ns=span.end_ns,
-            status_code=span.status_code,
-            status_message=span.status_message,
-            attributes=span.attributes,
-            resource=span.resource,
-            scope=span.scope[:256],
-            events=span.events,
-            links=span.links,
-            received_at=received_at,
-        )
-        for span in spans
-    ]
-    with transaction.atomic():
-        Span.objects.bulk_create(rows, ignore_conflicts=True)
+    when = db_datetime(received_at)
+    # Spans of one resource share its attribute dict: encode it once, not once per span.
+    resources: dict[int, str] = {}
+    rows: list[tuple[Any, ...]] = []
+    links: list[tuple[Any, ...]] = []
+    for span in spans:
+        resource = resources.get(id(span.resource))
+        if resource is None:
+            resource = resources[id(span.resource)] = db_json(span.resource)
+        rows.append((
+            span.trace_id, span.span_id, span.parent_span_id, span.trace_state[:512], span.name[:512], span.kind,
+            span.service[:256], span.start_ns, span.end_ns, span.status_code, span.status_message,
+            db_json(span.attributes), resource, span.scope[:256], db_json(span.events), db_json(span.links), when,
+        ))  # fmt: skip
+        for link in span.links:
+            links.append(
+                (span.trace_id, span.span_id, link["trace_id"], link["span_id"], db_json(link.get("attributes") or {}))
+            )
+
+    def write() -> None:
+        insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
         if links:
-            SpanLink.objects.bulk_create(links, ignore_conflicts=True)
+            insert_rows(SpanLink, LINK_FIELDS, links, ignore_conflicts=True)
+
+    run_in_write_transaction(write)
 
 
 def store_logs(records: list[LogRecordData], received_at: datetime) -> list[EntryResult]:
     """Store log records; those with an event name become events (in the same transaction)."""
     events: list[NormalizedEvent | EntryError] = []
-    logs: list[LogRecord] = []
+    logs: list[tuple[Any, ...]] = []
+    when = db_datetime(received_at)
     for record in records:
         if record.event_name:
             try:
@@ -77,22 +76,15 @@ def store_logs(records: list[LogRecordData], received_at: datetime) -> list[Entr
             except EntryError as err:
                 events.append(err)
             continue
-        logs.append(
-            LogRecord(
-                trace_id=record.trace_id,
-                span_id=record.span_id,
-                time_ns=record.time_ns or record.observed_ns,
-                observed_ns=record.observed_ns,
-                severity_number=record.severity_number,
-                severity_text=record.severity_text[:32],
-                body=record.body,
-                attributes=record.attributes,
-                service=record.service[:256],
-                scope=record.scope[:256],
-                received_at=received_at,
-            )
-        )
-    with transaction.atomic():
+        logs.append((
+            record.trace_id, record.span_id, record.time_ns or record.observed_ns, record.observed_ns,
+            record.severity_number, record.severity_text[:32], db_json(record.body), db_json(record.attributes),
+            record.service[:256], record.scope[:256], when,
+        ))  # fmt: skip
+
+    def write() -> list[EntryResult]:
         if logs:
-            LogRecord.objects.bulk_create(logs)
+            insert_rows(LogRecord, LOG_FIELDS, logs)
         return store_events(events, received_at) if events else []
+
+    return run_in_write_transaction(write)

@@ -15,7 +15,7 @@ LEDGER_LIMIT = 1000
 
 def key_ledger(key: str) -> dict[str, Any] | None:
     """The ledger of ``key`` (oldest delivery first), or None when no event carried it."""
-    events = list(Event.objects.filter(idempotency_key=key).only(*LIST_FIELDS).order_by("received_at", "id")[:LEDGER_LIMIT])
+    events = list(Event.objects.filter(idempotency_key=key).only(*LIST_FIELDS).order_by("id")[:LEDGER_LIMIT])
     if not events:
         return None
     traces = list(dict.fromkeys(event.trace_id for event in events if event.trace_id))

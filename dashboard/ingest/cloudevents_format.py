@@ -38,7 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -209,7 +209,7 @@ def parse_binary(headers: Mapping[str, str], body: bytes) -> ParsedCloudEvent:
         )
     if content_type is not None:
         attributes["datacontenttype"] = content_type
-    _validate_attributes(attributes, where="header 'ce-{}'")
+    _validate_attributes(attributes, label=_header_label)
     return ParsedCloudEvent(attributes=attributes, data=_payload_from_bytes(body, content_type, "body"))
 
 
@@ -226,7 +226,7 @@ def _from_json_object(document: Any) -> ParsedCloudEvent:
         # null means "unset" for attributes (JSON format, section 2.2).
         if name not in ("data", "data_base64") and value is not None
     }
-    _validate_attributes(attributes, where="attribute '{}'")
+    _validate_attributes(attributes, label=_attribute_label)
     content_type = attributes.get("datacontenttype")
 
     data: Any = None
@@ -257,79 +257,88 @@ def _from_json_object(document: Any) -> ParsedCloudEvent:
     return ParsedCloudEvent(attributes=attributes, data=data)
 
 
-def _validate_attributes(attributes: dict[str, Any], *, where: str) -> None:
+def _attribute_label(name: str) -> str:
+    return f"attribute '{name}'"
+
+
+def _header_label(name: str) -> str:
+    # In binary mode datacontenttype travels as Content-Type, every other attribute as ce-*.
+    return "header 'Content-Type'" if name == "datacontenttype" else f"header 'ce-{name}'"
+
+
+def _validate_attributes(attributes: dict[str, Any], *, label: Callable[[str], str]) -> None:
     """Check names, presence and values of context attributes against CloudEvents 1.0.
 
-    ``where`` is a template naming an attribute in messages ("attribute '{}'" or
-    "header 'ce-{}'"), so errors point at what the client actually sent.
+    ``label`` names an attribute in messages (``attribute 'id'``, ``header 'ce-id'``),
+    so errors point at what the client actually sent.
     """
     for name in attributes:
         if name == "data":
-            raise CloudEventError(f"{where.format(name)}: 'data' is a reserved name", attribute=name)
+            raise CloudEventError(f"{label(name)}: 'data' is a reserved name", attribute=name)
         if not _NAME_RE.fullmatch(name):
             raise CloudEventError(
-                f"{where.format(name)}: attribute names must consist of lowercase letters a-z and digits 0-9",
+                f"{label(name)}: attribute names must consist of lowercase letters a-z and digits 0-9",
                 attribute=name,
             )
 
     # specversion first: an event of another version is best reported as such rather
     # than through whatever else that version does differently.
     if "specversion" not in attributes:
-        raise CloudEventError(f"{where.format('specversion')} is required", attribute="specversion")
+        raise CloudEventError(f"{label('specversion')} is required", attribute="specversion")
     specversion = attributes["specversion"]
     if specversion != SPECVERSION:
         raise CloudEventError(
-            f"{where.format('specversion')} must be '{SPECVERSION}', got {_show(specversion)}",
+            f"{label('specversion')} must be '{SPECVERSION}', got {_show(specversion)}",
             attribute="specversion",
         )
     for name in _REQUIRED:
         if name not in attributes:
-            raise CloudEventError(f"{where.format(name)} is required", attribute=name)
+            raise CloudEventError(f"{label(name)} is required", attribute=name)
 
     for name, value in attributes.items():
-        label = where.format(name)
+        shown = label(name)
         if isinstance(value, str):
             bad = _FORBIDDEN_CHARS.search(value)
             if bad:
                 raise CloudEventError(
-                    f"{label} contains the forbidden character U+{ord(bad.group()):04X}", attribute=name
+                    f"{shown} contains the forbidden character U+{ord(bad.group()):04X}", attribute=name
                 )
         elif name in _STRING_ATTRIBUTES:
-            raise CloudEventError(f"{label} must be a string, got {_json_type(value)}", attribute=name)
+            raise CloudEventError(f"{shown} must be a string, got {_json_type(value)}", attribute=name)
         # bool before int: bool is an int subclass but a distinct CloudEvents type.
         elif isinstance(value, bool):
             pass
         elif isinstance(value, int):
             if not _INT_MIN <= value <= _INT_MAX:
                 raise CloudEventError(
-                    f"{label} is outside the CloudEvents Integer range (signed 32-bit)", attribute=name
+                    f"{shown} is outside the CloudEvents Integer range (signed 32-bit)", attribute=name
                 )
         else:
             raise CloudEventError(
-                f"{label} must be a string, an integer or a boolean, got {_json_type(value)}", attribute=name
+                f"{shown} must be a string, an integer or a boolean, got {_json_type(value)}", attribute=name
             )
 
     # Attributes that MUST be non-empty when present (required ones always are).
     for name in ("id", "source", "type", "subject", "dataschema", "datacontenttype"):
         if attributes.get(name) == "":
-            raise CloudEventError(f"{where.format(name)} must not be empty", attribute=name)
+            raise CloudEventError(f"{label(name)} must not be empty", attribute=name)
     content_type = attributes.get("datacontenttype")
     if content_type is not None and not _MEDIA_TYPE_RE.fullmatch(content_type):
         raise CloudEventError(
-            f"{where.format('datacontenttype')} must be a media type such as 'application/json', "
+            f"{label('datacontenttype')} must be a media type such as 'application/json', "
             f"got {_show(content_type)}",
             attribute="datacontenttype",
         )
     dataschema = attributes.get("dataschema")
     if dataschema is not None and not _SCHEME_RE.match(dataschema):
         raise CloudEventError(
-            f"{where.format('dataschema')} must be an absolute URI, got {_show(dataschema)}",
+            f"{label('dataschema')} must be an absolute URI, got {_show(dataschema)}",
             attribute="dataschema",
         )
     time = attributes.get("time")
     if time is not None and not _is_rfc3339(time):
         raise CloudEventError(
-            f"{where.format('time')} must be an RFC 3339 timestamp such as '2026-01-01T12:00:00Z', "
+            f"{label('time')} must be an RFC 3339 timestamp such as '2026-01-01T12:00:00Z', "
             f"got {_show(time)}",
             attribute="time",
         )

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-
+from dashboard.bulk import db_datetime, db_json, insert_rows, run_in_write_transaction
 from dashboard.envelope import EntryError, NormalizedEvent
 from dashboard.ids import new_ids
 from dashboard.models import Event
+
+EVENT_FIELDS = (
+    "id", "event_id", "source", "detail_type", "time", "account", "region", "resources", "detail", "extra", "raw",
+    "received_at", "format", "trace_id", "parent_span_id", "idempotency_key", "replay_name",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -38,59 +42,56 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
     """
     results: list[EntryResult] = []
     fresh: dict[tuple[str, str], int] = {}  # (source, event_id) -> index of the first in this batch
-    rows: list[Event] = []
+    rows: list[tuple[object, ...]] = []
+    when = db_datetime(received_at)
+    assigned: set[str] = set()
     ids = new_ids(len(entries))
     for index, entry in enumerate(entries):
         if isinstance(entry, EntryError):
             results.append(EntryResult(index, "rejected", error=str(entry), code=getattr(entry, "code", "")))
             continue
         if not entry.event_id:
-            # No producer id (PutEvents, or a native event without one): the stored id is the id.
+            # No producer id (PutEvents, or a native event without one): the stored id is the id,
+            # which is new by construction and needs no duplicate check.
             entry.event_id = ids[index]
+            assigned.add(ids[index])
         natural = (entry.source, entry.event_id)
         if natural in fresh:
             results.append(EntryResult(index, "duplicate"))
             continue
         fresh[natural] = index
         results.append(EntryResult(index, "accepted", id=ids[index]))
-        rows.append(
-            Event(
-                id=ids[index],
-                event_id=entry.event_id,
-                source=entry.source,
-                detail_type=entry.detail_type,
-                time=entry.time,
-                account=entry.account,
-                region=entry.region,
-                resources=entry.resources,
-                detail=entry.detail,
-                extra=entry.extra,
-                raw=entry.raw,
-                received_at=received_at,
-                format=entry.format,
-                trace_id=entry.trace_id,
-                parent_span_id=entry.parent_span_id,
-                idempotency_key=entry.idempotency_key,
-            )
-        )
+        rows.append((
+            ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
+            entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
+            entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
+        ))  # fmt: skip
     stored: dict[tuple[str, str], str] = {}
-    if rows:
-        with transaction.atomic():
-            Event.objects.bulk_create(rows, ignore_conflicts=True)
-            # Which rows are ours? Ask the database, inside the same transaction: a row that was
-            # already there (or that a concurrent request committed first) carries another id.
-            stored = dict(
-                ((source, event_id), stored_id)
-                for stored_id, source, event_id in Event.objects.filter(
-                    event_id__in=[event_id for _, event_id in fresh]
-                ).values_list("id", "source", "event_id")
-                if (source, event_id) in fresh
+    producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
+
+    def write() -> dict[tuple[str, str], str]:
+        insert_rows(Event, EVENT_FIELDS, rows, ignore_conflicts=True)
+        if not producer_ids:
+            return {}
+        # Which rows are ours? Ask the database, inside the same transaction: a row that was
+        # already there (or that a concurrent request committed first) carries another id.
+        return {
+            (source, event_id): stored_id
+            for stored_id, source, event_id in Event.objects.filter(event_id__in=producer_ids).values_list(
+                "id", "source", "event_id"
             )
+            if (source, event_id) in fresh
+        }
+
+    if rows:
+        stored = run_in_write_transaction(write)
     for result in results:
         if result.status == "rejected":
             continue
         entry = entries[result.index]
         assert isinstance(entry, NormalizedEvent)
+        if entry.event_id in assigned:
+            continue
         stored_id = stored[(entry.source, entry.event_id)]
         if stored_id != result.id or fresh[(entry.source, entry.event_id)] != result.index:
             result.status, result.id = "duplicate", stored_id

@@ -1,0 +1,125 @@
+"""One multi-row INSERT through the ORM's connection, without building model instances.
+
+The ingest hot path writes hundreds of rows a request. Building a model instance per row and
+letting ``bulk_create`` prepare every field costs several times more than the database's own work,
+so ingest hands plain tuples (already in their database form) to ``executemany`` instead. The
+statement is the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+import orjson
+from django.db import connection, models, transaction
+
+T = TypeVar("T")
+
+
+@cache
+def _insert_sql(model: type[models.Model], fields: tuple[str, ...], ignore_conflicts: bool, vendor: str) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    suffix = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}){suffix}"  # noqa: S608
+
+
+def insert_rows(
+    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], *, ignore_conflicts: bool = False
+) -> None:
+    """Insert ``rows`` (values in ``fields`` order, already adapted) into ``model``'s table.
+
+    Precondition: the caller holds a transaction (``transaction.atomic``), so the batch commits
+    as one. With ``ignore_conflicts`` a row that violates a unique constraint is skipped.
+    """
+    sql = _insert_sql(model, tuple(fields), ignore_conflicts, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, list(rows))
+
+
+def db_datetime(value: datetime) -> Any:
+    """``value`` in the form the current database takes for a DateTimeField."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def db_json(value: Any) -> str:
+    """``value`` as the JSON text a JSONField stores."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class _Job(Generic[T]):
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Concurrent write batches on SQLite share one transaction and one commit.
+
+    SQLite has one writer at a time, and most of a batch's cost is its commit (writing the dirty
+    index pages to the WAL), not its inserts. So a thread that gets the write lock takes every batch
+    queued so far, runs each in its own savepoint (a failing batch is undone alone), commits once,
+    and hands each batch its result. Waiting happens on a lock in this process; SQLite's own busy
+    handler (which sleeps in growing steps) only arbitrates between processes.
+    """
+
+    def __init__(self) -> None:
+        self._writer = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Job[Any]] = []
+
+    def run(self, work: Callable[[], T]) -> T:
+        job: _Job[T] = _Job(work)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._writer:
+            if not job.done:
+                with self._queue_lock:
+                    jobs, self._queue = self._queue, []
+                self._commit(jobs)
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    @staticmethod
+    def _commit(jobs: list[_Job[Any]]) -> None:
+        try:
+            with transaction.atomic():
+                for job in jobs:
+                    try:
+                        with transaction.atomic():
+                            job.result = job.work()
+                    except Exception as err:  # this batch only; its savepoint was rolled back
+                        job.error = err
+        except BaseException as err:  # the commit itself failed: nothing of the group is stored
+            for job in jobs:
+                if job.error is None:
+                    job.error = err
+        finally:
+            for job in jobs:
+                job.done = True
+
+
+_group_commit = _GroupCommit()
+
+
+def run_in_write_transaction(work: Callable[[], T]) -> T:
+    """Run ``work`` (database writes of the current thread's connection) in a transaction and return
+    its result once that transaction has committed; raise what ``work`` raised, with nothing stored.
+
+    On SQLite, ``work`` may run on another request's thread, in one transaction with other batches
+    (see ``_GroupCommit``): it must use only ``django.db.connection`` and its own arguments.
+    """
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        return _group_commit.run(work)
+    with transaction.atomic():
+        return work()
