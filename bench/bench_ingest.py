@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import sqlite3
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -69,10 +68,13 @@ def event_request(rng: random.Random) -> bytes:
         {
             "source": "shop.orders",
             "detail-type": rng.choice(["OrderCreated", "OrderPaid", "OrderShipped"]),
-            "detail": {"order-id": f"o-{rng.randint(1, 10**6)}", "amount": rng.randint(1, 500),
-                       "metadata": {"idempotency-key": f"k-{rng.randint(1, 10**6)}"}},
+            "detail": {
+                "order-id": f"o-{rng.randint(1, 10**6)}",
+                "amount": rng.randint(1, 500),
+                "metadata": {"idempotency-key": f"k-{rng.randint(1, 10**6)}"},
+            },
             "traceparent": f"00-{rng.randbytes(16).hex()}-{rng.randbytes(8).hex()}-01",
-        }  # fmt: skip
+        }
         for _ in range(PER_REQUEST)
     ]
     return orjson.dumps(events)
@@ -106,7 +108,7 @@ def drive(url: str, headers: dict[str, str], bodies: list[list[bytes]]) -> tuple
 
 def _count(server: BenchServer, table: str) -> int:
     with sqlite3.connect(server.var_dir / "eventscope.sqlite3") as db:
-        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 (fixed table names)
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -144,10 +146,11 @@ def _span_rows(rows: int) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     while len(out) < rows:
         for span in decode_traces(span_request(rng, time.time_ns()), "protobuf").spans:
+            attributes, resource = orjson.dumps(span.attributes).decode(), orjson.dumps(span.resource).decode()
             out.append((
                 span.trace_id, span.span_id, span.parent_span_id, span.trace_state, span.name, span.kind, span.service,
-                span.start_ns, span.end_ns, span.status_code, span.status_message, orjson.dumps(span.attributes).decode(),
-                orjson.dumps(span.resource).decode(), span.scope, "[]", "[]", "2026-01-01 00:00:00",
+                span.start_ns, span.end_ns, span.status_code, span.status_message, attributes, resource, span.scope,
+                "[]", "[]", "2026-01-01 00:00:00",
             ))  # fmt: skip
     return out[:rows]
 
@@ -181,18 +184,22 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-def raw_sqlite_limit(server: BenchServer, table: str, columns: tuple[str, ...], values: list[tuple[object, ...]]) -> float:
+def raw_sqlite_limit(
+    server: BenchServer, table: str, columns: tuple[str, ...], values: list[tuple[object, ...]]
+) -> float:
     """Rows/s of plain ``sqlite3`` executemany into a copy of ``table`` (same columns, indexes and
     pragmas), 1,000 rows a transaction."""
     source = sqlite3.connect(server.var_dir / "eventscope.sqlite3")
-    schema = [sql for (sql,) in source.execute("SELECT sql FROM sqlite_master WHERE tbl_name=? AND sql IS NOT NULL", (table,))]
+    schema = [
+        sql for (sql,) in source.execute("SELECT sql FROM sqlite_master WHERE tbl_name=? AND sql IS NOT NULL", (table,))
+    ]
     source.close()
     db = sqlite3.connect(server.var_dir / f"raw-{table}.sqlite3", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     for sql in schema:
         db.execute(sql)
-    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     started = time.perf_counter()
     for offset in range(0, len(values), 1000):
         db.execute("BEGIN")
@@ -213,15 +220,44 @@ def main() -> None:
         "python": platform.python_version(),
     }
     with bench_server() as server:
-        spans = run_ingest(server, "/v1/traces", "application/x-protobuf", lambda rng: span_request(rng, time.time_ns()), "tracing_span")
+        spans = run_ingest(
+            server,
+            "/v1/traces",
+            "application/x-protobuf",
+            lambda rng: span_request(rng, time.time_ns()),
+            "tracing_span",
+        )
         events = run_ingest(server, "/api/events", "application/json", event_request, "dashboard_event")
         sent = CLIENTS * REQUESTS_PER_CLIENT * PER_REQUEST
         raw_spans = raw_sqlite_limit(server, "tracing_span", SPAN_COLUMNS, _span_rows(sent))
         raw_events = raw_sqlite_limit(server, "dashboard_event", EVENT_COLUMNS, _event_rows(sent))
-    for name, result, table, raw in (("otlp_spans", spans, "tracing_span", raw_spans), ("native_events", events, "dashboard_event", raw_events)):
-        print(json.dumps({"bench": f"raw_sqlite_executemany_{table}", "rows_per_second": round(raw), "rows_per_transaction": 1000, **conditions}))
+    for name, result, table, raw in (
+        ("otlp_spans", spans, "tracing_span", raw_spans),
+        ("native_events", events, "dashboard_event", raw_events),
+    ):
+        print(
+            json.dumps(
+                {
+                    "bench": f"raw_sqlite_executemany_{table}",
+                    "rows_per_second": round(raw),
+                    "rows_per_transaction": 1000,
+                    **conditions,
+                }
+            )
+        )
         share = round(100 * int(result["per_second"]) / raw, 1)  # type: ignore[call-overload]
-        print(json.dumps({"bench": f"ingest_{name}", **result, "raw_sqlite_rows_per_second": round(raw), "percent_of_raw_sqlite": share, "goal_percent": 25, **conditions}))
+        print(
+            json.dumps(
+                {
+                    "bench": f"ingest_{name}",
+                    **result,
+                    "raw_sqlite_rows_per_second": round(raw),
+                    "percent_of_raw_sqlite": share,
+                    "goal_percent": 25,
+                    **conditions,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dashboard.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": IngestFastPath(django_asgi_app),
+        "http": IngestFastPath(django_asgi_app),  # type: ignore[arg-type]
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -81,7 +81,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 SQLITE_PATH = VAR_DIR / "eventscope.sqlite3"
 DATABASES: dict[str, dict[str, Any]] = {
-    "default": dj_database_url.parse(env_str("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}")
+    "default": dict(dj_database_url.parse(env_str("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}"))
 }
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -100,11 +100,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test.sqlite3")
-elif _db["ENGINE"] == "django.db.backends.postgresql":
-    # Every ASGI request runs in its own thread with its own connection: a pool keeps that cheap.
-    if env_bool("EVENTSCOPE_DB_POOL", True):
-        _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": env_int("EVENTSCOPE_DB_POOL_SIZE", 20)}
-        _db["CONN_MAX_AGE"] = 0
+elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("EVENTSCOPE_DB_POOL", True):
+    # Every page request runs in its own thread with its own connection: a pool keeps that cheap.
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": env_int("EVENTSCOPE_DB_POOL_SIZE", 20)}
+    _db["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

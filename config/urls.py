@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from dashboard import health, views
 from dashboard.api import events, keys, patterns
-from dashboard.ingest import cloudevents, eventbridge, native
+from dashboard.ingest import cloudevents, eventbridge
 from tracing import api as trace_api
 from tracing import views as otlp
 

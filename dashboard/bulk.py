@@ -23,7 +23,7 @@ T = TypeVar("T")
 @cache
 def _insert_sql(model: type[models.Model], fields: tuple[str, ...], ignore_conflicts: bool, vendor: str) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)  # type: ignore[union-attr,arg-type]
     placeholders = ", ".join(["%s"] * len(fields))
     suffix = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}){suffix}"  # noqa: S608

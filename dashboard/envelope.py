@@ -230,7 +230,9 @@ def from_putevents(entry: Any, now: datetime, account: str, region: str) -> Norm
     for name in ("Source", "DetailType", "Detail"):
         value = entry.get(name)
         if not isinstance(value, str) or not value:
-            raise PutEventsEntryError("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument.")
+            raise PutEventsEntryError(
+                "InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument."
+            )
     source, detail_type = entry["Source"], entry["DetailType"]
     if len(source) > MAX_FIELD or len(detail_type) > MAX_FIELD:
         raise PutEventsEntryError("InvalidArgument", "Parameter Source or DetailType is longer than 256 characters.")

@@ -78,9 +78,7 @@ _SIGNATURE_MISMATCH: Final = (
 # contextlib, add_note). A frozen dataclass would refuse them, which turns an
 # ordinary ``raise`` through a ``@contextmanager`` or an ``add_note`` call into a
 # TypeError/FrozenInstanceError; they are exception bookkeeping, not our fields.
-_EXCEPTION_STATE: Final = frozenset(
-    {"__traceback__", "__cause__", "__context__", "__suppress_context__", "__notes__"}
-)
+_EXCEPTION_STATE: Final = frozenset({"__traceback__", "__cause__", "__context__", "__suppress_context__", "__notes__"})
 
 _E = TypeVar("_E", bound=BaseException)
 
@@ -228,14 +226,10 @@ def verify_request(
 
     signed_header_names = [name.strip().lower() for name in params["SignedHeaders"].split(";")]
     if "host" not in signed_header_names:
-        raise _error(
-            INVALID_SIGNATURE, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-        )
+        raise _error(INVALID_SIGNATURE, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 
     if algorithm != ALGORITHM:
-        raise _error(
-            INCOMPLETE_SIGNATURE, f"Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now)."
-        )
+        raise _error(INCOMPLETE_SIGNATURE, f"Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now).")
 
     credential = params["Credential"]
     scope = credential.split("/")

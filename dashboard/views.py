@@ -12,7 +12,9 @@ from tracing.models import Span
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    recent = list(Event.objects.only("id", "source", "detail_type", "time", "trace_id", "idempotency_key").order_by("-id")[:20])
+    recent = list(
+        Event.objects.only("id", "source", "detail_type", "time", "trace_id", "idempotency_key").order_by("-id")[:20]
+    )
     return render(
         request,
         "dashboard/overview.html",

@@ -63,7 +63,9 @@ def _database_url_of_test_db() -> str:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server_url(
+    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A real daphne server running the project on the test database, as `make run` serves it.
 
     Tests that use it must use ``transactional_db`` so that what they create is committed and

@@ -87,9 +87,7 @@ def test_structured_json_data_with_a_json_datacontenttype_is_the_json_value(cont
 
 
 def test_structured_extensions_are_kept_as_attributes() -> None:
-    event = make_event(
-        {"a": 1}, traceparent=TRACEPARENT, tracestate="rojo=00f067aa0ba902b7", idempotencykey="k-1"
-    )
+    event = make_event({"a": 1}, traceparent=TRACEPARENT, tracestate="rojo=00f067aa0ba902b7", idempotencykey="k-1")
 
     parsed = parse_structured(structured(event).body)
 
@@ -329,9 +327,7 @@ def test_binary_events_from_the_legacy_sdk_api_are_accepted() -> None:
     "event",
     [
         pytest.param(make_event({"order": 7}), id="json-implicit"),
-        pytest.param(
-            make_event({"l": [1, "two", None]}, datacontenttype="application/json"), id="json-explicit"
-        ),
+        pytest.param(make_event({"l": [1, "two", None]}, datacontenttype="application/json"), id="json-explicit"),
         pytest.param(make_event("héllo", datacontenttype="text/plain"), id="text"),
         pytest.param(make_event(b"\x00\xff", datacontenttype="application/octet-stream"), id="binary"),
         pytest.param(make_event(b"utf8 bytes", datacontenttype="application/octet-stream"), id="utf8-bytes"),

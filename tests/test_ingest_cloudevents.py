@@ -19,7 +19,9 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def send(url: str, token: str, headers: dict[str, str], body: bytes) -> requests.Response:
-    return requests.post(f"{url}/api/cloudevents", data=body, headers={**headers, "Authorization": f"Bearer {token}"}, timeout=10)
+    return requests.post(
+        f"{url}/api/cloudevents", data=body, headers={**headers, "Authorization": f"Bearer {token}"}, timeout=10
+    )
 
 
 def paid_event(**extra: str) -> CloudEvent:
@@ -55,7 +57,12 @@ def test_binary_mode_without_a_content_type_takes_a_json_body_as_json(live_serve
 
 def test_binary_mode_from_the_core_binding_with_a_content_type(live_server_url, token):
     event = CoreCloudEvent(
-        attributes={"type": "StockReserved", "source": "/inventory", "id": "inv-1", "datacontenttype": "application/json"},
+        attributes={
+            "type": "StockReserved",
+            "source": "/inventory",
+            "id": "inv-1",
+            "datacontenttype": "application/json",
+        },
         data={"sku": "A-1"},
     )
     message = core_http.to_binary(event, JSONFormat())
@@ -67,7 +74,9 @@ def test_binary_mode_from_the_core_binding_with_a_content_type(live_server_url, 
 def test_a_batch_is_answered_entry_by_entry(live_server_url, token):
     good = orjson.loads(to_structured(paid_event())[1])
     batch = [good, {"specversion": "1.0", "type": "X"}, good]
-    response = send(live_server_url, token.token, {"Content-Type": "application/cloudevents-batch+json"}, orjson.dumps(batch))
+    response = send(
+        live_server_url, token.token, {"Content-Type": "application/cloudevents-batch+json"}, orjson.dumps(batch)
+    )
     assert response.status_code == 200, response.text
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "rejected", "duplicate"]
     assert "source" in response.json()["results"][1]["error"] or "id" in response.json()["results"][1]["error"]
@@ -84,7 +93,11 @@ def test_the_idempotency_key_header_applies_to_a_single_event(live_server_url, t
     ("headers", "body", "status"),
     [
         ({"Content-Type": "application/cloudevents+json"}, b"{broken", 400),
-        ({"Content-Type": "application/cloudevents+json"}, b'{"specversion": "0.3", "id": "1", "source": "s", "type": "t"}', 400),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            b'{"specversion": "0.3", "id": "1", "source": "s", "type": "t"}',
+            400,
+        ),
         ({"Content-Type": "application/cloudevents+json"}, b'{"specversion": "1.0", "source": "s", "type": "t"}', 400),
         ({"Content-Type": "application/cloudevents-batch+json"}, b'{"not": "an array"}', 400),
         ({"Content-Type": "text/plain"}, b"hello", 415),

@@ -40,7 +40,11 @@ def test_put_events_stores_each_entry_and_answers_its_id(live_server_url, token)
     events = client_for(live_server_url, token.key_id, token.secret)
     header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
     answer = events.put_events(
-        Entries=[entry(Time=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), Resources=["arn:aws:shop:order/o-1"], TraceHeader=header)]
+        Entries=[
+            entry(
+                Time=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), Resources=["arn:aws:shop:order/o-1"], TraceHeader=header
+            )
+        ]
     )
     assert answer["FailedEntryCount"] == 0
     stored = Event.objects.get(id=answer["Entries"][0]["EventId"])

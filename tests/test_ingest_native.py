@@ -28,7 +28,9 @@ def event(**overrides: object) -> dict[str, object]:
 
 def post(client, auth, payload, **headers):  # type: ignore[no-untyped-def]
     data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    return client.post(URL, data=data, content_type=headers.pop("content_type", "application/json"), headers={**auth, **headers})
+    return client.post(
+        URL, data=data, content_type=headers.pop("content_type", "application/json"), headers={**auth, **headers}
+    )
 
 
 def test_it_accepts_one_event_and_answers_its_stored_id(client, auth):
@@ -218,7 +220,9 @@ def test_a_revoked_token_is_refused(client, token, auth):
 @pytest.mark.usefixtures("transactional_db")
 def test_an_acknowledged_event_is_committed_and_served_by_the_real_server(live_server_url, token):
     headers = {"Authorization": f"Bearer {token.token}"}
-    response = requests.post(f"{live_server_url}/api/events", json=[event(id="live-1"), event(id="live-2")], headers=headers, timeout=10)
+    response = requests.post(
+        f"{live_server_url}/api/events", json=[event(id="live-1"), event(id="live-2")], headers=headers, timeout=10
+    )
     assert response.status_code == 200, response.text
     ids = [r["id"] for r in response.json()["results"]]
     # Acknowledged means committed: another connection sees the rows at once.

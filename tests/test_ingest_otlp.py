@@ -81,12 +81,16 @@ def test_gzip_export_works_and_a_resent_batch_is_kept_once(live_server_url, toke
 
 
 def test_span_links_are_stored_and_read_from_both_ends(live_server_url, token):
-    exporter = OTLPSpanExporter(endpoint=f"{live_server_url}/v1/traces", headers={"Authorization": f"Bearer {token.token}"})
+    exporter = OTLPSpanExporter(
+        endpoint=f"{live_server_url}/v1/traces", headers={"Authorization": f"Bearer {token.token}"}
+    )
     provider, tracer = tracer_for("orders", exporter)
     with tracer.start_as_current_span("publish", kind=SpanKind.PRODUCER) as producer:
         pass
     with tracer.start_as_current_span(
-        "consume", kind=SpanKind.CONSUMER, links=[Link(producer.get_span_context(), {"messaging.operation": "receive"})],
+        "consume",
+        kind=SpanKind.CONSUMER,
+        links=[Link(producer.get_span_context(), {"messaging.operation": "receive"})],
         context=trace.set_span_in_context(trace.INVALID_SPAN),
     ) as consumer:
         pass
@@ -104,10 +108,15 @@ def test_span_links_are_stored_and_read_from_both_ends(live_server_url, token):
 
 
 def test_event_records_become_events_and_other_logs_stay_logs(live_server_url, token):
-    exporter = OTLPLogExporter(endpoint=f"{live_server_url}/v1/logs", headers={"Authorization": f"Bearer {token.token}"})
+    exporter = OTLPLogExporter(
+        endpoint=f"{live_server_url}/v1/logs", headers={"Authorization": f"Bearer {token.token}"}
+    )
     logs = LoggerProvider(resource=Resource.create({"service.name": "shipping"}))
     logs.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    provider, tracer = tracer_for("shipping", OTLPSpanExporter(endpoint=f"{live_server_url}/v1/traces", headers={"Authorization": f"Bearer {token.token}"}))
+    provider, tracer = tracer_for(
+        "shipping",
+        OTLPSpanExporter(endpoint=f"{live_server_url}/v1/traces", headers={"Authorization": f"Bearer {token.token}"}),
+    )
     logger = logs.get_logger("shop")
     with tracer.start_as_current_span("ship") as span:
         logger.emit(
@@ -129,7 +138,9 @@ def test_event_records_become_events_and_other_logs_stay_logs(live_server_url, t
     assert Event.objects.filter(detail_type="OrderDelayed").exists()
     log = LogRecord.objects.get()
     assert log.body == "label printed" and log.trace_id == trace_id and log.severity_text == "INFO"
-    flow = requests.get(f"{live_server_url}/api/traces/{trace_id}", headers={"Authorization": f"Bearer {token.token}"}, timeout=10).json()
+    flow = requests.get(
+        f"{live_server_url}/api/traces/{trace_id}", headers={"Authorization": f"Bearer {token.token}"}, timeout=10
+    ).json()
     assert [s["name"] for s in flow["spans"]] == ["ship"]
     assert {e["detail-type"] for e in flow["events"]} == {"OrderShipped", "OrderDelayed"}
     assert [entry["body"] for entry in flow["logs"]] == ["label printed"]
@@ -210,7 +221,11 @@ def test_a_protobuf_gzip_bomb_is_a_413(live_server_url, token, settings):
     response = requests.post(
         f"{live_server_url}/v1/traces",
         data=bomb,
-        headers={"Authorization": f"Bearer {token.token}", "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+        headers={
+            "Authorization": f"Bearer {token.token}",
+            "Content-Type": "application/x-protobuf",
+            "Content-Encoding": "gzip",
+        },
         timeout=30,
     )
     assert response.status_code == 413
@@ -218,8 +233,16 @@ def test_a_protobuf_gzip_bomb_is_a_413(live_server_url, token, settings):
 
 
 def test_otlp_needs_a_token_and_a_known_content_type(live_server_url, token):
-    assert requests.post(f"{live_server_url}/v1/traces", data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=10).status_code == 401
+    assert (
+        requests.post(
+            f"{live_server_url}/v1/traces", data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=10
+        ).status_code
+        == 401
+    )
     response = requests.post(
-        f"{live_server_url}/v1/logs", data=b"{}", headers={"Authorization": f"Bearer {token.token}", "Content-Type": "text/plain"}, timeout=10
+        f"{live_server_url}/v1/logs",
+        data=b"{}",
+        headers={"Authorization": f"Bearer {token.token}", "Content-Type": "text/plain"},
+        timeout=10,
     )
     assert response.status_code == 415

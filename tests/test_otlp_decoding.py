@@ -159,9 +159,7 @@ def _protobuf_request(body: bytes) -> ExportTraceServiceRequest:
 # --------------------------------------------------------------------------- protobuf: content
 
 
-def test_it_decodes_every_span_the_sdk_exported(
-    sdk_spans: list[ReadableSpan], decoded: dict[str, SpanRecord]
-) -> None:
+def test_it_decodes_every_span_the_sdk_exported(sdk_spans: list[ReadableSpan], decoded: dict[str, SpanRecord]) -> None:
     assert set(decoded) == {span.name for span in sdk_spans}
     for span in sdk_spans:
         record = decoded[span.name]
@@ -322,9 +320,7 @@ def _end_before_start(span: Any) -> None:
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        pytest.param(
-            _set("trace_id", b"\x01" * 15), "trace_id must be 16 bytes, got 15", id="short trace id"
-        ),
+        pytest.param(_set("trace_id", b"\x01" * 15), "trace_id must be 16 bytes, got 15", id="short trace id"),
         pytest.param(_set("trace_id", b""), "trace_id must be 16 bytes, got 0", id="missing trace id"),
         pytest.param(_set("trace_id", bytes(16)), "trace_id must not be all zeros", id="zero trace id"),
         pytest.param(_set("span_id", b"\x01" * 9), "span_id must be 8 bytes, got 9", id="long span id"),
@@ -394,9 +390,7 @@ def test_it_reports_enum_values_it_does_not_know_as_unspecified(sdk_body: bytes)
 
 def test_it_counts_every_rejection_but_keeps_a_bounded_number_of_messages() -> None:
     bad = [
-        _readable_span(
-            {}, context=SpanContext(REMOTE_TRACE_ID, n + 1, is_remote=False), start_time=2, end_time=1
-        )
+        _readable_span({}, context=SpanContext(REMOTE_TRACE_ID, n + 1, is_remote=False), start_time=2, end_time=1)
         for n in range(MAX_ERROR_MESSAGES + 50)
     ]
     good = _readable_span({"kept": True})
@@ -477,9 +471,7 @@ def _via_protobuf_parser(document: dict[str, Any], message: Message) -> bytes:
 
 def _otlp_json_from_proto(message: Message, *, snake_case: bool = False) -> bytes:
     """Protobuf's JSON printer plus the OTLP deviation: ids in hex."""
-    document = json_format.MessageToDict(
-        message, use_integers_for_enums=True, preserving_proto_field_name=snake_case
-    )
+    document = json_format.MessageToDict(message, use_integers_for_enums=True, preserving_proto_field_name=snake_case)
 
     def fix(value: Any) -> Any:
         if isinstance(value, dict):
@@ -659,9 +651,7 @@ def test_json_decodes_to_the_same_records_as_protobuf_parsed_by_the_reference_pa
 
 
 @pytest.mark.parametrize("snake_case", [False, True], ids=["lowerCamelCase", "original field names"])
-def test_json_of_an_sdk_request_decodes_like_its_protobuf(
-    sdk_spans: list[ReadableSpan], snake_case: bool
-) -> None:
+def test_json_of_an_sdk_request_decodes_like_its_protobuf(sdk_spans: list[ReadableSpan], snake_case: bool) -> None:
     request = encode_spans(sdk_spans)
     json_body = _otlp_json_from_proto(request, snake_case=snake_case)
     assert decode_traces(json_body, "json") == decode_traces(request.SerializeToString(), "protobuf")
@@ -715,9 +705,7 @@ def test_json_accepts_the_original_snake_case_field_names() -> None:
                                 "parent_span_id": "03" * 8,
                                 "start_time_unix_nano": "1",
                                 "end_time_unix_nano": "2",
-                                "attributes": [
-                                    _kv("k", {"kvlist_value": {"values": [_kv("n", {"int_value": "1"})]}})
-                                ],
+                                "attributes": [_kv("k", {"kvlist_value": {"values": [_kv("n", {"int_value": "1"})]}})],
                                 "dropped_attributes_count": 3,
                             }
                         ],
@@ -793,9 +781,7 @@ GOOD_SPAN: dict[str, Any] = {"traceId": "01" * 16, "spanId": "02" * 8, "name": "
     [
         pytest.param({"spanId": "02" * 8}, "trace_id must be 16 bytes, got 0", id="missing trace id"),
         pytest.param({"traceId": "00" * 16, "spanId": "02" * 8}, "must not be all zeros", id="zero trace id"),
-        pytest.param(
-            {"traceId": "01" * 16, "spanId": "00" * 8}, "span_id must not be all zeros", id="zero span id"
-        ),
+        pytest.param({"traceId": "01" * 16, "spanId": "00" * 8}, "span_id must not be all zeros", id="zero span id"),
         pytest.param({"traceId": "01" * 15, "spanId": "02" * 8}, "16 bytes, got 15", id="short trace id"),
         pytest.param(
             {"traceId": "01" * 16, "spanId": "02" * 8, "parentSpanId": "03" * 7},
@@ -807,18 +793,14 @@ GOOD_SPAN: dict[str, Any] = {"traceId": "01" * 16, "spanId": "02" * 8, "name": "
             "not base64",
             id="base64 trace id",
         ),
-        pytest.param(
-            {"traceId": "01" * 16, "spanId": "0g" * 8}, "must be a hex string", id="non-hex span id"
-        ),
+        pytest.param({"traceId": "01" * 16, "spanId": "0g" * 8}, "must be a hex string", id="non-hex span id"),
         pytest.param({"traceId": "012", "spanId": "02" * 8}, "must be a hex string", id="odd-length id"),
         pytest.param(
             {"traceId": "01" * 16, "spanId": "02" * 8, "startTimeUnixNano": "2", "endTimeUnixNano": "1"},
             "end time 1 is before start time 2",
             id="end before start",
         ),
-        pytest.param(
-            {"traceId": "01" * 16, "spanId": "02" * 8, "name": 5}, ".name must be a string", id="name"
-        ),
+        pytest.param({"traceId": "01" * 16, "spanId": "02" * 8, "name": 5}, ".name must be a string", id="name"),
         pytest.param(
             {"traceId": "01" * 16, "spanId": "02" * 8, "startTimeUnixNano": "soon"},
             "startTimeUnixNano must be an integer",
@@ -890,12 +872,8 @@ def test_json_drops_a_link_with_a_malformed_id_but_keeps_its_span() -> None:
         pytest.param(b'{"resourceSpans": "\xff"}', "not valid JSON", id="invalid utf-8"),
         pytest.param(b"[]", "must be a JSON object", id="top-level array"),
         pytest.param(b'"resourceSpans"', "must be a JSON object", id="top-level string"),
-        pytest.param(
-            b'{"resourceSpans": {}}', "resourceSpans must be a JSON array", id="resourceSpans object"
-        ),
-        pytest.param(
-            b'{"resourceSpans": [1]}', "resourceSpans[0] must be a JSON object", id="resource entry"
-        ),
+        pytest.param(b'{"resourceSpans": {}}', "resourceSpans must be a JSON array", id="resourceSpans object"),
+        pytest.param(b'{"resourceSpans": [1]}', "resourceSpans[0] must be a JSON object", id="resource entry"),
         pytest.param(
             b'{"resourceSpans": [{"scopeSpans": {}}]}',
             "resourceSpans[0].scopeSpans must be a JSON array",
@@ -1035,15 +1013,11 @@ def test_it_decodes_a_log_body_of_each_type(logs: _Logs, body: Any, expected: An
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
-        pytest.param(
-            "trace_id", b"\x01" * 8, "trace_id must be empty or 16 bytes, got 8", id="short trace id"
-        ),
+        pytest.param("trace_id", b"\x01" * 8, "trace_id must be empty or 16 bytes, got 8", id="short trace id"),
         pytest.param("span_id", b"\x01" * 16, "span_id must be empty or 8 bytes, got 16", id="long span id"),
     ],
 )
-def test_it_rejects_a_log_record_with_a_wrong_length_id(
-    logs: _Logs, field: str, value: bytes, reason: str
-) -> None:
+def test_it_rejects_a_log_record_with_a_wrong_length_id(logs: _Logs, field: str, value: bytes, reason: str) -> None:
     logs.emit(body="first")
     logs.emit(body="second")
     request = logs.request()
@@ -1110,9 +1084,7 @@ def test_it_decodes_hand_written_otlp_json_logs() -> None:
     assert (legacy.event_name, legacy.body, legacy.trace_id) == ("invoice.legacy", "legacy", "")
     assert array.body == [False, 1.5]
     assert batch.rejected == 1
-    assert batch.errors == [
-        "resourceLogs[0].scopeLogs[0].logRecords[3]: trace_id must be empty or 16 bytes, got 8"
-    ]
+    assert batch.errors == ["resourceLogs[0].scopeLogs[0].logRecords[3]: trace_id must be empty or 16 bytes, got 8"]
 
 
 def test_json_logs_decode_to_the_same_records_as_protobuf_parsed_by_the_reference_parser() -> None:
@@ -1169,9 +1141,7 @@ def test_any_body_the_sdk_can_encode_decodes_to_its_json_compatible_form(body: A
     ("signal", "response_type"),
     [("traces", ExportTraceServiceResponse), ("logs", ExportLogsServiceResponse)],
 )
-def test_a_full_success_response_leaves_partial_success_unset(
-    signal: Any, response_type: type[Message]
-) -> None:
+def test_a_full_success_response_leaves_partial_success_unset(signal: Any, response_type: type[Message]) -> None:
     protobuf_body = encode_export_response(signal, 0, "", "protobuf")
     response = response_type()
     response.ParseFromString(protobuf_body)
@@ -1186,9 +1156,7 @@ def test_a_partial_success_trace_response_round_trips_through_the_proto_classes(
     assert response.partial_success.error_message == "3 spans rejected"
 
     json_body = encode_export_response("traces", 3, "3 spans rejected", "json")
-    assert orjson.loads(json_body) == {
-        "partialSuccess": {"rejectedSpans": "3", "errorMessage": "3 spans rejected"}
-    }
+    assert orjson.loads(json_body) == {"partialSuccess": {"rejectedSpans": "3", "errorMessage": "3 spans rejected"}}
     parsed = json_format.Parse(json_body, ExportTraceServiceResponse())
     assert (parsed.partial_success.rejected_spans, parsed.partial_success.error_message) == (
         3,
@@ -1205,9 +1173,7 @@ def test_a_partial_success_logs_response_round_trips_through_the_proto_classes()
     )
 
     json_body = encode_export_response("logs", 2, "bad ids", "json")
-    assert orjson.loads(json_body) == {
-        "partialSuccess": {"rejectedLogRecords": "2", "errorMessage": "bad ids"}
-    }
+    assert orjson.loads(json_body) == {"partialSuccess": {"rejectedLogRecords": "2", "errorMessage": "bad ids"}}
     parsed = json_format.Parse(json_body, ExportLogsServiceResponse())
     assert parsed.partial_success.rejected_log_records == 2
 

@@ -17,7 +17,9 @@ def ingest(client, auth, events):  # type: ignore[no-untyped-def]
     return [result["id"] for result in response.json()["results"]]
 
 
-def shop_event(i: int, source: str = "shop.orders", detail_type: str = "OrderCreated", **extra: object) -> dict[str, object]:
+def shop_event(
+    i: int, source: str = "shop.orders", detail_type: str = "OrderCreated", **extra: object
+) -> dict[str, object]:
     return {
         "id": f"e-{i}",
         "source": source,
@@ -31,7 +33,9 @@ def shop_event(i: int, source: str = "shop.orders", detail_type: str = "OrderCre
 @pytest.fixture
 def seeded(client, auth):  # type: ignore[no-untyped-def]
     events = [shop_event(i) for i in range(10)]
-    events += [shop_event(i, "shop.billing", "OrderPaid", traceparent=f"00-{TRACE}-00f067aa0ba902b7-01") for i in range(10, 15)]
+    events += [
+        shop_event(i, "shop.billing", "OrderPaid", traceparent=f"00-{TRACE}-00f067aa0ba902b7-01") for i in range(10, 15)
+    ]
     return ingest(client, auth, events)
 
 
@@ -165,14 +169,19 @@ def test_a_logged_in_session_can_query_and_must_send_csrf_to_write(seeded):
     assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed"
     browser.get("/login/")  # sets the CSRF cookie
     csrf = browser.cookies["csrftoken"].value
-    response = browser.post("/api/patterns/test", data=body, content_type="application/json", headers={"X-CSRFToken": csrf})
+    response = browser.post(
+        "/api/patterns/test", data=body, content_type="application/json", headers={"X-CSRFToken": csrf}
+    )
     assert response.status_code == 200 and response.json() == {"match": True}
 
 
 def test_the_pattern_test_endpoint(client, auth):
     def check(pattern: object, event: object) -> object:
         return client.post(
-            "/api/patterns/test", data=orjson.dumps({"pattern": pattern, "event": event}), content_type="application/json", headers=auth
+            "/api/patterns/test",
+            data=orjson.dumps({"pattern": pattern, "event": event}),
+            content_type="application/json",
+            headers=auth,
         )
 
     assert check({"detail": {"n": [{"numeric": [">", 5]}]}}, {"detail": {"n": 6}}).json() == {"match": True}

@@ -63,10 +63,7 @@ class Wire:
 
 def to_wire(prepared: AWSPreparedRequest) -> Wire:
     url = urlsplit(prepared.url)
-    headers = {
-        name: value.decode() if isinstance(value, bytes) else value
-        for name, value in prepared.headers.items()
-    }
+    headers = {name: value.decode() if isinstance(value, bytes) else value for name, value in prepared.headers.items()}
     # urllib3 adds Host (the URL's netloc) when it sends the request.
     headers.setdefault("Host", url.netloc)
     body = prepared.body or b""
@@ -234,8 +231,7 @@ def test_extra_signed_headers_are_trimmed_and_whitespace_collapsed() -> None:
 def test_header_names_are_matched_case_insensitively() -> None:
     wire = sign()
     shuffled = {
-        name.upper() if index % 2 else name.lower(): value
-        for index, (name, value) in enumerate(wire.headers.items())
+        name.upper() if index % 2 else name.lower(): value for index, (name, value) in enumerate(wire.headers.items())
     }
 
     assert verify(replace(wire, headers=shuffled), now=wire.signed_at).access_key_id == KEY_ID
@@ -307,18 +303,14 @@ def test_the_default_clock_is_used_when_now_is_not_given() -> None:
     params=st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=12), max_size=4),
     segment=st.text(max_size=10).filter(lambda text: text not in (".", "..")),
 )
-def test_any_body_query_and_path_signed_by_botocore_verifies(
-    body: bytes, params: dict[str, str], segment: str
-) -> None:
+def test_any_body_query_and_path_signed_by_botocore_verifies(body: bytes, params: dict[str, str], segment: str) -> None:
     url = f"{ENDPOINT}/{segment.replace('/', '_')}".replace("?", "_").replace("#", "_")
 
     assert verify(sign(url, body=body, params=params)).access_key_id == KEY_ID
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    position=st.integers(min_value=0, max_value=len(BODY) - 1), flip=st.integers(min_value=1, max_value=255)
-)
+@given(position=st.integers(min_value=0, max_value=len(BODY) - 1), flip=st.integers(min_value=1, max_value=255))
 def test_changing_any_byte_of_the_body_breaks_the_signature(position: int, flip: int) -> None:
     wire = sign()
     tampered = bytearray(wire.body)
@@ -471,8 +463,7 @@ def test_a_request_without_aws4_authorization_is_missing_the_token(authorization
         ),
         pytest.param(
             lambda auth: auth.replace("/aws4_request", ""),
-            "Credential must have exactly 5 slash-delimited elements, "
-            "e.g. keyid/date/region/service/term, got '",
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '",
             id="credential-four-parts",
         ),
     ],
@@ -503,9 +494,7 @@ def test_a_request_without_any_date_header_is_an_incomplete_signature() -> None:
     assert error.message.endswith(f"Authorization={wire.headers['Authorization']}")
 
 
-@pytest.mark.parametrize(
-    "amz_date", ["2026-01-01T00:00:00Z", "20261301T000000Z", "20260101T000000", "yesterday"]
-)
+@pytest.mark.parametrize("amz_date", ["2026-01-01T00:00:00Z", "20261301T000000Z", "20260101T000000", "yesterday"])
 def test_an_x_amz_date_not_in_iso8601_basic_format_is_an_incomplete_signature(amz_date: str) -> None:
     wire = sign()
 
@@ -560,9 +549,7 @@ def test_a_credential_with_a_wrong_terminator_is_refused() -> None:
     error = rejection(with_authorization(sign(), lambda auth: auth.replace("/aws4_request", "/aws5_request")))
 
     assert error.code == INVALID_SIGNATURE
-    assert "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'." in (
-        error.message
-    )
+    assert "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'." in (error.message)
 
 
 def test_the_credential_scope_date_must_be_the_request_date() -> None:
@@ -612,9 +599,7 @@ def test_a_signature_dated_too_far_in_the_future_is_not_yet_current() -> None:
     error = rejection(wire, now=now)
 
     assert error.code == INVALID_SIGNATURE
-    assert error.message.startswith(
-        f"Signature not yet current: {wire.signed_at:%Y%m%dT%H%M%SZ} is still later"
-    )
+    assert error.message.startswith(f"Signature not yet current: {wire.signed_at:%Y%m%dT%H%M%SZ} is still later")
     assert error.message.endswith("+ 15 min.)")
 
 

@@ -70,9 +70,7 @@ def test_it_ignores_optional_whitespace_around_the_value(value: str) -> None:
     "value",
     [
         pytest.param(f"cc-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01", id="same layout"),
-        pytest.param(
-            f"cc-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-what-the-future-will-be-like", id="extra fields"
-        ),
+        pytest.param(f"cc-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-what-the-future-will-be-like", id="extra fields"),
         pytest.param(f"01-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-", id="empty extra field"),
     ],
 )
@@ -101,9 +99,7 @@ def test_it_rejects_version_ff() -> None:
     "value",
     [
         pytest.param(f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01.", id="trailing character"),
-        pytest.param(
-            f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-what-the-future-will-be-like", id="extra field"
-        ),
+        pytest.param(f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-what-the-future-will-be-like", id="extra field"),
     ],
 )
 def test_it_rejects_anything_after_the_flags_in_version_00(value: str) -> None:
@@ -137,12 +133,8 @@ def test_it_rejects_a_future_version_that_breaks_the_known_layout(value: str) ->
         pytest.param(f"00-{SUITE_TRACE_ID}3-{SUITE_PARENT_ID}-01", id="trace id too long"),
         pytest.param(f"00-{SUITE_TRACE_ID[:-1]}-{SUITE_PARENT_ID}-01", id="trace id too short"),
         pytest.param(f"00-{TRACE_ID.upper()}-{PARENT_ID}-01", id="trace id uppercase"),
-        pytest.param(
-            f"00-{SUITE_TRACE_ID}-.{SUITE_PARENT_ID[1:]}-01", id="parent id illegal first character"
-        ),
-        pytest.param(
-            f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID[:-1]}.-01", id="parent id illegal last character"
-        ),
+        pytest.param(f"00-{SUITE_TRACE_ID}-.{SUITE_PARENT_ID[1:]}-01", id="parent id illegal first character"),
+        pytest.param(f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID[:-1]}.-01", id="parent id illegal last character"),
         pytest.param(f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}7-01", id="parent id too long"),
         pytest.param(f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID[:-1]}-01", id="parent id too short"),
         pytest.param(f"00-{TRACE_ID}-{PARENT_ID.upper()}-01", id="parent id uppercase"),
@@ -203,9 +195,7 @@ hex_span_ids = st.integers(min_value=1, max_value=2**64 - 1).map(lambda n: f"{n:
 
 
 @given(trace_id=hex_ids, span_id=hex_span_ids, sampled=st.booleans())
-def test_a_formatted_header_parses_back_to_the_same_context(
-    trace_id: str, span_id: str, sampled: bool
-) -> None:
+def test_a_formatted_header_parses_back_to_the_same_context(trace_id: str, span_id: str, sampled: bool) -> None:
     assert parse_traceparent(format_traceparent(trace_id, span_id, sampled)) == TraceContext(
         trace_id=trace_id, parent_span_id=span_id, sampled=sampled
     )
@@ -288,9 +278,7 @@ def test_it_normalises_uppercase_xray_ids_and_keys() -> None:
         pytest.param("Root=1-00000000-000000000000000000000000", id="all-zero root"),
         pytest.param("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad", id="short parent"),
         pytest.param("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8adz", id="parent not hex"),
-        pytest.param(
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000", id="all-zero parent"
-        ),
+        pytest.param("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000", id="all-zero parent"),
         pytest.param("Root=", id="empty root"),
         pytest.param("", id="empty header"),
         pytest.param(None, id="no header"),

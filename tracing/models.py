@@ -40,6 +40,9 @@ class Span(models.Model):
             models.Index(fields=["service", "start_ns"], name="span_service_start"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.service}: {self.name} ({self.trace_id}/{self.span_id})"
+
 
 class SpanLink(models.Model):
     """A span link, stored once and read from either end."""
@@ -57,6 +60,9 @@ class SpanLink(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["linked_trace_id"], name="spanlink_linked_trace")]
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}/{self.span_id} -> {self.linked_trace_id}/{self.linked_span_id}"
 
 
 class LogRecord(models.Model):
@@ -77,3 +83,6 @@ class LogRecord(models.Model):
             models.Index(fields=["trace_id", "time_ns"], name="log_trace_time"),
             models.Index(fields=["received_at"], name="log_received"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.severity_text or self.severity_number} {self.service} ({self.trace_id})"

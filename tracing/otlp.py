@@ -612,9 +612,7 @@ def _decode_logs_protobuf(body: bytes) -> LogsBatch:
                 problem = _log_problem(trace_id, span_id)
                 if problem is not None:
                     batch.rejected += 1
-                    where = (
-                        f"resourceLogs[{resource_index}].scopeLogs[{scope_index}].logRecords[{record_index}]"
-                    )
+                    where = f"resourceLogs[{resource_index}].scopeLogs[{scope_index}].logRecords[{record_index}]"
                     _note(batch.errors, f"{where}: {problem}")
                     continue
                 attributes = _pb_attributes(record.attributes)
@@ -737,10 +735,7 @@ def _as_enum(value: Any, path: str, names: Mapping[str, int], highest: int) -> i
 
     Values this version does not define are reported as 0, as for protobuf.
     """
-    if isinstance(value, str) and value in names:
-        number = names[value]
-    else:
-        number = _as_int(value, path, -(2**31), 2**31 - 1)
+    number = names[value] if isinstance(value, str) and value in names else _as_int(value, path, -(2**31), 2**31 - 1)
     return number if 0 <= number <= highest else 0
 
 
@@ -809,9 +804,7 @@ def _json_value(value: Any, path: str) -> Any:
         return [_json_value(item, f"{items_path}[{index}]") for index, item in enumerate(items)]
     found = _get(obj, "kvlistValue", "kvlist_value")
     if found is not None:
-        return _json_attributes(
-            _as_object(found, f"{path}.kvlistValue").get("values"), f"{path}.kvlistValue.values"
-        )
+        return _json_attributes(_as_object(found, f"{path}.kvlistValue").get("values"), f"{path}.kvlistValue.values")
     found = _get(obj, "bytesValue", "bytes_value")
     if found is not None:
         return _as_base64(found, f"{path}.bytesValue")
@@ -872,14 +865,10 @@ def _decode_json_items(
             resource_path = f"{resources_name[0]}[{resource_index}]"
             resource_obj = _as_object(resource_entry, resource_path)
             resource_msg = _as_object(resource_obj.get("resource"), f"{resource_path}.resource")
-            resource = _json_attributes(
-                resource_msg.get("attributes"), f"{resource_path}.resource.attributes"
-            )
+            resource = _json_attributes(resource_msg.get("attributes"), f"{resource_path}.resource.attributes")
             service = _service_name(resource)
             scopes_path = f"{resource_path}.{scopes_name[0]}"
-            for scope_index, scope_entry in enumerate(
-                _as_list(_get(resource_obj, *scopes_name), scopes_path)
-            ):
+            for scope_index, scope_entry in enumerate(_as_list(_get(resource_obj, *scopes_name), scopes_path)):
                 scope_path = f"{scopes_path}[{scope_index}]"
                 scope_obj = _as_object(scope_entry, scope_path)
                 scope_msg = _as_object(scope_obj.get("scope"), f"{scope_path}.scope")
@@ -949,16 +938,12 @@ def _json_span(
         events.append(
             {
                 "name": _as_str(event.get("name"), f"{event_path}.name"),
-                "time_ns": _as_uint64(
-                    _get(event, "timeUnixNano", "time_unix_nano"), f"{event_path}.timeUnixNano"
-                ),
+                "time_ns": _as_uint64(_get(event, "timeUnixNano", "time_unix_nano"), f"{event_path}.timeUnixNano"),
                 "attributes": _json_attributes(event.get("attributes"), f"{event_path}.attributes"),
             }
         )
 
-    dropped_links = _as_uint32(
-        _get(span, "droppedLinksCount", "dropped_links_count"), f"{path}.droppedLinksCount"
-    )
+    dropped_links = _as_uint32(_get(span, "droppedLinksCount", "dropped_links_count"), f"{path}.droppedLinksCount")
     links: list[dict[str, Any]] = []
     for index, link_value in enumerate(_as_list(span.get("links"), f"{path}.links")):
         link_path = f"{path}.links[{index}]"
@@ -1045,9 +1030,7 @@ def _json_log_record(
         resource=resource,
         service=service,
         scope=scope_name,
-        event_name=_event_name(
-            _as_str(_get(log, "eventName", "event_name"), f"{path}.eventName"), attributes
-        ),
+        event_name=_event_name(_as_str(_get(log, "eventName", "event_name"), f"{path}.eventName"), attributes),
         flags=_as_uint32(log.get("flags"), f"{path}.flags"),
         scope_version=scope_version,
         dropped_attributes_count=_as_uint32(

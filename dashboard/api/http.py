@@ -65,7 +65,9 @@ def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Pr
             raise ApiError(401, "unauthorized", "The bearer token is missing, malformed, unknown or revoked.")
     elif allow_session and request.user.is_authenticated:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+            reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(
+                request, lambda r: HttpResponse(), (), {}
+            )
             if reason is not None:
                 raise ApiError(403, "csrf_failed", "CSRF verification failed for a session-authenticated write.")
         principal = Principal(name=request.user.get_username(), scopes=frozenset(("read", "operate")))

@@ -84,9 +84,7 @@ _RFC3339_RE: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))"
 )
 # type "/" subtype with RFC 7230 token characters, optionally followed by parameters.
-_MEDIA_TYPE_RE: Final = re.compile(
-    r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(?:;.*)?", re.DOTALL
-)
+_MEDIA_TYPE_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(?:;.*)?", re.DOTALL)
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -243,11 +241,7 @@ def _from_json_object(document: Any) -> ParsedCloudEvent:
         data = _payload_from_bytes(raw, content_type, "'data_base64'")
     elif "data" in document:
         data = document["data"]
-        if (
-            content_type is not None
-            and not _is_json_media_type(content_type)
-            and not isinstance(data, str | None)
-        ):
+        if content_type is not None and not _is_json_media_type(content_type) and not isinstance(data, str | None):
             # JSON format 3.1.2: non-JSON data travels as a string in "data".
             raise CloudEventError(
                 f"'data' must be a string because datacontenttype '{content_type}' is not a JSON media type "
@@ -325,8 +319,7 @@ def _validate_attributes(attributes: dict[str, Any], *, label: Callable[[str], s
     content_type = attributes.get("datacontenttype")
     if content_type is not None and not _MEDIA_TYPE_RE.fullmatch(content_type):
         raise CloudEventError(
-            f"{label('datacontenttype')} must be a media type such as 'application/json', "
-            f"got {_show(content_type)}",
+            f"{label('datacontenttype')} must be a media type such as 'application/json', got {_show(content_type)}",
             attribute="datacontenttype",
         )
     dataschema = attributes.get("dataschema")
@@ -338,8 +331,7 @@ def _validate_attributes(attributes: dict[str, Any], *, label: Callable[[str], s
     time = attributes.get("time")
     if time is not None and not _is_rfc3339(time):
         raise CloudEventError(
-            f"{label('time')} must be an RFC 3339 timestamp such as '2026-01-01T12:00:00Z', "
-            f"got {_show(time)}",
+            f"{label('time')} must be an RFC 3339 timestamp such as '2026-01-01T12:00:00Z', got {_show(time)}",
             attribute="time",
         )
 

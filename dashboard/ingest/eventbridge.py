@@ -113,7 +113,8 @@ def aws_endpoint(request: HttpRequest) -> HttpResponse:
         try:
             body = read_body(request)
         except ApiError as err:
-            raise AwsError("ValidationException" if err.status != 413 else "RequestEntityTooLarge", err.message, err.status)
+            error_type = "RequestEntityTooLarge" if err.status == 413 else "ValidationException"
+            raise AwsError(error_type, err.message, err.status) from None
         try:
             identity = verify_request(
                 method=request.method,

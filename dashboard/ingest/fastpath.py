@@ -58,7 +58,9 @@ def _run_view(view: Callable[[HttpRequest], HttpResponse], request: HttpRequest)
         return view(request)
     except OperationalError as err:
         logger.warning("database unavailable for %s: %s", request.path, err)
-        return error_response(503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"})
+        return error_response(
+            503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"}
+        )
     except Exception:
         logger.exception("ingest failed for %s", request.path)
         return error_response(500, "internal_error", "The server failed to process this request.")
@@ -85,7 +87,12 @@ class IngestFastPath:
             await self.app(scope, receive, send)
             return
         if self.inflight >= settings.EVENTSCOPE_INGEST_MAX_INFLIGHT:
-            await _send(send, error_response(503, "overloaded", "Too many ingest requests in flight; retry shortly.", {"Retry-After": "1"}))
+            await _send(
+                send,
+                error_response(
+                    503, "overloaded", "Too many ingest requests in flight; retry shortly.", {"Retry-After": "1"}
+                ),
+            )
             return
         self.inflight += 1
         try:

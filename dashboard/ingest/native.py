@@ -34,7 +34,9 @@ def batch_of(document: Any, what: str = "event") -> list[Any]:
             raise ApiError(400, "empty_batch", f"The array holds no {what}.")
         if len(document) > settings.EVENTSCOPE_MAX_BATCH:
             raise ApiError(
-                400, "batch_too_large", f"At most {settings.EVENTSCOPE_MAX_BATCH} {what}s a request; got {len(document)}."
+                400,
+                "batch_too_large",
+                f"At most {settings.EVENTSCOPE_MAX_BATCH} {what}s a request; got {len(document)}.",
             )
         return document
     raise ApiError(400, "invalid_body", f"The body must be one {what} object or an array of them.")

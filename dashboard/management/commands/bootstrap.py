@@ -37,7 +37,9 @@ class Command(BaseCommand):
             "  Send spans:  OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf "
             f"OTEL_EXPORTER_OTLP_ENDPOINT={base} OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer {issued.token}'",
             f"  Send events: curl -H 'Authorization: Bearer {issued.token}' -H 'Content-Type: application/json' "
-            f"""-d '{{"source":"shop.orders","detail-type":"OrderCreated","detail":{{"order-id":"1"}}}}' {base}/api/events""",
+            "-d '"
+            + '{"source":"shop.orders","detail-type":"OrderCreated","detail":{"order-id":"1"}}'
+            + f"' {base}/api/events",
             "  More tokens: python manage.py create_token NAME --scopes ingest,read,operate",
         ]
         first_run.write_text("\n".join(lines) + "\n")
