@@ -7,6 +7,7 @@ the scaled mode (PostgreSQL, channels-redis, Celery workers on Redis) without an
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA mmap_size=268435456;"
         ),
     }
-    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test.sqlite3")
-elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("EVENTSCOPE_DB_POOL", True):
+    # A file (not :memory:) so the tests' real server process shares it; one per test run so that
+    # concurrent runs on one machine do not meet.
+    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db.setdefault("TEST", {})["NAME"] = f"test_{_db['NAME']}_{os.getpid()}"
+if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("EVENTSCOPE_DB_POOL", True):
     # Every page request runs in its own thread with its own connection: a pool keeps that cheap.
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": env_int("EVENTSCOPE_DB_POOL_SIZE", 20)}
     _db["CONN_MAX_AGE"] = 0
