@@ -18,6 +18,9 @@ from dashboard import tokens
 from dashboard.tokens import IssuedToken
 
 ROOT = Path(__file__).resolve().parent.parent
+# Playwright's sync API keeps an event loop running in the test thread; the ORM calls the tests make
+# beside it are still plain synchronous calls on that thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -80,6 +83,8 @@ def live_server_url(
         "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
         "EVENTSCOPE_MAX_BODY_BYTES": str(settings.EVENTSCOPE_MAX_BODY_BYTES),
         "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
+        # Users the tests create are hashed with MD5 (fast); the server must be able to check them.
+        "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -128,3 +133,52 @@ def token(make_token: object) -> IssuedToken:
 @pytest.fixture
 def auth(token: IssuedToken) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.token}"}
+
+
+CHROMIUM = os.environ.get("EVENTSCOPE_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (nothing is downloaded). It must be installed."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser: object, live_server_url: str, transactional_db: None, django_user_model: object) -> Iterator[object]:
+    """A logged-in browser page on the real server (user ``ops``). Script errors fail the test."""
+    django_user_model.objects.create_user("ops", password="pw-ops-123456")  # type: ignore[attr-defined]
+    context = browser.new_context(base_url=live_server_url)  # type: ignore[attr-defined]
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.goto("/login/")
+    tab.fill("input[name=username]", "ops")
+    tab.fill("input[name=password]", "pw-ops-123456")
+    tab.click("button[type=submit]")
+    tab.wait_for_url(f"{live_server_url}/")
+    tab.script_errors = errors  # type: ignore[attr-defined]
+    try:
+        yield tab
+    finally:
+        context.close()
