@@ -104,3 +104,32 @@ def test_an_unsupported_operation_is_an_unknown_operation(live_server_url, token
     with pytest.raises(ClientError) as raised:
         events.list_rules()
     assert raised.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_test_event_pattern_answers_like_eventbridge(live_server_url, token):
+    events = client_for(live_server_url, token.key_id, token.secret)
+    event = json.dumps({
+        "id": "e-1", "account": "123456789012", "source": "shop.orders", "time": "2026-01-01T00:00:00Z",
+        "region": "eu-west-1", "resources": [], "detail-type": "OrderCreated", "detail": {"amount": 120, "ip": "10.0.0.7"},
+    })  # fmt: skip
+    pattern = {
+        "source": [{"prefix": "shop."}],
+        "detail": {"amount": [{"numeric": [">", 100]}], "ip": [{"cidr": "10.0.0.0/24"}]},
+    }
+    assert events.test_event_pattern(EventPattern=json.dumps(pattern), Event=event)["Result"] is True
+    pattern["detail"]["amount"] = [{"numeric": ["<", 100]}]
+    assert events.test_event_pattern(EventPattern=json.dumps(pattern), Event=event)["Result"] is False
+
+
+def test_test_event_pattern_rejects_an_invalid_pattern_with_the_reason(live_server_url, token):
+    events = client_for(live_server_url, token.key_id, token.secret)
+    event = json.dumps(
+        {"id": "1", "account": "1", "source": "s", "time": "t", "region": "r", "resources": [], "detail-type": "d"}
+    )
+    with pytest.raises(ClientError) as raised:
+        events.test_event_pattern(EventPattern='{"detail": {"n": [{"numeric": [">", "x"]}]}}', Event=event)
+    assert raised.value.response["Error"]["Code"] == "InvalidEventPatternException"
+    assert "detail.n" in raised.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as raised:
+        events.test_event_pattern(EventPattern='{"source": ["s"]}', Event='{"source": "s"}')
+    assert raised.value.response["Error"]["Code"] == "InvalidArgument"
