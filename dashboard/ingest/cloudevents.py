@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -18,13 +17,9 @@ from dashboard.ingest.cloudevents_format import (
     parse_binary,
     parse_structured,
 )
+from dashboard.ingest.native import batch_of
 from dashboard.ingest.responses import summary
 from dashboard.ingest.store import store_events
-
-
-def _normalise(parsed: ParsedCloudEvent, raw: str, now: object, header_key: str) -> NormalizedEvent:
-    assert parsed is not None
-    return from_cloudevent(parsed.attributes, parsed.data, raw, now, header_key)  # type: ignore[arg-type]
 
 
 def _raw_structured(parsed: ParsedCloudEvent) -> str:
@@ -46,17 +41,12 @@ def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
     entries: list[NormalizedEvent | EntryError] = []
     try:
         if mode == "batch":
-            parsed_items = parse_batch(body)
-            if not parsed_items:
-                raise ApiError(400, "empty_batch", "The batch holds no event.")
-            if len(parsed_items) > settings.EVENTSCOPE_MAX_BATCH:
-                raise ApiError(400, "batch_too_large", f"At most {settings.EVENTSCOPE_MAX_BATCH} events a request.")
-            for item in parsed_items:
+            for item in batch_of(parse_batch(body)):
                 if isinstance(item, CloudEventError):
                     entries.append(EntryError(str(item)))
                     continue
                 try:
-                    entries.append(_normalise(item, _raw_structured(item), now, ""))
+                    entries.append(from_cloudevent(item.attributes, item.data, _raw_structured(item), now))
                 except EntryError as err:
                     entries.append(err)
         else:
@@ -69,7 +59,7 @@ def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
                 ce_headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("ce-")}
                 raw = orjson.dumps({"headers": ce_headers, "body": body.decode("utf-8", "replace")}).decode()
             try:
-                entries.append(_normalise(parsed, raw, now, header_key))
+                entries.append(from_cloudevent(parsed.attributes, parsed.data, raw, now, header_key))
             except EntryError as err:
                 # A single event that is invalid as a whole is a bad request, as in the HTTP binding.
                 raise ApiError(400, "invalid_cloudevent", str(err)) from None
