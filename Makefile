@@ -8,9 +8,11 @@ PORT ?= 8000
 # The scaled mode's services in tests (the development machines run both on 127.0.0.1).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eventscope
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Where `make demo` sends its traffic: the dashboard `make run` serves.
+DEMO_URL ?= http://$(HOST):$(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-postgres lint format bench worker demo clean
+.PHONY: help run test test-sqlite test-postgres lint format bench worker demo screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +54,13 @@ format: $(VENV)/.dev ## Apply ruff's formatting and safe fixes
 
 bench: $(VENV)/.dev ## Run the benchmarks; one JSON object per line
 	$(PY) -m bench
+
+demo: $(VENV)/.dev ## Run the simulated shop against the dashboard at $(DEMO_URL) (ORDERS=n to stop after n)
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py demo --url $(DEMO_URL) $(if $(ORDERS),--orders $(ORDERS))
+
+screenshots: $(VENV)/.dev ## Regenerate docs/screenshots/*.png from the real pages (temporary server + demo data)
+	$(PY) manage.py screenshots --out docs/screenshots
 
 worker: $(VENV)/.runtime ## With REDIS_URL: a Celery worker and beat
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0)"; exit 2; }

@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["bench.bench_patterns", "bench.bench_ingest"]
+MODULES = [
+    "bench.bench_patterns",
+    "bench.bench_ingest",
+    "bench.bench_transactions",
+    "bench.bench_live",
+    "bench.bench_pages",
+    "bench.bench_replay",
+]
 
 
 def main() -> None:

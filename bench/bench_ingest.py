@@ -197,6 +197,7 @@ def raw_sqlite_limit(
     db = sqlite3.connect(server.var_dir / f"raw-{table}.sqlite3", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA wal_autocheckpoint=10000")  # the same pragmas the server uses
     for sql in schema:
         db.execute(sql)
     insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -212,7 +213,7 @@ def raw_sqlite_limit(
 
 def main() -> None:
     conditions = {
-        "mode": "embedded (SQLite WAL, synchronous=NORMAL)",
+        "mode": "embedded (SQLite WAL, synchronous=NORMAL, wal_autocheckpoint=10000)",
         "server": "daphne, 1 process",
         "clients": CLIENTS,
         "items_per_request": PER_REQUEST,

@@ -12,14 +12,19 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from dashboard.embedded_worker import start_if_embedded  # noqa: E402
 from dashboard.ingest.fastpath import IngestFastPath  # noqa: E402
+from dashboard.live.origin import BrowserOriginValidator  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
+
+# The embedded mode's task worker runs in the server process (threads), started with the server.
+start_if_embedded()
 
 application = ProtocolTypeRouter(
     {
         "http": IngestFastPath(django_asgi_app),  # type: ignore[arg-type]
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Session sockets must come from our own pages; bearer-token sockets (scripts) need no Origin.
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -3,9 +3,19 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
-from dashboard import health, views
+from dashboard import health
 from dashboard.api import events, keys, patterns
+from dashboard.api import lifecycles as lifecycle_api
+from dashboard.api import replays as replay_api
+from dashboard.api import transactions as transaction_api
 from dashboard.ingest import cloudevents, eventbridge
+from dashboard.views import events as event_pages
+from dashboard.views import keys as key_pages
+from dashboard.views import live as live_pages
+from dashboard.views import overview as overview_page
+from dashboard.views import replays as replay_pages
+from dashboard.views import traces as trace_pages
+from dashboard.views import transactions as transaction_pages
 from tracing import api as trace_api
 from tracing import views as otlp
 
@@ -24,11 +34,29 @@ urlpatterns = [
     path("api/traces/<str:trace_id>", trace_api.get_trace, name="api-trace"),
     path("api/keys/<path:key>", keys.get_key, name="api-key"),
     path("api/patterns/test", patterns.test_pattern, name="api-patterns-test"),
+    path("api/lifecycles", lifecycle_api.lifecycles, name="api-lifecycles"),
+    path("api/transactions", transaction_api.list_transactions, name="api-transactions"),
+    path("api/transactions.csv", transaction_api.export_csv, name="api-transactions-csv"),
+    path("api/transactions/funnel", transaction_api.get_funnel, name="api-transactions-funnel"),
+    path("api/consumers", replay_api.consumers, name="api-consumers"),
+    path("api/replays", replay_api.replays, name="api-replays"),
+    path("api/replays/<str:replay_id>", replay_api.replay_detail, name="api-replay"),
+    path("api/replays/<str:replay_id>/cancel", replay_api.cancel_replay, name="api-replay-cancel"),
+    path("api/replays/<str:replay_id>/deliveries", replay_api.deliveries, name="api-replay-deliveries"),
+    path("api/replays/<str:replay_id>/redrive", replay_api.redrive, name="api-replay-redrive"),
     # Pages
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", views.overview, name="overview"),
+    path("", overview_page.overview, name="overview"),
+    path("events/", event_pages.event_list, name="events"),
+    path("events/<str:event_id>/", event_pages.event_detail, name="event"),
+    path("traces/<str:trace_id>/", trace_pages.trace_page, name="trace"),
+    path("transactions/", transaction_pages.transactions_page, name="transactions"),
+    path("live/", live_pages.live_page, name="live"),
+    path("replays/", replay_pages.replays_page, name="replays"),
+    # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).
+    re_path(r"^keys/(?P<key>[\s\S]+)/\Z", key_pages.key_page, name="key"),
     # The few stylesheets and scripts of the pages are served by the app itself, so `make run` needs
     # nothing in front of it; a deployment may still put a CDN or proxy before /static/.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),

@@ -41,7 +41,9 @@ def _live_layer() -> dict[str, Any]:
 
 def _worker() -> dict[str, Any]:
     if not settings.REDIS_URL:
-        return {"status": "ok", "mode": "embedded"}
+        from dashboard import embedded_worker
+
+        return embedded_worker.status()
     from config.celery import app
 
     try:

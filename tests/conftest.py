@@ -18,9 +18,16 @@ from dashboard import tokens
 from dashboard.tokens import IssuedToken
 
 ROOT = Path(__file__).resolve().parent.parent
+# The Celery queue of this test run's servers and workers (scaled mode).
+TASK_QUEUE = f"test-{os.getpid()}"
 # Playwright's sync API keeps an event loop running in the test thread; the ORM calls the tests make
 # beside it are still plain synchronous calls on that thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# One channel-layer namespace per test run (this process and its live server): concurrent runs on
+# one Redis database must not receive each other's live items.
+os.environ["EVENTSCOPE_CHANNEL_PREFIX"] = f"test{os.getpid()}"
+if "CONFIG" in settings.CHANNEL_LAYERS["default"]:
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["EVENTSCOPE_CHANNEL_PREFIX"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -48,6 +55,16 @@ def _fresh_token_cache() -> Iterator[None]:
     tokens.clear_cache()
     yield
     tokens.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lifecycle_cache() -> Iterator[None]:
+    # Lifecycle definitions are cached per process; a test's rolled-back lifecycles must not outlive it.
+    from dashboard.transactions.definitions import forget_lifecycles
+
+    forget_lifecycles()
+    yield
+    forget_lifecycles()
 
 
 def _free_port() -> int:
@@ -85,6 +102,10 @@ def live_server_url(
         "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
         # Users the tests create are hashed with MD5 (fast); the server must be able to check them.
         "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
+        # Scaled mode: this run's tasks go to its own queue, so test runs sharing Redis stay apart.
+        "EVENTSCOPE_TASK_QUEUE": TASK_QUEUE,
+        # A live-tail buffer small enough that one ingest request can overflow it (dropped counts).
+        "EVENTSCOPE_LIVE_BUFFER": "200",
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -110,7 +110,8 @@ def test_test_event_pattern_answers_like_eventbridge(live_server_url, token):
     events = client_for(live_server_url, token.key_id, token.secret)
     event = json.dumps({
         "id": "e-1", "account": "123456789012", "source": "shop.orders", "time": "2026-01-01T00:00:00Z",
-        "region": "eu-west-1", "resources": [], "detail-type": "OrderCreated", "detail": {"amount": 120, "ip": "10.0.0.7"},
+        "region": "eu-west-1", "resources": [], "detail-type": "OrderCreated",
+        "detail": {"amount": 120, "ip": "10.0.0.7"},
     })  # fmt: skip
     pattern = {
         "source": [{"prefix": "shop."}],

@@ -8,6 +8,8 @@ from typing import Any
 from dashboard.bulk import db_datetime, db_json, insert_rows, run_in_write_transaction
 from dashboard.envelope import EntryError, NormalizedEvent, from_log_record
 from dashboard.ingest.store import EntryResult, store_events
+from dashboard.live.items import wire_span
+from dashboard.live.publish import publish_on_commit
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.otlp import LogRecordData, SpanRecord
 
@@ -51,6 +53,7 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
             insert_rows(SpanLink, LINK_FIELDS, links, ignore_conflicts=True)
 
     run_in_write_transaction(write)
+    publish_on_commit(lambda: ([], [wire_span(span) for span in spans]))
 
 
 def store_logs(records: list[LogRecordData], received_at: datetime) -> list[EntryResult]:

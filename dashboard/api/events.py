@@ -84,6 +84,12 @@ def filtered_events(request: HttpRequest, pattern: CompiledPattern | None) -> Qu
         if not _CURSOR.match(cursor):
             raise ApiError(400, "invalid_cursor", "'cursor' is not a cursor this API gave out.")
         query = query.filter(id__lt=cursor)
+    after = request.GET.get("after")
+    if after:
+        # Resuming a live view: what was stored after the last event it showed, oldest first.
+        if not _CURSOR.match(after) or cursor:
+            raise ApiError(400, "invalid_parameter", "'after' must be a stored event id, without 'cursor'.")
+        return query.filter(id__gt=after).order_by("id")
     return query.order_by("-id")
 
 
@@ -98,7 +104,8 @@ def search_events(request: HttpRequest) -> tuple[list[Event], str | None]:
     found: list[Event] = []
     scanned, last_id = 0, None
     while scanned < PATTERN_SCAN_LIMIT:
-        page = list(query.filter(id__lt=last_id)[:_PAGE] if last_id else query[:_PAGE])
+        onward = {"id__gt": last_id} if request.GET.get("after") else {"id__lt": last_id}
+        page = list(query.filter(**onward)[:_PAGE] if last_id else query[:_PAGE])
         for event in page:
             scanned += 1
             last_id = event.id

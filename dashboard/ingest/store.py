@@ -8,7 +8,10 @@ from datetime import datetime
 from dashboard.bulk import db_datetime, db_json, insert_rows, run_in_write_transaction
 from dashboard.envelope import EntryError, NormalizedEvent
 from dashboard.ids import new_ids
+from dashboard.live.items import accepted_wire_events
+from dashboard.live.publish import publish_on_commit
 from dashboard.models import Event
+from dashboard.transactions.tracking import match_events, record_matches
 
 EVENT_FIELDS = (
     "id", "event_id", "source", "detail_type", "time", "account", "region", "resources", "detail", "extra", "raw",
@@ -68,20 +71,29 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         ))  # fmt: skip
     stored: dict[tuple[str, str], str] = {}
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
+    # Lifecycle matching happens out here, so the write transaction only merges (CONTRACT §7).
+    lifecycle_matches = match_events(
+        (result.id, entry)
+        for result in results
+        if result.status == "accepted" and isinstance(entry := entries[result.index], NormalizedEvent)
+    )
 
     def write() -> dict[tuple[str, str], str]:
         insert_rows(Event, EVENT_FIELDS, rows, ignore_conflicts=True)
-        if not producer_ids:
-            return {}
-        # Which rows are ours? Ask the database, inside the same transaction: a row that was
-        # already there (or that a concurrent request committed first) carries another id.
-        return {
-            (source, event_id): stored_id
-            for stored_id, source, event_id in Event.objects.filter(event_id__in=producer_ids).values_list(
-                "id", "source", "event_id"
-            )
-            if (source, event_id) in fresh
-        }
+        found: dict[tuple[str, str], str] = {}
+        if producer_ids:
+            # Which rows are ours? Ask the database, inside the same transaction: a row that was
+            # already there (or that a concurrent request committed first) carries another id.
+            found = {
+                (source, event_id): stored_id
+                for stored_id, source, event_id in Event.objects.filter(event_id__in=producer_ids).values_list(
+                    "id", "source", "event_id"
+                )
+                if (source, event_id) in fresh
+            }
+        if lifecycle_matches:
+            record_matches(lifecycle_matches, found)
+        return found
 
     if rows:
         stored = run_in_write_transaction(write)
@@ -95,4 +107,8 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         stored_id = stored[(entry.source, entry.event_id)]
         if stored_id != result.id or fresh[(entry.source, entry.event_id)] != result.index:
             result.status, result.id = "duplicate", stored_id
+    if rows:
+        # The live tail, once per request and after the commit (deferred to the outer commit when
+        # an outer transaction holds this one, as store_logs does).
+        publish_on_commit(lambda: (accepted_wire_events(entries, results, received_at), []))
     return results

@@ -1,0 +1,53 @@
+"""The Django admin (``/admin/``) for the models operators define or inspect by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+
+from dashboard.models import Lifecycle, Transaction
+from dashboard.transactions.definitions import LifecycleError, check_lifecycle
+
+
+class LifecycleForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The same validation as ``POST /api/lifecycles``."""
+
+    class Meta:
+        model = Lifecycle
+        fields = ("name", "key", "steps", "timeout_seconds", "pattern")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            checked = check_lifecycle({name: data.get(name) for name in self.Meta.fields})
+        except LifecycleError as err:
+            raise forms.ValidationError(str(err)) from None
+        data.update(checked)
+        return data
+
+
+@admin.register(Lifecycle)
+class LifecycleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = LifecycleForm
+    list_display = ("name", "key", "timeout_seconds", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("lifecycle", "key", "status", "missing_count", "out_of_order", "first_seen", "deadline")
+    list_filter = ("lifecycle", "status", "out_of_order")
+    search_fields = ("key",)
+    list_select_related = ("lifecycle",)
+    readonly_fields = [field.name for field in Transaction._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # records come from ingested events only
+
+
+# Consumers, replays and deliveries register themselves in their own module.
+from dashboard.replay import admin as _replay_admin  # noqa: E402, F401

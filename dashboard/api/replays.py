@@ -1,0 +1,127 @@
+"""Consumers and replays (CONTRACT §8, scope ``operate``): thin views over ``dashboard.replay``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from django.http import HttpRequest, HttpResponse
+
+from dashboard.api.http import ApiError, api_view, json_response
+from dashboard.envelope import format_time
+from dashboard.replay import actions
+from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
+from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
+
+PAGE = 100
+_STATES = (Delivery.PENDING, Delivery.SENDING, Delivery.RETRY, Delivery.DELIVERED, Delivery.DEAD)
+
+
+def _body(request: HttpRequest) -> Any:
+    if not request.body:
+        return {}
+    try:
+        return orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+
+
+def _answer(work: Callable[[], HttpResponse]) -> HttpResponse:
+    try:
+        return work()
+    except actions.Invalid as err:
+        raise ApiError(err.status, err.code, str(err)) from None
+
+
+@api_view("operate", ("GET", "POST"))
+def consumers(request: HttpRequest) -> HttpResponse:
+    """``GET``: every consumer. ``POST``: create one (``201`` with it; ``409`` for a taken name)."""
+    if request.method == "GET":
+        return json_response({"results": [consumer_json(c) for c in Consumer.objects.order_by("name")]})
+    return _answer(lambda: json_response(consumer_json(actions.do_create_consumer(_body(request))), status=201))
+
+
+def _create_replay(request: HttpRequest) -> HttpResponse:
+    plan = actions.check_replay(_body(request))
+    if plan.dry_run:
+        answer = actions.plan_replay(plan)
+        answer["since"], answer["until"] = format_time(plan.since), format_time(plan.until)
+        return json_response(answer)
+    replay = actions.do_create_replay(plan)
+    return json_response(replay_json(replay), status=202, headers={"Location": f"/api/replays/{replay.pk}"})
+
+
+@api_view("operate", ("GET", "POST"))
+def replays(request: HttpRequest) -> HttpResponse:
+    """``GET``: the latest replays, newest first. ``POST``: a dry run (``200`` with the plan) or a
+    new replay (``202``, ``state`` pending)."""
+    if request.method == "GET":
+        rows = Replay.objects.prefetch_related("consumers").order_by("-id")[:PAGE]
+        return json_response({"results": [replay_json(r) for r in rows]})
+    return _answer(lambda: _create_replay(request))
+
+
+@api_view("operate")
+def replay_detail(request: HttpRequest, replay_id: str) -> HttpResponse:
+    return _answer(lambda: json_response(replay_json(actions.get_replay(replay_id))))
+
+
+@api_view("operate", ("POST",))
+def cancel_replay(request: HttpRequest, replay_id: str) -> HttpResponse:
+    return _answer(lambda: json_response(replay_json(actions.do_cancel_replay(actions.get_replay(replay_id)))))
+
+
+@api_view("operate", ("POST",))
+def redrive(request: HttpRequest, replay_id: str) -> HttpResponse:
+    """Re-drive dead letters: ``{"ids": [...]}`` for some, an empty body for all of the replay's."""
+
+    def work() -> HttpResponse:
+        replay = actions.get_replay(replay_id)
+        document = _body(request)
+        if not isinstance(document, dict):
+            raise actions.Invalid("The body must be a JSON object.")
+        count = actions.do_redrive(replay, actions.check_delivery_ids(document.get("ids")))
+        replay.refresh_from_db()
+        return json_response({"redriven": count, "replay": replay_json(replay)})
+
+    return _answer(work)
+
+
+@api_view("operate")
+def deliveries(request: HttpRequest, replay_id: str) -> HttpResponse:
+    """A replay's deliveries, oldest first, with their attempts: ``state`` (e.g. ``dead`` for the
+    dead letters), ``consumer`` (a name) and ``cursor`` filter; ``limit`` ≤ 100."""
+
+    def work() -> HttpResponse:
+        replay = actions.get_replay(replay_id)
+        query = Delivery.objects.filter(replay=replay).select_related("consumer").order_by("id")
+        state = request.GET.get("state")
+        if state:
+            if state not in _STATES:
+                raise actions.Invalid(f"'state' must be one of {', '.join(_STATES)}.")
+            query = query.filter(state=state)
+        if request.GET.get("consumer"):
+            query = query.filter(consumer__name=request.GET["consumer"])
+        cursor = request.GET.get("cursor")
+        if cursor:
+            if not cursor.isdigit():
+                raise actions.Invalid("'cursor' is not a cursor this API gave out.")
+            query = query.filter(id__gt=int(cursor))
+        limit = request.GET.get("limit", str(PAGE))
+        if not limit.isdigit() or not 1 <= int(limit) <= PAGE:
+            raise actions.Invalid(f"'limit' must be a whole number from 1 to {PAGE}.")
+        rows = list(query[: int(limit) + 1])
+        more = len(rows) > int(limit)
+        rows = rows[: int(limit)]
+        log: dict[int, list[DeliveryAttempt]] = {}
+        for attempt in DeliveryAttempt.objects.filter(delivery_id__in=[r.pk for r in rows]).order_by("number"):
+            log.setdefault(attempt.delivery_id, []).append(attempt)
+        return json_response(
+            {
+                "results": [delivery_json(r, log.get(r.pk, [])) for r in rows],
+                "next_cursor": str(rows[-1].pk) if more else None,
+            }
+        )
+
+    return _answer(work)

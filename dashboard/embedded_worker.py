@@ -1,0 +1,206 @@
+"""The in-process task worker of the embedded mode (no ``REDIS_URL``).
+
+Without Redis, Celery's broker is ``memory://``: a queue inside the process. Code enqueues tasks
+exactly as in the scaled mode (``task.delay``, ``app.send_task``, ``delay_on_commit``); this worker
+consumes that queue on a thread of the server process and runs each task on a small thread pool
+(``EVENTSCOPE_EMBEDDED_WORKER_THREADS``), honouring ``countdown``/``eta``. A beat thread sends the
+entries of ``CELERY_BEAT_SCHEDULE`` on their schedules, as ``celery beat`` does in the scaled mode.
+
+It is started by the ASGI entry point (``config/asgi.py``), so ``make run`` has it and management
+commands and the test process do not (a test that wants it calls :func:`start`). A task that fails
+is logged; the worker goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.02
+
+
+class EmbeddedWorker:
+    def __init__(self, threads: int) -> None:
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="embedded-task")
+        self._timers: list[tuple[float, int, str, list[Any], dict[str, Any], str]] = []
+        self._timers_lock = threading.Lock()
+        self._order = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self.started_at = time.time()
+        self.tasks_run = 0
+        self.tasks_failed = 0
+        self.last_error = ""
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from config.celery import app
+
+        app.loader.import_default_modules()  # CELERY_IMPORTS: the task modules
+        for target, name in ((self._consume, "embedded-consumer"), (self._beat, "embedded-beat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def alive(self) -> bool:
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
+    # --- running tasks -----------------------------------------------------------------------------
+
+    def _execute(self, name: str, args: list[Any], kwargs: dict[str, Any], task_id: str) -> None:
+        from config.celery import app
+
+        close_old_connections()
+        try:
+            task = app.tasks.get(name)
+            if task is None:
+                raise LookupError(f"no task named {name!r} is registered")
+            result = task.apply(args=args, kwargs=kwargs, task_id=task_id)
+            if result.failed():
+                raise result.result if isinstance(result.result, BaseException) else RuntimeError(result.result)
+            self.tasks_run += 1
+        except Exception as err:  # one task's failure is logged; the worker goes on
+            self.tasks_failed += 1
+            self.last_error = f"{name}: {type(err).__name__}: {err}"[:300]
+            logger.exception("embedded worker: task %s failed", name)
+        finally:
+            connections.close_all()
+
+    def _submit(self, name: str, args: list[Any], kwargs: dict[str, Any], task_id: str, eta: str | None) -> None:
+        due = datetime.fromisoformat(eta).timestamp() if eta else 0.0
+        if due > time.time():
+            with self._timers_lock:
+                heapq.heappush(self._timers, (due, next(self._order), name, args, kwargs, task_id))
+            return
+        if not self._stop.is_set():
+            self._pool.submit(self._execute, name, args, kwargs, task_id)
+
+    def _run_due_timers(self) -> None:
+        now = time.time()
+        while True:
+            with self._timers_lock:
+                if not self._timers or self._timers[0][0] > now:
+                    return
+                _, _, name, args, kwargs, task_id = heapq.heappop(self._timers)
+            self._pool.submit(self._execute, name, args, kwargs, task_id)
+
+    def _consume(self) -> None:
+        from kombu import Consumer
+
+        from config.celery import app
+
+        def on_message(body: Any, message: Any) -> None:
+            headers = message.headers or {}
+            message.ack()
+            try:
+                args, kwargs, _embed = body
+            except (TypeError, ValueError):
+                logger.error("embedded worker: a message that is not a task (%r) was dropped", headers)
+                return
+            self._submit(headers.get("task", ""), list(args), dict(kwargs), headers.get("id", ""), headers.get("eta"))
+
+        while not self._stop.is_set():
+            try:
+                with app.connection_for_read(transport_options={"polling_interval": _POLL_SECONDS}) as conn:
+                    queue = app.amqp.queues[app.conf.task_default_queue]
+                    with Consumer(conn, queues=[queue], callbacks=[on_message], accept=["json"]):
+                        while not self._stop.is_set():
+                            self._run_due_timers()
+                            with contextlib.suppress(TimeoutError):
+                                conn.drain_events(timeout=0.1)
+            except Exception:  # keep the worker alive whatever the transport did
+                logger.exception("embedded worker: the task consumer failed; restarting it")
+                self._stop.wait(1)
+
+    # --- beat --------------------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        from celery.schedules import maybe_schedule
+
+        from config.celery import app
+
+        entries = []
+        started = datetime.now(UTC)
+        for name, entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).items():
+            entries.append([name, entry, maybe_schedule(entry["schedule"], app=app), started])
+        while not self._stop.is_set():
+            wait = 1.0
+            for item in entries:
+                name, entry, schedule, last_run = item
+                try:
+                    due, next_check = schedule.is_due(last_run)
+                    if due:
+                        item[3] = datetime.now(UTC)
+                        app.send_task(entry["task"], args=entry.get("args", ()), kwargs=entry.get("kwargs", {}))
+                    wait = min(wait, max(0.05, float(next_check)))
+                except Exception:  # one bad entry must not stop the others
+                    logger.exception("embedded beat: entry %s failed", name)
+            self._stop.wait(wait)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.alive() else "down",
+            "mode": "embedded",
+            "threads": self._pool._max_workers,
+            "tasks_run": self.tasks_run,
+            "tasks_failed": self.tasks_failed,
+        }
+
+
+_worker: EmbeddedWorker | None = None
+_lock = threading.Lock()
+
+
+def start() -> EmbeddedWorker:
+    """Start this process's embedded worker (once); returns it."""
+    global _worker
+    with _lock:
+        if _worker is None:
+            _worker = EmbeddedWorker(settings.EVENTSCOPE_EMBEDDED_WORKER_THREADS)
+            _worker.start()
+        return _worker
+
+
+def stop() -> None:
+    global _worker
+    with _lock:
+        if _worker is not None:
+            _worker.stop()
+            _worker = None
+
+
+def start_if_embedded() -> None:
+    """Start the embedded worker unless tasks go to Redis workers or it is switched off."""
+    if not settings.REDIS_URL and settings.EVENTSCOPE_EMBEDDED_WORKER:
+        start()
+
+
+def status() -> dict[str, Any]:
+    """The worker's health for ``/healthz``: down when no embedded worker runs in this process."""
+    if _worker is None:
+        reason = "switched off (EVENTSCOPE_EMBEDDED_WORKER)" if not settings.EVENTSCOPE_EMBEDDED_WORKER else None
+        return {
+            "status": "down",
+            "mode": "embedded",
+            "error": f"no in-process task worker runs in this process{': ' + reason if reason else ''}",
+        }
+    return _worker.status()

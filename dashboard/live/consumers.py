@@ -1,0 +1,172 @@
+"""Websocket consumers of CONTRACT §5: thin adapters between a socket and the hub.
+
+Authentication happens on the handshake: a logged-in session (the pages' cookie) or an
+``Authorization: Bearer`` header with the ``read`` scope. Anyone else is closed with code 4401 and
+never sent data. (ASGI turns a close *before* ``accept`` into a plain HTTP 403, which carries no
+close code; so the handshake completes and the socket is closed at once, with nothing sent.)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from dashboard.live.groups import replay_group
+from dashboard.live.hub import KINDS, Hub, Subscription, hub_for_running_loop
+from dashboard.live.messages import ErrorMessage, ProgressMessage, ReplayProgress, SubscribedMessage
+from dashboard.patterns import PatternError, compile_pattern
+from dashboard.tokens import verify_bearer
+
+logger = logging.getLogger(__name__)
+
+UNAUTHORIZED = 4401
+
+
+def _bearer(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            kind, _, token = value.decode("latin1").strip().partition(" ")
+            return token.strip() if kind.lower() == "bearer" else ""
+    return None
+
+
+@database_sync_to_async
+def _token_can_read(token: str) -> bool:
+    principal = verify_bearer(token) if token else None
+    return principal is not None and "read" in principal.scopes
+
+
+async def may_read(scope: dict[str, Any]) -> bool:
+    """Whether the handshake carries a bearer token with ``read``, or a logged-in session."""
+    token = _bearer(scope)
+    if token is not None:
+        return await _token_can_read(token)
+    user = scope.get("user")
+    return bool(user is not None and user.is_authenticated)
+
+
+class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        if not await may_read(self.scope):
+            await self.accept()
+            await self.close(code=UNAUTHORIZED)
+            return
+        await super().websocket_connect(message)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return orjson.dumps(content).decode()
+
+    async def send_error(self, code: str, message: str) -> None:
+        error: ErrorMessage = {"type": "error", "code": code, "message": message}
+        await self.send_json(error)
+
+
+class _ItemConsumer(_AuthenticatedConsumer):
+    """A connection fed by the hub: its subscription decides which items it gets."""
+
+    hub: Hub | None = None
+    subscription: Subscription | None = None
+
+    def trace_id(self) -> str | None:
+        return None
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.subscription = Subscription(self._send_frame, settings.EVENTSCOPE_LIVE_BUFFER, self.trace_id())
+        self.hub = hub_for_running_loop()
+        await self.hub.add(self.subscription)
+
+    async def _send_frame(self, frame: str) -> None:
+        await self.send(text_data=frame)
+
+    async def disconnect(self, code: int) -> None:
+        if self.hub is not None and self.subscription is not None:
+            await self.hub.remove(self.subscription)
+            self.subscription = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        # A client's bad JSON is answered, never a crash of the connection.
+        try:
+            content = orjson.loads(text_data if text_data is not None else (bytes_data or b""))
+        except orjson.JSONDecodeError:
+            await self.send_error("invalid_json", "The message is not valid JSON.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "subscribe":
+            await self.send_error(
+                "invalid_message", 'Send {"type": "subscribe", "pattern": {...} | null, "kinds": [...]}.'
+            )
+            return
+        await self.subscribe(content)
+
+    async def subscribe(self, content: dict[str, Any]) -> None:
+        """Replace the filter; an invalid one is answered with an error and the old one stays."""
+        assert self.subscription is not None
+        raw_pattern = content.get("pattern")
+        kinds = content.get("kinds", ["event", "span"])
+        if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) and k in KINDS for k in kinds):
+            await self.send_error("invalid_message", '\'kinds\' must be a non-empty list of "event" and "span".')
+            return
+        try:
+            pattern = None if raw_pattern is None else compile_pattern(raw_pattern)
+        except PatternError as err:
+            await self.send_error("invalid_pattern", f"Invalid event pattern: {err}")
+            return
+        # Set between two batches (the hub runs on this loop), so no batch sees half a filter.
+        self.subscription.pattern = pattern
+        self.subscription.kinds = frozenset(kinds)
+        self.subscription.active = True
+        reply: SubscribedMessage = {
+            "type": "subscribed",
+            "pattern": raw_pattern,
+            "kinds": [kind for kind in ("event", "span") if kind in kinds],  # type: ignore[misc]
+        }
+        # Through the buffer, so the reply comes after every item matched under the old filter.
+        self.subscription.offer_control(orjson.dumps(reply).decode())
+
+
+class LiveConsumer(_ItemConsumer):
+    """``/ws/live/``: nothing is sent until the first ``subscribe``."""
+
+
+class TraceConsumer(_ItemConsumer):
+    """``/ws/traces/<trace_id>/``: every item of one trace as it is committed, from the start."""
+
+    def trace_id(self) -> str | None:
+        return str(self.scope["url_route"]["kwargs"]["trace_id"]).lower()
+
+
+class ReplayConsumer(_AuthenticatedConsumer):
+    """``/ws/replays/<id>/``: the replay's state whenever it changes."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        self.group = replay_group(self.scope["url_route"]["kwargs"]["replay_id"])
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        hub_for_running_loop().watchers += 1
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            hub_for_running_loop().watchers -= 1
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        await self.send_error("invalid_message", "This socket only sends; it takes no messages.")
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        await self.receive_json(None)
+
+    async def replay_progress(self, message: ReplayProgress) -> None:
+        progress: ProgressMessage = {"type": "progress", "replay": message["replay"]}
+        await self.send_json(progress)

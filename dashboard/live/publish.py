@@ -1,0 +1,174 @@
+"""Publishing to the live layer: after commit, once per ingest request, from any thread.
+
+The channel layer is async, and the in-memory one is not thread-safe, while ingest and task code run
+on worker threads. So a publish only hands its message to an event loop (``call_soon_threadsafe``)
+and returns; it never waits for the layer.
+
+- Embedded mode (in-memory layer): the loop is the server's, where the hubs and the websockets are.
+  With no subscriber in this process nobody can receive the message, so nothing is built or sent.
+- ``REDIS_URL`` set (channels-redis): subscribers may be in any process, so a batch is always sent,
+  from a loop on a daemon thread of this process (web server, Celery worker or script alike).
+
+On each loop one task sends the queued messages in order, so the numbering a hub checks for gaps
+(see ``dashboard.live.hub``) is the order the layer sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from dashboard.live.groups import firehose_group, replay_group
+from dashboard.live.hub import active_hubs
+from dashboard.live.messages import LiveBatch, ReplayProgress, WireEvent, WireSpan
+
+logger = logging.getLogger(__name__)
+
+# The most items one merged layer message carries (see _Sender._run).
+MERGE_LIMIT = 2000
+
+
+class _Sender:
+    """Sends queued layer messages from one event loop, one at a time, numbering live batches."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.origin = uuid.uuid4().hex
+        self.events = 0
+        self.spans = 0
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+
+    def submit(self, group: str, message: dict[str, Any]) -> None:
+        """Queue ``message`` for ``group``; any thread."""
+        self.loop.call_soon_threadsafe(self._enqueue, group, message)
+
+    def _enqueue(self, group: str, message: dict[str, Any]) -> None:
+        if self.queue is None:
+            self.queue = asyncio.Queue()
+            self.loop.create_task(self._run(self.queue))
+        self.queue.put_nowait((group, message))
+
+    async def _run(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+        held: tuple[str, dict[str, Any]] | None = None
+        while True:
+            group, message = held or await queue.get()
+            held = None
+            layer = get_channel_layer()  # looked up each time: a settings change replaces it
+            assert layer is not None
+            if message.get("type") == "live.batch":
+                # Batches that queued up while the last send was on its way go out as one message:
+                # under load the layer sees fewer, larger messages instead of falling behind. Only
+                # batches of the same kind merge (a hub offers a batch's events before its spans).
+                while not queue.empty() and len(message["events"]) + len(message["spans"]) < MERGE_LIMIT:
+                    following = queue.get_nowait()
+                    batch = following[1]
+                    if batch.get("type") != "live.batch" or _shape(batch) != _shape(message):
+                        held = following
+                        break
+                    message["events"] = message["events"] + batch["events"]
+                    message["spans"] = message["spans"] + batch["spans"]
+                message["origin"] = self.origin
+                message["offsets"] = [self.events, self.spans]
+                self.events += len(message["events"])
+                self.spans += len(message["spans"])
+            await self._send(layer, group, message)
+
+    @staticmethod
+    async def _send(layer: Any, group: str, message: dict[str, Any]) -> None:
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # the layer is down: the live tail misses this, ingest goes on
+            logger.exception("live: publishing to %s failed", group)
+
+
+def _shape(batch: dict[str, Any]) -> tuple[bool, bool]:
+    return bool(batch["events"]), bool(batch["spans"])
+
+
+_senders: dict[asyncio.AbstractEventLoop, _Sender] = {}
+_senders_lock = threading.Lock()
+_redis_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _sender_for(loop: asyncio.AbstractEventLoop) -> _Sender:
+    with _senders_lock:
+        sender = _senders.get(loop)
+        if sender is None:
+            for closed in [other for other in _senders if other.is_closed()]:
+                del _senders[closed]
+            sender = _senders[loop] = _Sender(loop)
+        return sender
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """The loop of this process's publisher thread (started on first use)."""
+    global _redis_loop
+    with _senders_lock:
+        if _redis_loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True).start()
+            _redis_loop = loop
+        return _redis_loop
+
+
+def _targets(*, watchers: bool = False) -> list[_Sender]:
+    if settings.REDIS_URL:
+        return [_sender_for(_publisher_loop())]
+    # One loop is enough: a group_send on the in-memory layer reaches every member in the process.
+    # (A server has one loop; only tests run several, one after the other.)
+    return [_sender_for(hub.loop) for hub in active_hubs(watchers=watchers)[:1]]
+
+
+def live_wanted() -> bool:
+    """Whether a published batch can reach anyone; cheap enough for every ingest request."""
+    return bool(settings.REDIS_URL) or bool(active_hubs())
+
+
+def publish_items(events: list[WireEvent], spans: list[WireSpan]) -> None:
+    """Publish what one ingest request committed. Call only after the commit (see ``on_commit``).
+
+    Any thread; returns at once. Never raises: the live tail is best effort towards the layer and
+    exact towards its subscribers (see ``dashboard.live.hub``).
+    """
+    if not events and not spans:
+        return
+    try:
+        for sender in _targets():
+            batch: LiveBatch = {"type": "live.batch", "events": events, "spans": spans}
+            sender.submit(firehose_group(), dict(batch))
+    except Exception:
+        logger.exception("live: publishing a batch failed")
+
+
+def publish_on_commit(build: Callable[[], tuple[list[WireEvent], list[WireSpan]]]) -> None:
+    """Publish the items ``build()`` returns once the current transaction commits (at once when
+    there is none). ``build`` runs only when someone can receive them, so an unwatched ingest pays
+    for nothing but this check. A rolled-back transaction publishes nothing."""
+    if not live_wanted():
+        return
+
+    def publish() -> None:
+        events, spans = build()
+        publish_items(events, spans)
+
+    # robust: a failure here must never turn a committed ingest into an error.
+    transaction.on_commit(publish, robust=True)
+
+
+def publish_replay_progress(replay_id: int | str, replay: dict[str, Any]) -> None:
+    """Send a replay's state (as ``GET /api/replays/<id>`` shows it) to its ``/ws/replays/<id>/``
+    watchers. Any thread, synchronous, returns at once; call it after the state is committed."""
+    message: ReplayProgress = {"type": "replay.progress", "replay": replay}
+    try:
+        for sender in _targets(watchers=True):
+            sender.submit(replay_group(replay_id), dict(message))
+    except Exception:
+        logger.exception("live: publishing progress of replay %s failed", replay_id)

@@ -1,0 +1,254 @@
+"""Operations on consumers and replays, shared by the API, the page and the tasks.
+
+``check_*`` functions validate input and raise :class:`Invalid` (answered as a 4xx by the API);
+``do_*`` functions change state. Runs are enqueued after commit, so a worker never looks for a row
+that is not visible yet.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from dashboard.envelope import EntryError, parse_time
+from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
+from dashboard.replay.models import Consumer, Delivery, Replay
+from dashboard.replay.plan import compiled_or_none, dry_run
+from dashboard.replay.targets import TargetRefused, check_url
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+MAX_RATE = 100_000.0
+RUN_TASK = "tasks.replay.run_replay"
+
+
+class Invalid(ValueError):
+    """Bad input; ``status`` is the HTTP status to answer (400, 404 or 409) and ``code`` its code."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def enqueue_run(replay_id: int) -> None:
+    """Start a run of the replay once the current transaction commits (a Celery task: a worker
+    process with ``REDIS_URL``, the server's in-process worker otherwise)."""
+    from config.celery import app
+
+    transaction.on_commit(lambda: app.send_task(RUN_TASK, args=[replay_id]))
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+
+def _object(document: Any) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise Invalid("The body must be a JSON object.")
+    return document
+
+
+def check_pattern(value: Any, field: str = "pattern") -> CompiledPattern | None:
+    if value is None:
+        return None
+    try:
+        return compile_pattern(value)
+    except PatternError as err:
+        raise Invalid(f"'{field}' is not a valid event pattern: {err}", code="invalid_pattern") from None
+
+
+def check_rate(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Invalid("'rate_per_second' must be a positive number or null.")
+    if not 0 < value <= MAX_RATE:
+        raise Invalid(f"'rate_per_second' must be above 0 and at most {MAX_RATE:g}.")
+    return float(value)
+
+
+def check_url_field(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid("'url' must be a string (an http:// or https:// URL).")
+    try:
+        check_url(value)
+    except TargetRefused as err:
+        raise Invalid(f"'url' is refused: {err}", code="url_refused") from None
+    return value
+
+
+def _time_field(document: dict[str, Any], name: str, default: datetime | None = None) -> datetime:
+    value = document.get(name)
+    if value is None:
+        if default is None:
+            raise Invalid(f"'{name}' is required (an RFC 3339 time).")
+        return default
+    try:
+        return parse_time(value, name)
+    except EntryError as err:
+        raise Invalid(str(err)) from None
+
+
+# --- consumers -------------------------------------------------------------------------------------
+
+
+def do_create_consumer(document: Any) -> Consumer:
+    """A new consumer from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?}``."""
+    document = _object(document)
+    name = document.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise Invalid("'name' must be 1-100 characters of letters, digits, '.', '_', ':' or '-'.")
+    url = check_url_field(document.get("url"))
+    pattern = document.get("pattern")
+    check_pattern(pattern)
+    secret = document.get("secret") or ""
+    if not isinstance(secret, str) or len(secret) > 256:
+        raise Invalid("'secret' must be a string of at most 256 characters.")
+    rate = check_rate(document.get("rate_per_second"))
+    try:
+        with transaction.atomic():
+            return Consumer.objects.create(name=name, url=url, pattern=pattern, secret=secret, rate_per_second=rate)
+    except IntegrityError:
+        raise Invalid(f"A consumer named {name!r} exists already.", status=409, code="conflict") from None
+
+
+# --- replays ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReplayRequest:
+    name: str
+    since: datetime
+    until: datetime
+    pattern: Any
+    compiled: CompiledPattern | None
+    consumers: list[Consumer]
+    rate: float | None
+    dry_run: bool
+
+
+def check_replay(document: Any) -> ReplayRequest:
+    document = _object(document)
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise Invalid("'name' is required: a string of at most 256 characters.")
+    since = _time_field(document, "since")
+    until = _time_field(document, "until", default=timezone.now())
+    if until <= since:
+        raise Invalid("'until' must be after 'since'.")
+    pattern = document.get("pattern")
+    compiled = check_pattern(pattern)
+    names = document.get("consumers")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise Invalid("'consumers' must be a non-empty list of consumer names.")
+    consumers = list(Consumer.objects.filter(name__in=names))
+    missing = sorted(set(names) - {c.name for c in consumers})
+    if missing:
+        raise Invalid(f"Unknown consumer(s): {', '.join(missing)}.")
+    dry = document.get("dry_run", False)
+    if not isinstance(dry, bool):
+        raise Invalid("'dry_run' must be true or false.")
+    return ReplayRequest(
+        name, since, until, pattern, compiled, consumers, check_rate(document.get("rate_per_second")), dry
+    )
+
+
+def plan_replay(request: ReplayRequest) -> dict[str, Any]:
+    """The dry run's answer: what the replay would deliver."""
+    consumers = [(c, compiled_or_none(c.pattern)) for c in sorted(request.consumers, key=lambda c: c.name)]
+    plan = dry_run(request.since, request.until, request.compiled, consumers)
+    return {"name": request.name, "since": request.since, "until": request.until, **plan}
+
+
+def do_create_replay(request: ReplayRequest) -> Replay:
+    """Store the replay (``pending``) and enqueue its run after commit."""
+    with transaction.atomic():
+        replay = Replay.objects.create(
+            name=request.name,
+            since=request.since,
+            until=request.until,
+            pattern=request.pattern,
+            rate_per_second=request.rate,
+        )
+        replay.consumers.set(request.consumers)
+        enqueue_run(replay.pk)
+    return replay
+
+
+def get_replay(replay_id: Any) -> Replay:
+    try:
+        pk = int(replay_id)
+    except (TypeError, ValueError):
+        pk = -1
+    replay = Replay.objects.filter(pk=pk).first()
+    if replay is None:
+        raise Invalid(f"No replay with id {replay_id!r}.", status=404, code="not_found")
+    return replay
+
+
+def do_cancel_replay(replay: Replay) -> Replay:
+    """Cancel a pending or running replay: its run stops within a moment; what was delivered stays
+    delivered, the rest is not sent. Cancelling a finished replay is a 409."""
+    cancelled = Replay.objects.filter(pk=replay.pk, state__in=Replay.ACTIVE).update(
+        state=Replay.CANCELLED, finished_at=timezone.now()
+    )
+    replay.refresh_from_db()
+    if not cancelled and replay.state != Replay.CANCELLED:
+        raise Invalid(f"The replay is {replay.state} already.", status=409, code="conflict")
+    return replay
+
+
+def do_redrive(replay: Replay, delivery_ids: Iterable[int] | None = None) -> int:
+    """Send dead letters again (all of the replay's, or those of ``delivery_ids``): they become
+    pending with a fresh attempt budget, and a finished replay runs again to send them. Returns how
+    many were re-driven."""
+    with transaction.atomic():
+        locked = Replay.objects.select_for_update().get(pk=replay.pk)
+        query = Delivery.objects.filter(replay_id=replay.pk, state=Delivery.DEAD)
+        if delivery_ids is not None:
+            query = query.filter(id__in=list(delivery_ids))
+        count = query.update(
+            state=Delivery.PENDING, drive_attempts=0, next_attempt_at=None, claim="", updated_at=timezone.now()
+        )
+        if count:
+            dead = Delivery.objects.filter(replay_id=replay.pk, state=Delivery.DEAD).count()
+            Replay.objects.filter(pk=replay.pk).update(failed=dead)
+            if locked.state not in Replay.ACTIVE:
+                Replay.objects.filter(pk=replay.pk).update(
+                    state=Replay.PENDING, finished_at=None, lease_owner="", lease_expires_at=None, error=""
+                )
+                enqueue_run(replay.pk)
+    return count
+
+
+def check_delivery_ids(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise Invalid("'ids' must be a list of delivery ids.")
+    return value
+
+
+# --- recovery --------------------------------------------------------------------------------------
+
+
+def replays_to_resume(now: datetime | None = None) -> list[int]:
+    """Replays that need a run: ``running`` with an expired lease (their worker stopped), and
+    ``pending`` ones not taken within a few seconds (their enqueued run was lost, e.g. the embedded
+    server restarted before it started)."""
+    now = now or timezone.now()
+    return list(
+        Replay.objects.filter(
+            Q(state=Replay.RUNNING, lease_expires_at__lt=now)
+            | Q(state=Replay.PENDING, lease_owner="", created_at__lt=now - timedelta(seconds=5))
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )

@@ -1,0 +1,77 @@
+"""Admin pages for consumers, replays and deliveries (registered by ``dashboard.admin``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from dashboard.replay.actions import Invalid, check_pattern, check_rate, check_url_field, do_redrive
+from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
+
+
+class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The same checks as ``POST /api/consumers`` (the URL guard, the pattern, the rate)."""
+
+    class Meta:
+        model = Consumer
+        fields = ("name", "url", "pattern", "secret", "rate_per_second")
+        widgets = {"secret": forms.PasswordInput(render_value=True)}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            if "url" in data:
+                check_url_field(data["url"])
+            check_pattern(data.get("pattern"))
+            check_rate(data.get("rate_per_second"))
+        except Invalid as err:
+            raise forms.ValidationError(str(err)) from None
+        return data
+
+
+@admin.register(Consumer)
+class ConsumerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ConsumerForm
+    list_display = ("name", "url", "rate_per_second", "created_at")
+    search_fields = ("name", "url")
+
+
+@admin.register(Replay)
+class ReplayAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("id", "name", "state", "matched", "delivered", "failed", "skipped", "created_at", "finished_at")
+    list_filter = ("state",)
+    search_fields = ("name",)
+    readonly_fields = [f.name for f in Replay._meta.fields]
+    actions = ["redrive_dead_letters"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # replays start from the API or the /replays/ page, which plan and enqueue them
+
+    @admin.action(description="Re-drive the dead letters of the selected replays")
+    def redrive_dead_letters(self, request: HttpRequest, queryset: QuerySet[Replay]) -> None:
+        count = sum(do_redrive(replay) for replay in queryset)
+        self.message_user(request, f"{count} dead letters re-driven.", messages.SUCCESS)
+
+
+class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("number", "at", "status", "latency_ms", "error", "outcome")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("id", "replay", "consumer", "event", "state", "attempts", "last_status", "updated_at")
+    list_filter = ("state", "consumer")
+    list_select_related = ("replay", "consumer")
+    raw_id_fields = ("replay", "event", "consumer")
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+    inlines = [AttemptInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

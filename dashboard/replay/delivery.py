@@ -1,0 +1,190 @@
+"""Sending one delivery: the body and headers of CONTRACT §8, over kept-alive HTTP connections.
+
+A :class:`Sender` belongs to one thread (a replay's lane for one consumer) and keeps one connection
+pool per checked target. Before every send the consumer's URL is checked again
+(``dashboard.replay.targets``) and the request goes to the address that check resolved, with the
+URL's host in ``Host`` (and as the TLS server name), redirects off and urllib3's own retries off:
+retrying is the engine's business, so that every attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
+import urllib3
+from django.conf import settings
+from urllib3.exceptions import HTTPError as TransportError
+
+from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
+
+USER_AGENT = "Eventscope-Replay/1"
+DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
+# How long a resolved target is reused before the name is looked up again. The policy itself is
+# applied on every send; this only spares a DNS query per event at thousands of events a second.
+_RESOLVE_TTL = 2.0
+_ERROR_BODY = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to. ``kind``: ``delivered`` (2xx), ``retry`` (5xx, 408, 429, no
+    response) or ``permanent`` (any other status, a redirect, a refused URL). ``retry_after`` is
+    the consumer's ``Retry-After`` in seconds, when it sent one."""
+
+    kind: str
+    status: int | None
+    latency_ms: float
+    error: str = ""
+    retry_after: float | None = None
+
+
+def delivery_body(envelope: dict[str, Any], replay_name: str) -> bytes:
+    """The canonical envelope with the replay's name beside it, as JSON bytes."""
+    return orjson.dumps({**envelope, "replay-name": replay_name})
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of body keyed by secret>``: X-Eventscope-Signature's value."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def delivery_headers(
+    *, replay_name: str, event_id: str, idempotency_key: str, secret: str, body: bytes
+) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Eventscope-Replay": replay_name,
+        "X-Eventscope-Event-Id": event_id,
+    }
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    if secret:
+        headers["X-Eventscope-Signature"] = signature(secret, body)
+    return headers
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` (delay seconds or an HTTP date) as seconds from now, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def classify(status: int) -> str:
+    if 200 <= status < 300:
+        return DELIVERED
+    if status >= 500 or status in (408, 429):
+        return RETRY
+    return PERMANENT
+
+
+class Sender:
+    """Sends deliveries for one thread, reusing connections per checked target."""
+
+    def __init__(self, *, resolver: Resolver | None = None) -> None:
+        self._resolver = resolver
+        self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
+        self._targets: dict[str, tuple[float, tuple[tuple[str, ...], tuple[str, ...]], Target]] = {}
+        self._timeout = urllib3.Timeout(
+            connect=settings.EVENTSCOPE_REPLAY_CONNECT_TIMEOUT, read=settings.EVENTSCOPE_REPLAY_READ_TIMEOUT
+        )
+
+    def target(self, url: str) -> Target:
+        """``url`` checked for this delivery. A check (resolution included) is reused for up to
+        ``_RESOLVE_TTL`` seconds while the allow/deny settings stay the same: at thousands of
+        deliveries a second, checking each one from scratch would cost a DNS query apiece."""
+        fingerprint = (
+            tuple(getattr(settings, "EVENTSCOPE_CONSUMER_ALLOW", ())),
+            tuple(getattr(settings, "EVENTSCOPE_CONSUMER_DENY", ())),
+        )
+        cached = self._targets.get(url)
+        now = time.monotonic()
+        if cached and now - cached[0] < _RESOLVE_TTL and cached[1] == fingerprint:
+            return cached[2]
+        checked = check_url(url, resolver=self._resolver)
+        self._targets[url] = (now, fingerprint, checked)
+        return checked
+
+    def _pool(self, target: Target) -> urllib3.HTTPConnectionPool:
+        key = (target.scheme, target.address, target.port, target.host)
+        pool = self._pools.get(key)
+        if pool is None:
+            if target.scheme == "https":
+                pool = urllib3.HTTPSConnectionPool(
+                    target.address,
+                    target.port,
+                    maxsize=1,
+                    block=False,
+                    retries=False,
+                    timeout=self._timeout,
+                    server_hostname=target.host,
+                    assert_hostname=target.host,
+                )
+            else:
+                pool = urllib3.HTTPConnectionPool(
+                    target.address, target.port, maxsize=1, block=False, retries=False, timeout=self._timeout
+                )
+            self._pools[key] = pool
+        return pool
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+        """One attempt: POST ``body`` to ``url``. Never raises for anything the network or the
+        consumer did; the outcome says what happened."""
+        started = time.perf_counter()
+        try:
+            target = self.target(url)
+        except TargetRefused as err:
+            return Outcome(PERMANENT, None, 0.0, f"URL refused: {err}")
+        pool = self._pool(target)
+        try:
+            response = pool.urlopen(
+                "POST",
+                target.path,
+                body=body,
+                headers={**headers, "Host": target.host_header},
+                redirect=False,
+                retries=False,
+                assert_same_host=False,
+                timeout=self._timeout,
+                preload_content=True,
+            )
+        except TransportError as err:
+            latency = (time.perf_counter() - started) * 1000
+            return Outcome(RETRY, None, latency, f"{type(err).__name__}: {err}"[:_ERROR_BODY])
+        except OSError as err:
+            latency = (time.perf_counter() - started) * 1000
+            return Outcome(RETRY, None, latency, f"{type(err).__name__}: {err}"[:_ERROR_BODY])
+        latency = (time.perf_counter() - started) * 1000
+        status = response.status
+        kind = classify(status)
+        if kind == DELIVERED:
+            return Outcome(DELIVERED, status, latency)
+        text = response.data[:_ERROR_BODY].decode("utf-8", "replace") if response.data else ""
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "")
+            error = f"HTTP {status}: redirect to {location[:200]!r} not followed"
+        else:
+            error = f"HTTP {status}" + (f": {text}" if text else "")
+        return Outcome(kind, status, latency, error, parse_retry_after(response.headers.get("Retry-After")))
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()

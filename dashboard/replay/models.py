@@ -1,0 +1,137 @@
+"""Replay data: consumers, replays, and one delivery row per (replay, event, consumer).
+
+Imported by ``dashboard.models`` so that Django sees these models as the ``dashboard`` app's.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from dashboard.jsonfield import FastJSONField
+
+
+class Consumer(models.Model):
+    """An HTTP endpoint that replays deliver to. ``pattern`` (None: every event) narrows which events
+    of a replay it receives; ``rate_per_second`` (None: no limit) caps its deliveries per replay;
+    ``secret`` signs each body (HMAC-SHA256) when set."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(max_length=2048)
+    pattern = FastJSONField(null=True, blank=True, default=None)
+    secret = models.CharField(max_length=256, blank=True, default="")
+    rate_per_second = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Replay(models.Model):
+    """One replay of the archive's events with ``since <= time < until`` (and ``pattern``) to
+    ``consumers``.
+
+    The walk over the archive is resumable: ``cursor_time``/``cursor_event`` is the last event
+    planned, ``planned`` the deliveries created so far and ``walk_done`` whether the walk is over.
+    ``lease_owner``/``lease_expires_at`` say which run holds the replay; a run renews its lease while
+    it works, and a replay left ``running`` with an expired lease is resumed by the recovery sweep.
+    ``total`` is the deliveries expected (an upper bound from the archive's indexed filters while the
+    walk goes on, exact once it is done). The counters are kept up to date by the run and recomputed
+    from the delivery rows on resume and at the end.
+    """
+
+    PENDING, RUNNING, COMPLETED, CANCELLED, FAILED = "pending", "running", "completed", "cancelled", "failed"
+    STATES = (PENDING, RUNNING, COMPLETED, CANCELLED, FAILED)
+    ACTIVE = (PENDING, RUNNING)
+
+    name = models.CharField(max_length=256)
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    pattern = FastJSONField(null=True, blank=True, default=None)
+    consumers = models.ManyToManyField(Consumer, related_name="replays")
+    rate_per_second = models.FloatField(null=True, blank=True)
+    state = models.CharField(max_length=16, default=PENDING)
+    error = models.TextField(blank=True, default="")
+    matched = models.PositiveIntegerField(default=0)
+    planned = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    last_replayed_time = models.DateTimeField(null=True, blank=True)
+    cursor_time = models.DateTimeField(null=True, blank=True)
+    cursor_event = models.CharField(max_length=26, blank=True, default="")
+    walk_done = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "lease_expires_at"], name="replay_state_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+
+class Delivery(models.Model):
+    """One event to one consumer within one replay; unique, so it is planned and delivered once.
+
+    ``seq`` orders a replay's deliveries as the events' original time order (then stored id).
+    ``state``: ``pending`` (to send), ``sending`` (claimed by ``claim``, the run that sends it),
+    ``retry`` (waiting for ``next_attempt_at``), ``delivered``, ``dead`` (a dead letter: gave up, or
+    the outcome is unknown because the run stopped while it was in flight). ``drive_attempts``
+    counts attempts since the last re-drive; ``attempts`` counts them all.
+    """
+
+    PENDING, SENDING, RETRY, DELIVERED, DEAD = "pending", "sending", "retry", "delivered", "dead"
+
+    replay = models.ForeignKey(Replay, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey("dashboard.Event", on_delete=models.CASCADE, related_name="+")
+    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="deliveries")
+    seq = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=256, blank=True, default="")
+    state = models.CharField(max_length=16, default=PENDING)
+    claim = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    drive_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["replay", "event", "consumer"], name="delivery_replay_event_consumer"),
+        ]
+        indexes = [
+            models.Index(fields=["replay", "consumer", "state", "seq"], name="delivery_lane"),
+            models.Index(fields=["replay", "state", "id"], name="delivery_replay_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.state})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP attempt of a delivery: its HTTP status (None when no response came), latency and
+    error, and what followed (``delivered``, ``retry``, ``dead``)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    status = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField()
+    error = models.TextField(blank=True, default="")
+    outcome = models.CharField(max_length=16)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "number"], name="attempt_delivery_number")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id} ({self.outcome})"

@@ -1,0 +1,36 @@
+"""Replay tasks: thin wrappers over ``dashboard.replay``; they take ids and fetch rows again."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from dashboard.replay.actions import replays_to_resume
+from dashboard.replay.engine import run_replay as run
+
+
+# acks_late: a run is safe to start twice (the lease lets one through, claims are in the database),
+# so a message is only acknowledged once the run is over and a lost worker's message comes back.
+@shared_task(name="tasks.replay.run_replay", acks_late=True, ignore_result=True)
+def run_replay(replay_id: int) -> str:
+    """Run replay ``replay_id`` to its end (or until it is cancelled); exits quietly when the replay
+    is gone or another worker's run holds it."""
+    return run(replay_id)
+
+
+@shared_task(name="tasks.replay.recover_replays", ignore_result=True, time_limit=60, soft_time_limit=50)
+def recover_replays() -> list[int]:
+    """Enqueue a run for each replay left running by a stopped worker (lease expired) or left
+    pending; beat runs it every few seconds. Returns the replay ids enqueued."""
+    ids = replays_to_resume()
+    for replay_id in ids:
+        run_replay.delay(replay_id)
+    return ids
+
+
+@worker_ready.connect
+def _resume_on_worker_start(**kwargs: object) -> None:
+    # A worker coming back resumes what a killed one left, even without beat: once the lease the
+    # killed run held has had time to expire.
+    recover_replays.apply_async(countdown=settings.EVENTSCOPE_REPLAY_LEASE_SECONDS + 1)

@@ -1,0 +1,295 @@
+// The live tail (/live/): a websocket on /ws/live/ with a server-side pattern filter.
+// Payload text only ever reaches the page through textContent and attribute setters.
+(function () {
+  "use strict";
+
+  var form = document.getElementById("live-form");
+  if (!form) return;
+  var rows = document.getElementById("live-rows");
+  var empty = document.getElementById("live-empty");
+  var stateBox = document.getElementById("live-state");
+  var patternBox = document.getElementById("live-pattern");
+  var patternStatus = document.getElementById("pattern-status");
+  var pauseButton = document.getElementById("pause");
+  var maxRows = parseInt(form.dataset.maxRows, 10) || 500;
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  var socket = null;
+  var connectedOnce = false;
+  var retryDelay = 500;
+  var filter = { pattern: null, kinds: ["event", "span"] };
+  var paused = false;
+  var held = [];
+  var resuming = false;
+  var waiting = []; // items that arrive while a resume over HTTP is running
+  var lastEventId = null; // the newest stored event id shown: where a reconnect resumes from
+  var seen = new Set();
+  var arrivals = [];
+  var counts = { shown: 0, dropped: 0 };
+
+  function setText(id, value) { document.getElementById(id).textContent = String(value); }
+
+  function setState(text, kind) {
+    stateBox.textContent = text;
+    stateBox.className = "live-state" + (kind ? " " + kind : "");
+  }
+
+  function cell(tr, text, className) {
+    var td = document.createElement("td");
+    if (className) td.className = className;
+    if (text !== null && text !== undefined) td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function linkCell(tr, text, href, className) {
+    var td = cell(tr, null, className);
+    if (text) {
+      var a = document.createElement("a");
+      a.href = href;
+      a.textContent = text;
+      td.appendChild(a);
+    }
+    return td;
+  }
+
+  function clock(iso) { return iso ? iso.replace("T", " ").replace("Z", "") : ""; }
+
+  function preview(value) {
+    var text = JSON.stringify(value);
+    return text && text.length > 160 ? text.slice(0, 160) + "…" : text;
+  }
+
+  function insert(tr) {
+    rows.insertBefore(tr, rows.firstChild);
+    while (rows.childElementCount > maxRows) rows.removeChild(rows.lastChild);
+    empty.hidden = true;
+  }
+
+  function eventRow(e) {
+    var tr = document.createElement("tr");
+    tr.className = "live-event";
+    tr.dataset.id = e.id;
+    cell(tr, clock(e.received_at), "mono nowrap");
+    cell(tr, "event", "kind");
+    linkCell(tr, e["detail-type"], "/events/" + encodeURIComponent(e.id) + "/");
+    cell(tr, e.source);
+    linkCell(tr, e.trace_id ? e.trace_id.slice(0, 12) + "…" : "", "/traces/" + e.trace_id + "/", "mono");
+    linkCell(tr, e.idempotency_key || "", "/keys/" + encodeURIComponent(e.idempotency_key || "") + "/", "mono clip");
+    cell(tr, preview(e.detail), "mono clip preview");
+    return tr;
+  }
+
+  function spanRow(s) {
+    var tr = document.createElement("tr");
+    tr.className = "live-span" + (s.status && s.status.code === "error" ? " error-row" : "");
+    cell(tr, clock(s.start).slice(0, 23), "mono nowrap");
+    cell(tr, "span", "kind");
+    linkCell(tr, s.name, "/traces/" + s.trace_id + "/#span-" + s.span_id);
+    cell(tr, s.service);
+    linkCell(tr, s.trace_id.slice(0, 12) + "…", "/traces/" + s.trace_id + "/", "mono");
+    cell(tr, "");
+    cell(tr, s.duration_ms.toFixed(1) + " ms · " + (s.status ? s.status.code : ""), "mono");
+    return tr;
+  }
+
+  function droppedRow(count) {
+    var tr = document.createElement("tr");
+    tr.className = "live-dropped";
+    var td = cell(tr, count + " item(s) dropped: this view fell behind the stream");
+    td.colSpan = 7;
+    return tr;
+  }
+
+  function show(message) {
+    if (message.type === "event") {
+      var e = message.event;
+      if (seen.has(e.id)) return;
+      seen.add(e.id);
+      if (seen.size > 20000) seen = new Set(Array.from(seen).slice(-10000));
+      if (!lastEventId || e.id > lastEventId) lastEventId = e.id;
+      insert(eventRow(e));
+    } else if (message.type === "span") {
+      insert(spanRow(message.span));
+    } else if (message.type === "dropped") {
+      insert(droppedRow(message.count));
+      return;
+    }
+    counts.shown += 1;
+    setText("shown", counts.shown);
+  }
+
+  function take(message) {
+    if (message.type === "dropped") {
+      counts.dropped += message.count;
+      setText("dropped", counts.dropped);
+      document.getElementById("dropped-box").classList.add("alert");
+    } else {
+      arrivals.push(Date.now());
+    }
+    if (resuming) { waiting.push(message); return; }
+    place(message);
+  }
+
+  function place(message) {
+    if (paused) {
+      held.push(message);
+      if (held.length > maxRows) held.shift();
+      setText("held", held.length);
+      return;
+    }
+    show(message);
+  }
+
+  function patternParam() {
+    return filter.pattern === null ? "" : "&pattern=" + encodeURIComponent(JSON.stringify(filter.pattern));
+  }
+
+  // After a reconnect: what was stored while the socket was down, oldest first, so no gap shows.
+  function resume() {
+    if (!lastEventId || filter.kinds.indexOf("event") < 0) return;
+    resuming = true;
+    var after = lastEventId;
+    function page() {
+      var url = form.dataset.eventsApi + "?limit=500&after=" + encodeURIComponent(after) + patternParam();
+      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+        .then(function (body) {
+          body.results.forEach(function (e) { take({ type: "event", event: e }); });
+          if (body.next_cursor) { after = body.next_cursor; return page(); }
+          return null;
+        });
+    }
+    // Items of the resume go to the waiting list too, then everything is shown in order.
+    var pending = [];
+    var keep = waiting;
+    waiting = pending;
+    page().catch(function () { return null; }).then(function () {
+      resuming = false;
+      var queued = pending.concat(keep);
+      waiting = [];
+      queued.forEach(place);
+    });
+  }
+
+  function subscribe() {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "subscribe", pattern: filter.pattern, kinds: filter.kinds }));
+    }
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + form.dataset.socket);
+    socket.addEventListener("open", function () {
+      retryDelay = 500;
+      subscribe();
+    });
+    socket.addEventListener("message", function (frame) {
+      var message;
+      try { message = JSON.parse(frame.data); } catch (err) { return; }
+      if (message.type === "subscribed") {
+        setState("live", "up");
+        patternStatus.textContent = message.pattern === null ? "Showing everything." : "Filter applied.";
+        patternStatus.className = "small ok";
+        if (connectedOnce) resume();
+        connectedOnce = true;
+      } else if (message.type === "error") {
+        patternStatus.textContent = message.message;
+        patternStatus.className = "small error";
+      } else {
+        take(message);
+      }
+    });
+    socket.addEventListener("close", function (closed) {
+      if (closed.code === 4401) {
+        setState("signed out: reload to log in", "down");
+        return;
+      }
+      setState("reconnecting…", "down");
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+    });
+  }
+
+  // --- The pattern editor: checked as it is typed, applied on submit -------------------------------
+  var validation = 0;
+  function readPattern() {
+    var text = patternBox.value.trim();
+    if (!text) return { ok: true, pattern: null };
+    try { return { ok: true, pattern: JSON.parse(text) }; } catch (err) { return { ok: false, error: "Not valid JSON: " + err.message }; }
+  }
+
+  function validate() {
+    var mine = ++validation;
+    var read = readPattern();
+    if (!read.ok) return Promise.resolve(report(mine, false, read.error));
+    if (read.pattern === null) return Promise.resolve(report(mine, true, "No pattern: everything is shown."));
+    return fetch(form.dataset.validateApi, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+      body: JSON.stringify({ pattern: read.pattern, event: {} }),
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (r.ok) return report(mine, true, "Valid pattern.");
+        return report(mine, false, body.error ? body.error.message : "Invalid pattern.");
+      });
+    }).catch(function () { return report(mine, false, "Could not check the pattern."); });
+  }
+
+  function report(mine, ok, text) {
+    if (mine === validation) {
+      patternStatus.textContent = text;
+      patternStatus.className = "small " + (ok ? "ok" : "error");
+    }
+    return ok;
+  }
+
+  var typing = null;
+  patternBox.addEventListener("input", function () {
+    clearTimeout(typing);
+    typing = setTimeout(validate, 250);
+  });
+
+  form.addEventListener("submit", function (submitted) {
+    submitted.preventDefault();
+    validate().then(function (ok) {
+      if (!ok) return;
+      var kinds = [];
+      if (document.getElementById("kind-event").checked) kinds.push("event");
+      if (document.getElementById("kind-span").checked) kinds.push("span");
+      if (!kinds.length) { report(validation, false, "Choose events, spans or both."); return; }
+      filter = { pattern: readPattern().pattern, kinds: kinds };
+      subscribe();
+    });
+  });
+
+  pauseButton.addEventListener("click", function () {
+    paused = !paused;
+    pauseButton.textContent = paused ? "Resume" : "Pause";
+    pauseButton.setAttribute("aria-pressed", String(paused));
+    if (!paused) {
+      var backlog = held;
+      held = [];
+      setText("held", 0);
+      backlog.forEach(show);
+    }
+  });
+
+  document.getElementById("clear").addEventListener("click", function () {
+    while (rows.firstChild) rows.removeChild(rows.firstChild);
+    counts.shown = 0;
+    setText("shown", 0);
+    empty.hidden = false;
+  });
+
+  // Items per second over the last five seconds.
+  setInterval(function () {
+    var now = Date.now();
+    while (arrivals.length && arrivals[0] < now - 5000) arrivals.shift();
+    setText("rate", (arrivals.length / 5).toFixed(arrivals.length < 50 ? 1 : 0));
+  }, 1000);
+
+  connect();
+})();

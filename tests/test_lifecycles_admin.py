@@ -1,0 +1,57 @@
+"""The Django admin defines lifecycles with the API's validation, and shows transactions read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from dashboard.models import Lifecycle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(django_user_model: Any) -> Client:
+    django_user_model.objects.create_superuser("root", password="pw-root-123456")
+    client = Client()
+    client.login(username="root", password="pw-root-123456")
+    return client
+
+
+def form(**change: str) -> dict[str, str]:
+    return {
+        "name": "order",
+        "key": "detail.order-id",
+        "steps": '["OrderCreated", "OrderPaid"]',
+        "timeout_seconds": "900",
+        "pattern": "null",
+        **change,
+    }
+
+
+def test_the_admin_creates_a_valid_lifecycle(admin: Client) -> None:
+    response = admin.post("/admin/dashboard/lifecycle/add/", form())
+    assert response.status_code == 302
+    assert Lifecycle.objects.get().steps == ["OrderCreated", "OrderPaid"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"steps": '["A", "A"]'}, "Steps must be unique; repeated: A"),
+        ({"key": "nowhere.id"}, "must start with an envelope field"),
+        ({"pattern": '{"source": "shop"}'}, "Invalid event pattern"),
+    ],
+)
+def test_the_admin_refuses_what_the_api_refuses(admin: Client, change: dict[str, str], reason: str) -> None:
+    response = admin.post("/admin/dashboard/lifecycle/add/", form(**change))
+    assert response.status_code == 200
+    assert reason in response.content.decode()
+    assert not Lifecycle.objects.exists()
+
+
+def test_transactions_are_listed_but_not_added_by_hand(admin: Client) -> None:
+    assert admin.get("/admin/dashboard/transaction/").status_code == 200
+    assert admin.get("/admin/dashboard/transaction/add/").status_code == 403
