@@ -17,6 +17,7 @@ from dashboard.api.keys import key_ledger
 from dashboard.deliveries import delivery_kinds
 from dashboard.models import Event
 from dashboard.serializers import envelope_of, original_body
+from dashboard.transactions.lookup import transactions_of_event
 from tracing.models import Span
 
 #: The search form's fields, in the API's spelling (CONTRACT §4).
@@ -100,5 +101,6 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
             "envelope": envelope_of(event),
             "original": original_body(event),
             "extra": event.extra,
+            "transactions": transactions_of_event(event),
         },
     )

@@ -1,4 +1,5 @@
-"""``/``: the overview — rates by source and service, recent error spans, recent events."""
+"""``/``: the overview — rates by source and service, recent error spans, incomplete transactions,
+running replays, recent events."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from django.shortcuts import render
 
 from dashboard.models import Event
 from dashboard.rates import DEFAULT_WINDOW, WINDOWS, recent_rates
+from dashboard.replay.models import Replay
+from dashboard.replay.shapes import replay_json
+from dashboard.transactions.lookup import incomplete_summary
 from tracing.assembly import format_ns
 from tracing.models import Span
 
@@ -35,10 +39,15 @@ def overview(request: HttpRequest) -> HttpResponse:
         {"span": span, "start": format_ns(span.start_ns)[:23] + "Z", "ms": (span.end_ns - span.start_ns) / 1e6}
         for span in errors
     ]
+    active = list(
+        Replay.objects.filter(state__in=(Replay.PENDING, Replay.RUNNING)).prefetch_related("consumers").order_by("-id")
+    )
     return render(
         request,
         "dashboard/overview.html",
         {
+            "incomplete": incomplete_summary(),
+            "replays": [replay_json(replay, consumers=[c.name for c in replay.consumers.all()]) for replay in active],
             "recent": recent,
             "errors": error_rows,
             "window": window,
