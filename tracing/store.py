@@ -40,7 +40,8 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
         rows.append((
             span.trace_id, span.span_id, span.parent_span_id, span.trace_state[:512], span.name[:512], span.kind,
             span.service[:256], span.start_ns, span.end_ns, span.status_code, span.status_message,
-            db_json(span.attributes), resource, span.scope[:256], db_json(span.events), db_json(span.links), when,
+            db_json(span.attributes), resource, span.scope[:256], db_json(span.events) if span.events else "[]",
+            db_json(span.links) if span.links else "[]", when,
         ))  # fmt: skip
         for link in span.links:
             links.append(
