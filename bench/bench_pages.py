@@ -22,8 +22,6 @@ import platform
 import random
 import re
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,7 +30,7 @@ from pathlib import Path
 import orjson
 import requests
 
-from bench.server import ROOT, _free_port, manage
+from bench.server import manage, serve
 
 EVENTS = int(os.environ.get("BENCH_PAGES_EVENTS", "1000000"))
 SPANS = int(os.environ.get("BENCH_PAGES_SPANS", "5000000"))
@@ -248,22 +246,7 @@ def main() -> None:
         manage(env, "createsuperuser", "--no-input", "--username", "bench", "--email", "bench@example.com")
         stored = generate(Path(tmp) / "eventscope.sqlite3")
         trace_ids: list[str] = stored.pop("trace_ids")  # type: ignore[assignment]
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    requests.get(f"{url}/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
+        with serve(env) as url:
             session = _login(url)
             rng = random.Random(7)
             traces = [rng.choice(trace_ids) for _ in range(REQUESTS)]
@@ -286,9 +269,6 @@ def main() -> None:
                 )
             events_page = _time(session, url, event_paths)
             overview_page = _time(session, url, ["/"] * max(10, REQUESTS // 10))
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
     conditions = {
         "mode": "embedded (SQLite WAL)",
         "server": "daphne, 1 process, requests one at a time over loopback",

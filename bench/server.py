@@ -40,6 +40,31 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
+def serve(env: dict[str, str]) -> Iterator[str]:
+    """daphne serving the project with ``env`` (a migrated data directory), until the block ends; its URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextmanager
 def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServer]:
     """A daphne server on a new SQLite database (or ``DATABASE_URL`` when given in ``extra_env``)."""
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-") as tmp:
@@ -47,23 +72,5 @@ def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServe
         env.update({"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": "bench-secret", **(extra_env or {})})
         manage(env, "migrate", "--no-input", "-v", "0")
         token = json.loads(manage(env, "create_token", "bench", "--scopes", "ingest,read", "--json").splitlines()[-1])
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    requests.get(f"{url}/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
+        with serve(env) as url:
             yield BenchServer(url=url, token=token["token"], var_dir=Path(tmp), env=env)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
