@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,22 +17,45 @@ LIST_FIELDS = (
 )  # fmt: skip
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def flat_event(
+    stored_id: str,
+    event_id: str,
+    source: str,
+    detail_type: str,
+    time: datetime,
+    resources: list[str],
+    detail: Any,
+    trace_id: str,
+    parent_span_id: str,
+    idempotency_key: str,
+    received_at: str,
+    format: str,
+    replay_name: str,
+) -> dict[str, Any]:
+    """The flat event shape of CONTRACT §4, the one place it is built (the API, pages and live tail)."""
     return {
-        "id": event.id,
-        "event_id": event.event_id,
-        "source": event.source,
-        "detail-type": event.detail_type,
-        "time": format_time(event.time),
-        "resources": event.resources,
-        "detail": event.detail,
-        "trace_id": event.trace_id or None,
-        "parent_span_id": event.parent_span_id or None,
-        "idempotency_key": event.idempotency_key or None,
-        "received_at": format_time(event.received_at),
-        "format": event.format,
-        "replay_name": event.replay_name or None,
+        "id": stored_id,
+        "event_id": event_id,
+        "source": source,
+        "detail-type": detail_type,
+        "time": format_time(time),
+        "resources": resources,
+        "detail": detail,
+        "trace_id": trace_id or None,
+        "parent_span_id": parent_span_id or None,
+        "idempotency_key": idempotency_key or None,
+        "received_at": received_at,
+        "format": format,
+        "replay_name": replay_name or None,
     }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return flat_event(
+        event.id, event.event_id, event.source, event.detail_type, event.time, event.resources, event.detail,
+        event.trace_id, event.parent_span_id, event.idempotency_key, format_time(event.received_at), event.format,
+        event.replay_name,
+    )  # fmt: skip
 
 
 def envelope_of(event: Event) -> dict[str, Any]:

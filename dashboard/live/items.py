@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dashboard.envelope import EntryError, NormalizedEvent, format_time
 from dashboard.live.messages import LiveEvent, LiveSpan, WireEvent, WireSpan
+from dashboard.serializers import flat_event
 from tracing.assembly import SPAN_KINDS, STATUS_CODES, format_ns
 
 if TYPE_CHECKING:
@@ -22,21 +23,13 @@ if TYPE_CHECKING:
 
 def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> WireEvent:
     """``entry`` as stored under ``stored_id``; ``received_at`` is already formatted (one per batch)."""
-    event: LiveEvent = {
-        "id": stored_id,
-        "event_id": entry.event_id,
-        "source": entry.source,
-        "detail-type": entry.detail_type,
-        "time": format_time(entry.time),
-        "resources": entry.resources,
-        "detail": entry.detail,
-        "trace_id": entry.trace_id or None,
-        "parent_span_id": entry.parent_span_id or None,
-        "idempotency_key": entry.idempotency_key or None,
-        "received_at": received_at,
-        "format": entry.format,
-        "replay_name": None,
-    }
+    event = cast(
+        LiveEvent,
+        flat_event(
+            stored_id, entry.event_id, entry.source, entry.detail_type, entry.time, entry.resources, entry.detail,
+            entry.trace_id, entry.parent_span_id, entry.idempotency_key, received_at, entry.format, "",
+        ),
+    )  # fmt: skip
     return {"event": event, "account": entry.account, "region": entry.region}
 
 
