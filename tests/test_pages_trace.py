@@ -16,10 +16,18 @@ from tracing.models import Span
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 
+def open_trace(page, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a trace page and wait until it has settled: the live socket is up and the re-read of the
+    trace it triggers has been drawn (rows may move then, so clicks wait for it)."""
+    page.goto(path)
+    expect(page.locator("#live-state")).to_have_text("live")
+    page.wait_for_load_state("networkidle")
+
+
 def test_the_waterfall_nests_spans_and_places_each_event_under_its_publisher(page, live_server_url, token):
     run_shop(live_server_url, token.token, orders=1)
     created = Event.objects.get(detail_type="OrderCreated")
-    page.goto(f"/traces/{created.trace_id}/")
+    open_trace(page, f"/traces/{created.trace_id}/")
     publisher = page.locator(f"#span-{created.parent_span_id}")
     expect(publisher).to_contain_text("publish OrderCreated")
     # The event row follows its publishing span's row (and its link rows), one level deeper.
@@ -38,12 +46,12 @@ def test_span_links_lead_to_the_consumer_trace_and_back(page, live_server_url, t
     consumer = Span.objects.get(name="process OrderCreated")
     assert consumer.trace_id != created.trace_id
     # One trace alone: the links are rows that lead to the other trace.
-    page.goto(f"/traces/{created.trace_id}/?flow=0")
+    open_trace(page, f"/traces/{created.trace_id}/?flow=0")
     page.locator(".wf-row.link a", has_text="consumed by billing").click()
     page.wait_for_url(f"**/traces/{consumer.trace_id}/#span-{consumer.span_id}")
     expect(page.locator(f"#span-{consumer.span_id}")).to_have_class(re.compile(r"\btarget\b"))
     # And back: the consumer span follows from the producer span in the first trace.
-    page.goto(f"/traces/{consumer.trace_id}/?flow=0")
+    open_trace(page, f"/traces/{consumer.trace_id}/?flow=0")
     page.locator(".wf-row.link a", has_text="follows from orders").click()
     page.wait_for_url(f"**/traces/{created.trace_id}/#span-{created.parent_span_id}")
     expect(page.locator(f"#span-{created.parent_span_id}")).to_be_visible()
@@ -59,7 +67,7 @@ def test_the_whole_flow_hangs_each_consumer_trace_under_the_span_that_published_
     created = Event.objects.get(detail_type="OrderCreated")
     billing = Span.objects.get(name="process OrderCreated")
     shipping = Span.objects.get(name="process StockReserved")
-    page.goto(f"/traces/{created.trace_id}/")
+    open_trace(page, f"/traces/{created.trace_id}/")
     expect(page.locator("#whole-flow")).to_contain_text("4 traces")
     rows = page.locator(".wf-row.span").evaluate_all(
         "rows => rows.map(r => ({id: r.id, depth: parseInt(r.firstChild.style.paddingLeft), trace: r.dataset.traceId}))"
@@ -83,7 +91,7 @@ def test_the_whole_flow_hangs_each_consumer_trace_under_the_span_that_published_
 def test_clicking_a_span_shows_its_attributes(page, live_server_url, token):
     run_shop(live_server_url, token.token, orders=1)
     charge = Span.objects.get(name="charge card")
-    page.goto(f"/traces/{charge.trace_id}/")
+    open_trace(page, f"/traces/{charge.trace_id}/")
     page.locator(f"#span-{charge.span_id} .wf-name").click()
     detail = page.locator(".wf-detail")
     expect(detail).to_contain_text("payment.provider")
@@ -97,7 +105,7 @@ def test_a_failed_step_is_marked_as_an_error(page, live_server_url, token):
     run_shop(live_server_url, token.token, orders=1, trouble=Trouble(0, 0, 0, 1.0, 0))
     failed = Span.objects.filter(status_code=2, name__startswith="process").first()
     assert failed is not None
-    page.goto(f"/traces/{failed.trace_id}/")
+    open_trace(page, f"/traces/{failed.trace_id}/")
     expect(page.locator(f"#span-{failed.span_id}")).to_have_class(re.compile(r"\berror\b"))
     expect(page.locator(f"#span-{failed.span_id} .wf-error")).to_have_text("error")
 
@@ -108,7 +116,7 @@ def test_traces_that_share_an_idempotency_key_are_linked(page, live_server_url, 
     run_shop(live_server_url, token.token, orders=1, trouble=Trouble(1.0, 0, 0, 0, 0))
     first, retry = Event.objects.filter(detail_type="OrderCreated").order_by("id")
     assert first.idempotency_key == retry.idempotency_key and first.trace_id != retry.trace_id
-    page.goto(f"/traces/{first.trace_id}/")
+    open_trace(page, f"/traces/{first.trace_id}/")
     row = page.locator("#linked-traces tr", has_text=retry.trace_id)
     expect(row).to_contain_text("shares an idempotency key")
     row.locator("a", has_text=retry.trace_id).click()
@@ -118,7 +126,7 @@ def test_traces_that_share_an_idempotency_key_are_linked(page, live_server_url, 
 def test_the_page_adds_spans_and_events_that_arrive_while_it_is_open(page, live_server_url, token):
     trace_id, parent = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"
     headers = {"Authorization": f"Bearer {token.token}", "Content-Type": "application/json"}
-    page.goto(f"/traces/{trace_id}/")
+    open_trace(page, f"/traces/{trace_id}/")
     expect(page.locator("#live-state")).to_have_text("live")
     spans = {
         "resourceSpans": [
