@@ -120,7 +120,8 @@ def _count(server: BenchServer, table: str) -> int:
         return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile_ms(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (seconds), in milliseconds."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
@@ -142,8 +143,8 @@ def run_ingest(
         "stored": stored,
         "failed_requests": failures,
         "seconds": round(seconds, 3),
-        "p50_ms": round(_pct(latencies, 0.50), 2),
-        "p99_ms": round(_pct(latencies, 0.99), 2),
+        "p50_ms": round(percentile_ms(latencies, 0.50), 2),
+        "p99_ms": round(percentile_ms(latencies, 0.99), 2),
     }
 
 

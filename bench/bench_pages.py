@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 import requests
 
+from bench.bench_ingest import percentile_ms
 from bench.server import manage, serve
 
 EVENTS = int(os.environ.get("BENCH_PAGES_EVENTS", "1000000"))
@@ -221,11 +222,6 @@ def _login(url: str) -> requests.Session:
     return session
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
-
-
 def _time(session: requests.Session, url: str, paths: list[str]) -> dict[str, float]:
     for path in paths[:5]:  # warm-up: page cache, connection, template loading
         session.get(url + path, timeout=60)
@@ -235,7 +231,7 @@ def _time(session: requests.Session, url: str, paths: list[str]) -> dict[str, fl
         response = session.get(url + path, timeout=60)
         latencies.append(time.perf_counter() - started)
         assert response.status_code == 200, (path, response.status_code)
-    return {"p50_ms": _pct(latencies, 0.5), "p95_ms": _pct(latencies, 0.95), "p99_ms": _pct(latencies, 0.99)}
+    return {f"p{round(q * 100)}_ms": round(percentile_ms(latencies, q), 1) for q in (0.5, 0.95, 0.99)}
 
 
 def main() -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api.http import error_response
-
-logger = logging.getLogger(__name__)
+from dashboard.api.http import database_unavailable
 
 # Pages load scripts and styles only from our own origin; event payloads are data, never code.
 CONTENT_SECURITY_POLICY = (
@@ -29,11 +26,6 @@ class SecurityHeadersMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        # A locked or unreachable database is overload, not a client error and not a crash: tell the
-        # client to come back (OTel exporters and SDKs retry 503 with Retry-After).
         if isinstance(exception, OperationalError):
-            logger.warning("database unavailable for %s: %s", request.path, exception)
-            return error_response(
-                503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"}
-            )
+            return database_unavailable(request, exception)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from dashboard.models import SCOPES
 from dashboard.tokens import Principal, verify_bearer
 
 View = Callable[..., HttpResponse]
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -39,6 +41,15 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
     return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
+    """The answer to a locked or unreachable database: overload, not a client error and not a crash,
+    so the client is told to come back (OTel exporters and SDKs retry 503 with Retry-After)."""
+    logger.warning("database unavailable for %s: %s", request.path, error)
+    return error_response(
+        503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"}
+    )
 
 
 def bearer_token(request: HttpRequest) -> str | None:

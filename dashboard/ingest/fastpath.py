@@ -26,7 +26,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api.http import error_response
+from dashboard.api.http import database_unavailable, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,7 @@ def _run_view(view: Callable[[HttpRequest], HttpResponse], request: HttpRequest)
     try:
         return view(request)
     except OperationalError as err:
-        logger.warning("database unavailable for %s: %s", request.path, err)
-        return error_response(
-            503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"}
-        )
+        return database_unavailable(request, err)
     except Exception:
         logger.exception("ingest failed for %s", request.path)
         return error_response(500, "internal_error", "The server failed to process this request.")
