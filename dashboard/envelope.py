@@ -50,10 +50,10 @@ class NormalizedEvent:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``; fractions of a second only when there are any."""
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat leaves the fraction out when it is zero, as wanted; it ends in "+00:00" here.
+    return value.isoformat()[:-6] + "Z"
 
 
 def parse_time(value: Any, name: str = "time") -> datetime:

@@ -139,10 +139,10 @@ class State:
                 "arrived_before": before,
             })  # fmt: skip
 
-    def row(self, now: datetime, sqlite: bool) -> tuple[Any, ...]:
-        """The record's column values (``TX_FIELDS`` order), in database form."""
-        steps = self.lifecycle.steps
-        missing = [i for i in range(len(steps)) if not self.steps_mask & (1 << i)]
+    def row(self, now: datetime, stamp: Any, sqlite: bool) -> tuple[Any, ...]:
+        """The record's column values (``TX_FIELDS`` order), in database form; ``stamp`` is ``now``
+        in database form (``updated_at``, the same for a whole batch)."""
+        missing = ((1 << len(self.lifecycle.steps)) - 1) & ~self.steps_mask
         deadline = self.first_seen + self.lifecycle.timeout
         if not missing:
             status = Transaction.COMPLETE
@@ -151,20 +151,28 @@ class State:
         else:
             status = Transaction.IN_PROGRESS
         at = _sqlite_time if sqlite else _same
+        first = at(self.first_seen)
+        last = first if self.last_seen == self.first_seen else at(self.last_seen)
         return (
-            self.lifecycle.id, self.key, status, self.steps_mask, len(missing), missing[0] if missing else None,
-            db_json(self.steps_seen), self.out_of_order, db_json(self.out_of_order_events), at(self.first_seen),
-            at(self.last_seen), at(deadline), at(self.overdue_at) if self.overdue_at else None, self.duplicates,
-            self.updates, db_json(self.trace_ids), db_json(self.idempotency_keys), at(now),
+            self.lifecycle.id, self.key, status, self.steps_mask, missing.bit_count(),
+            (missing & -missing).bit_length() - 1 if missing else None, db_json(self.steps_seen), self.out_of_order,
+            _json_list(self.out_of_order_events), first, last, at(deadline),
+            at(self.overdue_at) if self.overdue_at else None, self.duplicates, self.updates,
+            _json_list(self.trace_ids), _json_list(self.idempotency_keys), stamp,
         )  # fmt: skip
+
+
+def _json_list(values: list[Any]) -> str:
+    return db_json(values) if values else "[]"
 
 
 def _sqlite_time(value: datetime) -> str:
     # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its
-    # per-call settings lookups: ingest writes several per record. Ingested times are UTC already.
+    # per-call settings lookups: ingest writes several per record. Ingested times are UTC already,
+    # and isoformat of a UTC time is that text followed by "+00:00".
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return str(value.replace(tzinfo=None))
+    return value.isoformat(" ")[:-6]
 
 
 def _same(value: datetime) -> datetime:
@@ -189,27 +197,35 @@ def record_matches(matches: list[Match], stored: dict[tuple[str, str], str]) -> 
         return
     # A lifecycle deleted since the cache was loaded would fail the foreign key at commit, and
     # with it every batch sharing the commit: keep only those that still exist.
-    live = set(Lifecycle.objects.filter(id__in={m.lifecycle.id for m in fresh}).values_list("id", flat=True))
+    live = _existing_lifecycles({m.lifecycle.id for m in fresh})
     grouped: dict[tuple[int, str], list[Match]] = {}
     for match in fresh:
         if match.lifecycle.id in live:
             grouped.setdefault((match.lifecycle.id, match.key), []).append(match)
     if not grouped:
         return
-    now = timezone.now()
-    order = sorted(grouped)
     exclusive = connection.vendor == "sqlite"  # SQLite's write transaction excludes every other writer
+    now = timezone.now()
+    stamp = _sqlite_time(now) if exclusive else now
+    order = sorted(grouped)
     # Which records exist already? On SQLite this read is the truth until commit. Elsewhere it is a
     # guess that spares building rows for records that exist; the insert and the lock decide.
     states = _fetch(order, grouped, lock=False) if exclusive else {}
     existing = set(states) if exclusive else _fetch_pairs(order)
-    created = _insert_new([pair for pair in order if pair not in existing], grouped, now, exclusive)
+    created = _insert_new([pair for pair in order if pair not in existing], grouped, now, stamp, exclusive)
     rest = [pair for pair in order if pair not in created]
     if not rest:
         return
     if not exclusive:
         states = _fetch(rest, grouped, lock=True)
-    _update(rest, states, grouped, now, exclusive)
+    _update(rest, states, grouped, now, stamp, exclusive)
+
+
+def _existing_lifecycles(ids: set[int]) -> set[int]:
+    table = connection.ops.quote_name(Lifecycle._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", list(ids))  # noqa: S608
+        return {int(row[0]) for row in cursor.fetchall()}
 
 
 _STATE_COLUMNS = (
@@ -283,7 +299,7 @@ def _from_db(value: Any) -> datetime:
 
 
 def _insert_new(
-    pairs: list[tuple[int, str]], grouped: dict[tuple[int, str], list[Match]], now: datetime, sqlite: bool
+    pairs: list[tuple[int, str]], grouped: dict[tuple[int, str], list[Match]], now: datetime, stamp: Any, sqlite: bool
 ) -> set[tuple[int, str]]:
     """Insert a finished record for each of ``pairs`` (in order) unless one exists by then; the
     pairs inserted."""
@@ -294,7 +310,7 @@ def _insert_new(
         f"INSERT INTO {quote(Transaction._meta.db_table)} ({', '.join(quote(name) for name in TX_FIELDS)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(TX_FIELDS))}) ON CONFLICT (lifecycle_id, {quote('key')}) DO NOTHING"
     )
-    rows = [_new_state(grouped[pair]).row(now, sqlite) for pair in pairs]
+    rows = [_new_state(grouped[pair]).row(now, stamp, sqlite) for pair in pairs]
     with connection.cursor() as cursor:
         if sqlite:
             # Nobody else writes inside this transaction (and ``pairs`` were read in it): every row
@@ -322,6 +338,7 @@ def _update(
     states: dict[tuple[int, str], State],
     grouped: dict[tuple[int, str], list[Match]],
     now: datetime,
+    stamp: Any,
     sqlite: bool,
 ) -> None:
     """Merge this batch into the existing records of ``pairs`` and write them back."""
@@ -334,7 +351,7 @@ def _update(
             continue
         for match in grouped[pair]:
             state.apply(match)
-        updates.append((*state.row(now, sqlite), state.id))
+        updates.append((*state.row(now, stamp, sqlite), state.id))
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {quote(Transaction._meta.db_table)} SET {assignments} WHERE id = %s",  # noqa: S608
