@@ -53,6 +53,7 @@ urlpatterns = [
     path("events/<str:event_id>/", event_pages.event_detail, name="event"),
     path("traces/<str:trace_id>/", trace_pages.trace_page, name="trace"),
     path("transactions/", transaction_pages.transactions_page, name="transactions"),
+    path("transactions/funnel", transaction_pages.transactions_funnel, name="transactions-funnel"),
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).

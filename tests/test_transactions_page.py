@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -47,8 +48,16 @@ def test_it_shows_the_report_the_funnel_and_the_export_link(ops: Client, auth: d
     assert "o-2" not in html.split('id="transactions"')[1].split("</table>")[0]
     assert "OrderPaid before OrderCreated" in html
     assert 'href="/api/transactions.csv?lifecycle=order&amp;out_of_order=true"' in html
-    assert '<svg class="funnel-chart"' in html
-    assert "<script" not in html.split("<main>")[1]  # no inline script (CSP)
+    # The funnel comes after the table, from its own fragment, for the same filters.
+    assert 'data-src="/transactions/funnel?lifecycle=order&amp;out_of_order=true"' in html
+    assert '<svg class="funnel-chart"' not in html
+    fragment = ops.get("/transactions/funnel", {"lifecycle": "order", "out_of_order": "true"})
+    assert fragment.status_code == 200
+    chart = fragment.content.decode()
+    assert chart.count('<g class="funnel-step">') == 3
+    assert "1 total · 1 in progress · 0 complete · 0 incomplete · 1 out of order" in chart
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts and all(" src=" in tag for tag in scripts)  # no inline script (CSP)
     assert 'aria-current="page">Transactions</a>' in html
 
 
@@ -56,6 +65,21 @@ def test_a_bad_filter_is_shown_not_a_crash(ops: Client) -> None:
     page = ops.get("/transactions/", {"status": "lost"})
     assert page.status_code == 400
     assert "&#x27;status&#x27; must be one of" in page.content.decode()
+    assert 'id="funnel"' not in page.content.decode()  # no second copy of the error from the funnel
+    fragment = ops.get("/transactions/funnel", {"since": "<b>soon</b>"})
+    assert fragment.status_code == 400
+    assert "&lt;b&gt;soon" in fragment.content.decode() and "<b>" not in fragment.content.decode()
+
+
+def test_the_funnel_fragment_needs_a_login_and_escapes_step_names(
+    ops: Client, client: Client, auth: dict[str, str]
+) -> None:
+    assert client.get("/transactions/funnel")["Location"].startswith("/login/")
+    steps = ["<img src=x onerror=alert(1)>", "Paid"]
+    lifecycle = {**ORDER, "steps": steps}
+    assert ops.post("/api/lifecycles", lifecycle, content_type="application/json", headers=auth).status_code == 201
+    chart = ops.get("/transactions/funnel").content.decode()
+    assert "<img" not in chart and "&lt;img src=x" in chart
 
 
 def test_the_form_defines_a_lifecycle_with_csrf(ops: Client) -> None:
@@ -90,5 +114,6 @@ def test_in_a_browser_a_lifecycle_is_defined_and_its_funnel_drawn(page: Any, aut
     page.click("#new-lifecycle button[type=submit]")
     page.wait_for_url("**/transactions/?lifecycle=order")
     assert page.locator("#lifecycles td.mono").first.inner_text() == "detail.order-id"
+    page.wait_for_selector("svg.funnel-chart .funnel-step")  # fetched once the page is drawn
     assert page.locator("svg.funnel-chart .funnel-step").count() == 3
     assert page.script_errors == []

@@ -9,6 +9,7 @@ import orjson
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.html import escape
 
 from dashboard.models import Lifecycle
 from dashboard.transactions.definitions import LifecycleError, create_lifecycle
@@ -79,7 +80,7 @@ def transactions_page(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect("/transactions/?" + urlencode({"lifecycle": lifecycle.name}))
     form = {name: request.GET.get(name, "") for name in FILTERS}
     kept = {name: value for name, value in form.items() if value}
-    error, rows, chart, next_cursor = "", [], [], None
+    error, rows, next_cursor = "", [], None
     try:
         report = build_report(request.GET.dict())
         page, next_cursor = first_page(report)
@@ -88,7 +89,6 @@ def transactions_page(request: HttpRequest) -> HttpResponse:
             row["out_of_order_events"] = [
                 {**fact, "detail_type": fact["detail-type"]} for fact in row["out_of_order_events"]
             ]
-        chart = _funnel_chart(funnel(report))
     except ReportError as err:
         error, status = str(err), status if status != 200 else 400
     return render(
@@ -99,7 +99,7 @@ def transactions_page(request: HttpRequest) -> HttpResponse:
             "statuses": STATUSES,
             "lifecycles": list(Lifecycle.objects.order_by("name")),
             "rows": rows,
-            "chart": chart,
+            "query": urlencode(kept),
             "error": error,
             "create_error": create_error,
             "posted": request.POST if request.method == "POST" else {},
@@ -109,3 +109,14 @@ def transactions_page(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+@login_required
+def transactions_funnel(request: HttpRequest) -> HttpResponse:
+    """The funnel for the report's filters, as a fragment of the report page (which fetches it once
+    it is drawn: counting every record is the slow part of the report with millions of them)."""
+    try:
+        chart = _funnel_chart(funnel(build_report(request.GET.dict())))
+    except ReportError as err:
+        return HttpResponse(f'<p class="error">{escape(str(err))}</p>', status=400)
+    return render(request, "dashboard/includes/funnel.html", {"chart": chart})
