@@ -54,7 +54,7 @@ def serve(env: dict[str, str]) -> Iterator[str]:
     try:
         for _ in range(300):
             try:
-                requests.get(f"{url}/healthz", timeout=1)
+                requests.get(f"{url}/healthz", timeout=10)  # any answer, 503 included
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)

@@ -91,7 +91,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # synchronous=NORMAL in WAL mode keeps every commit across a process crash (not an OS crash).
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
+        # How long a write waits for another process's write lock before the request gets a 503.
+        "timeout": env_int("EVENTSCOPE_SQLITE_BUSY_TIMEOUT_MS", 30_000) / 1000,
         "init_command": (
             "PRAGMA journal_mode=WAL;"
             f"PRAGMA synchronous={env_str('EVENTSCOPE_SQLITE_SYNCHRONOUS', 'NORMAL')};"
@@ -111,7 +112,13 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("TEST", {})["NAME"] = f"test_{_db['NAME']}_{os.getpid()}"
 if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("EVENTSCOPE_DB_POOL", True):
     # Every page request runs in its own thread with its own connection: a pool keeps that cheap.
-    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": env_int("EVENTSCOPE_DB_POOL_SIZE", 20)}
+    # A request waits at most ``timeout`` seconds for a connection (all in use, or the database
+    # unreachable) and then gets a 503: the pool's own default, 30 s, outlasts every client.
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env_int("EVENTSCOPE_DB_POOL_SIZE", 20),
+        "timeout": env_int("EVENTSCOPE_DB_POOL_TIMEOUT", 5),
+    }
     _db["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
