@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from dashboard.jsonfield import FastJSONField
+from dashboard.jsonfield import FastJSONField, WrittenJSONField
 
 SCOPES = ("ingest", "read", "operate")
 
@@ -127,17 +127,17 @@ class Transaction(models.Model):
     steps_mask = models.BigIntegerField(default=0)
     missing_count = models.PositiveSmallIntegerField(default=0)
     first_missing = models.PositiveSmallIntegerField(null=True, blank=True)
-    steps_seen = FastJSONField(default=dict)
+    steps_seen = WrittenJSONField(default=dict)
     out_of_order = models.BooleanField(default=False)
-    out_of_order_events = FastJSONField(default=list)
+    out_of_order_events = WrittenJSONField(default=list)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     deadline = models.DateTimeField()
     overdue_at = models.DateTimeField(null=True, blank=True)
     duplicates = models.PositiveIntegerField(default=0)
     updates = models.PositiveIntegerField(default=0)
-    trace_ids = FastJSONField(default=list)
-    idempotency_keys = FastJSONField(default=list)
+    trace_ids = WrittenJSONField(default=list)
+    idempotency_keys = WrittenJSONField(default=list)
     updated_at = models.DateTimeField()
 
     class Meta:

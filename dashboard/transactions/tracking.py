@@ -28,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 from dashboard.bulk import db_json
-from dashboard.envelope import NormalizedEvent, format_time
+from dashboard.envelope import NormalizedEvent
 from dashboard.models import Lifecycle, Transaction
 from dashboard.transactions.definitions import LifecycleDef, active_lifecycles
 
@@ -46,13 +46,15 @@ TX_FIELDS = (
 
 @dataclass(slots=True)
 class Match:
-    """One stored event's part in one lifecycle: ``step`` is the step's index, None for an update."""
+    """One stored event's part in one lifecycle: ``step`` is the step's index, None for an update.
+    ``time`` is the event's time as record text (see ``_text``), set when the match is recorded."""
 
     lifecycle: LifecycleDef
     key: str
     stored_id: str
     entry: NormalizedEvent
     step: int | None
+    time: str = ""
 
 
 def match_events(accepted: Iterable[tuple[str, NormalizedEvent]]) -> list[Match]:
@@ -76,14 +78,44 @@ def match_events(accepted: Iterable[tuple[str, NormalizedEvent]]) -> list[Match]
     return matches
 
 
+# Times are merged as text, "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: the form SQLite stores and
+# PostgreSQL (whose sessions Django sets to UTC) reads, and one whose order is the order of time
+# (a whole second has no fraction, so it is a prefix of every later instant within that second).
+# Ingest merges several times per event; parsing and formatting datetimes cost more than the rest.
+
+
+def _text(value: datetime) -> str:
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:-6]  # isoformat of a UTC time ends in "+00:00"
+
+
+def _text_from_db(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _text(value)
+    # SQLite text; written by other tools it may carry a zero fraction: drop it, as _text would.
+    return value[:-7] if value.endswith(".000000") else value
+
+
+def _rfc3339(text: str) -> str:
+    """Record text as the API's RFC 3339 (what ``format_time`` gives for the same instant)."""
+    return text.replace(" ", "T") + "Z"
+
+
+def _from_rfc3339(value: str) -> str:
+    return value[:-1].replace("T", " ")
+
+
 @dataclass(slots=True)
 class State:
-    """A transaction record's values while it is merged (the columns of ``Transaction``)."""
+    """A transaction record's values while it is merged (the columns of ``Transaction``); times are
+    record text (see ``_text``)."""
 
     lifecycle: LifecycleDef
     key: str
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: str
+    last_seen: str
+    deadline: str | None = None
     steps_seen: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps_mask: int = 0
     out_of_order: bool = False
@@ -92,36 +124,39 @@ class State:
     updates: int = 0
     trace_ids: list[str] = field(default_factory=list)
     idempotency_keys: list[str] = field(default_factory=list)
-    overdue_at: datetime | None = None
+    overdue_at: str | None = None
     id: int | None = None
 
     def apply(self, match: Match) -> None:
         """Merge one event. Everything but the out-of-order facts ends up the same whatever order
         the events arrive in: each step keeps its earliest occurrence by event time (ties broken by
         the producer's id), counts and time bounds are order-free, link samples are sorted."""
-        entry, steps = match.entry, self.lifecycle.steps
-        self.first_seen = min(self.first_seen, entry.time)
-        self.last_seen = max(self.last_seen, entry.time)
+        entry, steps, time = match.entry, self.lifecycle.steps, match.time
+        if time < self.first_seen:
+            self.first_seen = time
+        if time > self.last_seen:
+            self.last_seen = time
         if match.step is None:
             self.updates += 1
             if not self.steps_mask & 1:
                 self._out_of_order(match, steps[0])
         else:
-            earlier = next((i for i in range(match.step) if not self.steps_mask & (1 << i)), None)
-            if earlier is not None:
-                self._out_of_order(match, steps[earlier])
+            mask = self.steps_mask
+            earlier = ~mask & ((1 << match.step) - 1)  # steps before this one not seen yet
+            if earlier:
+                self._out_of_order(match, steps[(earlier & -earlier).bit_length() - 1])
             step = steps[match.step]
             seen = self.steps_seen.get(step)
             if seen is None:
                 self.steps_seen[step] = {
-                    "time": format_time(entry.time), "id": match.stored_id, "event_id": entry.event_id, "count": 1
+                    "time": _rfc3339(time), "id": match.stored_id, "event_id": entry.event_id, "count": 1
                 }  # fmt: skip
-                self.steps_mask |= 1 << match.step
+                self.steps_mask = mask | (1 << match.step)
             else:
                 seen["count"] += 1
                 self.duplicates += 1
-                if (entry.time, entry.event_id) < (datetime.fromisoformat(seen["time"]), seen["event_id"]):
-                    seen.update(time=format_time(entry.time), id=match.stored_id, event_id=entry.event_id)
+                if (time, entry.event_id) < (_from_rfc3339(seen["time"]), seen["event_id"]):
+                    seen.update(time=_rfc3339(time), id=match.stored_id, event_id=entry.event_id)
         if entry.trace_id:
             self.trace_ids = _add_sorted(self.trace_ids, entry.trace_id)
         if entry.idempotency_key:
@@ -135,48 +170,31 @@ class State:
                 "kind": "update" if match.step is None else "step",
                 "id": match.stored_id,
                 "event_id": match.entry.event_id,
-                "time": format_time(match.entry.time),
+                "time": _rfc3339(match.time),
                 "arrived_before": before,
             })  # fmt: skip
 
-    def row(self, now: datetime, stamp: Any, sqlite: bool) -> tuple[Any, ...]:
-        """The record's column values (``TX_FIELDS`` order), in database form; ``stamp`` is ``now``
-        in database form (``updated_at``, the same for a whole batch)."""
+    def row(self, now: str) -> tuple[Any, ...]:
+        """The record's column values (``TX_FIELDS`` order); ``now`` is the batch's clock, as text."""
         missing = ((1 << len(self.lifecycle.steps)) - 1) & ~self.steps_mask
-        deadline = self.first_seen + self.lifecycle.timeout
+        # From the lifecycle's current timeout: a changed timeout applies when a record is next touched.
+        self.deadline = _text(datetime.fromisoformat(self.first_seen).replace(tzinfo=UTC) + self.lifecycle.timeout)
         if not missing:
             status = Transaction.COMPLETE
-        elif deadline < now:
-            status, self.overdue_at = Transaction.INCOMPLETE, deadline
+        elif self.deadline < now:
+            status, self.overdue_at = Transaction.INCOMPLETE, self.deadline
         else:
             status = Transaction.IN_PROGRESS
-        at = _sqlite_time if sqlite else _same
-        first = at(self.first_seen)
-        last = first if self.last_seen == self.first_seen else at(self.last_seen)
         return (
             self.lifecycle.id, self.key, status, self.steps_mask, missing.bit_count(),
             (missing & -missing).bit_length() - 1 if missing else None, db_json(self.steps_seen), self.out_of_order,
-            _json_list(self.out_of_order_events), first, last, at(deadline),
-            at(self.overdue_at) if self.overdue_at else None, self.duplicates, self.updates,
-            _json_list(self.trace_ids), _json_list(self.idempotency_keys), stamp,
+            _json_list(self.out_of_order_events), self.first_seen, self.last_seen, self.deadline, self.overdue_at,
+            self.duplicates, self.updates, _json_list(self.trace_ids), _json_list(self.idempotency_keys), now,
         )  # fmt: skip
 
 
 def _json_list(values: list[Any]) -> str:
     return db_json(values) if values else "[]"
-
-
-def _sqlite_time(value: datetime) -> str:
-    # What Django's SQLite backend stores for an aware datetime (naive UTC text), without its
-    # per-call settings lookups: ingest writes several per record. Ingested times are UTC already,
-    # and isoformat of a UTC time is that text followed by "+00:00".
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ")[:-6]
-
-
-def _same(value: datetime) -> datetime:
-    return value
 
 
 def _add_sorted(values: list[str], value: str) -> list[str]:
@@ -201,24 +219,24 @@ def record_matches(matches: list[Match], stored: dict[tuple[str, str], str]) -> 
     grouped: dict[tuple[int, str], list[Match]] = {}
     for match in fresh:
         if match.lifecycle.id in live:
+            match.time = _text(match.entry.time)
             grouped.setdefault((match.lifecycle.id, match.key), []).append(match)
     if not grouped:
         return
     exclusive = connection.vendor == "sqlite"  # SQLite's write transaction excludes every other writer
-    now = timezone.now()
-    stamp = _sqlite_time(now) if exclusive else now
+    now = _text(timezone.now())
     order = sorted(grouped)
     # Which records exist already? On SQLite this read is the truth until commit. Elsewhere it is a
     # guess that spares building rows for records that exist; the insert and the lock decide.
     states = _fetch(order, grouped, lock=False) if exclusive else {}
     existing = set(states) if exclusive else _fetch_pairs(order)
-    created = _insert_new([pair for pair in order if pair not in existing], grouped, now, stamp, exclusive)
+    created = _insert_new([pair for pair in order if pair not in existing], grouped, now, exclusive)
     rest = [pair for pair in order if pair not in created]
     if not rest:
         return
     if not exclusive:
         states = _fetch(rest, grouped, lock=True)
-    _update(rest, states, grouped, now, stamp, exclusive)
+    _update(rest, states, grouped, now)
 
 
 def _existing_lifecycles(ids: set[int]) -> set[int]:
@@ -283,23 +301,16 @@ def _state_of(row: tuple[Any, ...], lifecycle: LifecycleDef) -> State:
     (pk, _, key, first_seen, last_seen, steps_seen, mask, out_of_order, facts, duplicates, updates, traces, keys,
      overdue_at) = row  # fmt: skip
     return State(
-        lifecycle=lifecycle, key=key, first_seen=_from_db(first_seen), last_seen=_from_db(last_seen),
+        lifecycle=lifecycle, key=key, first_seen=_text_from_db(first_seen), last_seen=_text_from_db(last_seen),
         steps_seen=decode_json(steps_seen), steps_mask=int(mask), out_of_order=bool(out_of_order),
         out_of_order_events=decode_json(facts), duplicates=int(duplicates), updates=int(updates),
         trace_ids=decode_json(traces), idempotency_keys=decode_json(keys),
-        overdue_at=_from_db(overdue_at) if overdue_at else None, id=int(pk),
+        overdue_at=_text_from_db(overdue_at) if overdue_at else None, id=int(pk),
     )  # fmt: skip
 
 
-def _from_db(value: Any) -> datetime:
-    """A DateTimeField value read through a raw cursor, as an aware UTC datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _insert_new(
-    pairs: list[tuple[int, str]], grouped: dict[tuple[int, str], list[Match]], now: datetime, stamp: Any, sqlite: bool
+    pairs: list[tuple[int, str]], grouped: dict[tuple[int, str], list[Match]], now: str, sqlite: bool
 ) -> set[tuple[int, str]]:
     """Insert a finished record for each of ``pairs`` (in order) unless one exists by then; the
     pairs inserted."""
@@ -310,7 +321,7 @@ def _insert_new(
         f"INSERT INTO {quote(Transaction._meta.db_table)} ({', '.join(quote(name) for name in TX_FIELDS)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(TX_FIELDS))}) ON CONFLICT (lifecycle_id, {quote('key')}) DO NOTHING"
     )
-    rows = [_new_state(grouped[pair]).row(now, stamp, sqlite) for pair in pairs]
+    rows = [_new_state(grouped[pair]).row(now) for pair in pairs]
     with connection.cursor() as cursor:
         if sqlite:
             # Nobody else writes inside this transaction (and ``pairs`` were read in it): every row
@@ -337,13 +348,13 @@ def _update(
     pairs: list[tuple[int, str]],
     states: dict[tuple[int, str], State],
     grouped: dict[tuple[int, str], list[Match]],
-    now: datetime,
-    stamp: Any,
-    sqlite: bool,
+    now: str,
 ) -> None:
     """Merge this batch into the existing records of ``pairs`` and write them back."""
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(name)} = %s" for name in TX_FIELDS)
+    # Not lifecycle_id and key (they never change): a column in the SET list has the database
+    # rewrite every index entry holding it, and the (lifecycle, key) one sits at a random place.
+    assignments = ", ".join(f"{quote(name)} = %s" for name in TX_FIELDS[2:])
     updates: list[tuple[Any, ...]] = []
     for pair in pairs:
         state = states.get(pair)
@@ -351,7 +362,7 @@ def _update(
             continue
         for match in grouped[pair]:
             state.apply(match)
-        updates.append((*state.row(now, stamp, sqlite), state.id))
+        updates.append((*state.row(now)[2:], state.id))
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {quote(Transaction._meta.db_table)} SET {assignments} WHERE id = %s",  # noqa: S608
@@ -361,7 +372,7 @@ def _update(
 
 def _new_state(matches: list[Match]) -> State:
     first = matches[0]
-    state = State(first.lifecycle, first.key, first_seen=first.entry.time, last_seen=first.entry.time)
+    state = State(first.lifecycle, first.key, first_seen=first.time, last_seen=first.time)
     for match in matches:
         state.apply(match)
     return state
