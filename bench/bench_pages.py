@@ -207,14 +207,15 @@ def generate(database: Path) -> dict[str, object]:
     return {**counts, "generate_seconds": round(time.perf_counter() - started, 1), "trace_ids": event_traces}
 
 
-def _login(url: str) -> requests.Session:
+def login(url: str, username: str = "bench", password: str = PASSWORD) -> requests.Session:
+    """A session logged in through the login form, as a browser does."""
     session = requests.Session()
     form = session.get(f"{url}/login/", timeout=30).text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
     assert csrf is not None
     response = session.post(
         f"{url}/login/",
-        data={"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1)},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": csrf.group(1)},
         headers={"Referer": f"{url}/login/"},
         timeout=30,
     )
@@ -243,7 +244,7 @@ def main() -> None:
         stored = generate(Path(tmp) / "eventscope.sqlite3")
         trace_ids: list[str] = stored.pop("trace_ids")  # type: ignore[assignment]
         with serve(env) as url:
-            session = _login(url)
+            session = login(url)
             rng = random.Random(7)
             traces = [rng.choice(trace_ids) for _ in range(REQUESTS)]
             trace_page = _time(session, url, [f"/traces/{t}/" for t in traces])
