@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/keys/<path:key>", keys.get_key, name="api-key"),
     path("api/patterns/test", patterns.test_pattern, name="api-patterns-test"),
     path("api/lifecycles", lifecycle_api.lifecycles, name="api-lifecycles"),
+    path("api/lifecycles/<path:name>", lifecycle_api.lifecycle, name="api-lifecycle"),
     path("api/transactions", transaction_api.list_transactions, name="api-transactions"),
     path("api/transactions.csv", transaction_api.export_csv, name="api-transactions-csv"),
     path("api/transactions/funnel", transaction_api.get_funnel, name="api-transactions-funnel"),

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 
 from dashboard.models import Lifecycle, Transaction
+from dashboard.transactions.changes import FIELDS, check_steps_change, save_change
 from dashboard.transactions.definitions import LifecycleError, check_lifecycle
 
 
@@ -24,6 +25,8 @@ class LifecycleForm(forms.ModelForm):  # type: ignore[type-arg]
             return data
         try:
             checked = check_lifecycle({name: data.get(name) for name in self.Meta.fields})
+            if self.instance.pk is not None:  # a change: the instance still holds the saved values here
+                check_steps_change(self.instance, checked["steps"])
         except LifecycleError as err:
             raise forms.ValidationError(str(err)) from None
         data.update(checked)
@@ -35,6 +38,14 @@ class LifecycleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = LifecycleForm
     list_display = ("name", "key", "timeout_seconds", "created_at")
     search_fields = ("name",)
+
+    def save_model(self, request: Any, obj: Lifecycle, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # As PATCH /api/lifecycles/<name> does: the records follow a new timeout or added steps.
+        saved = Lifecycle.objects.select_for_update().get(pk=obj.pk)
+        save_change(saved, {name: getattr(obj, name) for name in FIELDS})
 
 
 @admin.register(Transaction)

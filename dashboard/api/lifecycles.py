@@ -1,4 +1,6 @@
-"""``POST /api/lifecycles`` (operate) defines a lifecycle; ``GET /api/lifecycles`` (read) lists them."""
+"""``POST /api/lifecycles`` (operate) defines a lifecycle; ``GET /api/lifecycles`` (read) lists them.
+``/api/lifecycles/<name>``: ``GET`` (read) one, ``PATCH`` (operate) changes it (see
+``dashboard.transactions.changes``), ``DELETE`` (operate) removes it with its transaction records."""
 
 from __future__ import annotations
 
@@ -6,19 +8,23 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from dashboard.api.http import ApiError, api_view, json_response
+from dashboard.api.http import ApiError, api_view, error_response, json_response
 from dashboard.models import Lifecycle
+from dashboard.transactions.changes import update_lifecycle
 from dashboard.transactions.definitions import LifecycleError, create_lifecycle, lifecycle_json
+
+
+def _document(request: HttpRequest) -> object:
+    try:
+        return orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
 @api_view("operate", methods=("POST",))
 def create(request: HttpRequest) -> HttpResponse:
     try:
-        document = orjson.loads(request.body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-    try:
-        lifecycle = create_lifecycle(document)
+        lifecycle = create_lifecycle(_document(request))
     except LifecycleError as err:
         raise ApiError(400, "invalid_lifecycle", str(err)) from None
     return json_response(lifecycle_json(lifecycle), status=201)
@@ -34,3 +40,38 @@ def lifecycles(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return create(request)
     return list_all(request)
+
+
+def _named(name: str) -> Lifecycle:
+    lifecycle = Lifecycle.objects.filter(name=name).first()
+    if lifecycle is None:
+        raise ApiError(404, "not_found", f"No lifecycle named {name!r}.")
+    return lifecycle
+
+
+@api_view("read")
+def read_one(request: HttpRequest, name: str) -> HttpResponse:
+    return json_response(lifecycle_json(_named(name)))
+
+
+@api_view("operate", methods=("PATCH", "DELETE"))
+def change(request: HttpRequest, name: str) -> HttpResponse:
+    lifecycle = _named(name)
+    if request.method == "DELETE":
+        lifecycle.delete()  # and its transaction records
+        return HttpResponse(status=204)
+    try:
+        updated = update_lifecycle(lifecycle, _document(request))
+    except LifecycleError as err:
+        raise ApiError(400, "invalid_lifecycle", str(err)) from None
+    return json_response(lifecycle_json(updated))
+
+
+@csrf_exempt  # each branch authenticates itself (and checks CSRF for session writes)
+def lifecycle(request: HttpRequest, name: str) -> HttpResponse:
+    if request.method == "GET":
+        return read_one(request, name)
+    if request.method in ("PATCH", "DELETE"):
+        return change(request, name)
+    allowed = "GET, PATCH, DELETE"
+    return error_response(405, "method_not_allowed", f"Use {allowed}.", {"Allow": allowed})
