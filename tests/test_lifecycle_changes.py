@@ -30,7 +30,8 @@ def api(client: Client, auth: dict[str, str]) -> Client:
 
 
 def send(api: Client, detail_type: str, key: str = "o-1") -> None:
-    event = {"source": "shop", "detail-type": detail_type, "time": format_time(AN_HOUR_AGO), "detail": {"order-id": key}}
+    event = {"source": "shop", "detail-type": detail_type, "time": format_time(AN_HOUR_AGO)}
+    event["detail"] = {"order-id": key}
     assert api.post("/api/events", event, content_type="application/json").json()["accepted"] == 1
 
 
