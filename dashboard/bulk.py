@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 import orjson
 from django.db import connection, models, transaction
 
+from dashboard.nul import replace_nul, text_holds_nul
+
 T = TypeVar("T")
 
 
@@ -50,6 +52,20 @@ def db_datetime(value: datetime) -> Any:
 def db_json(value: Any) -> str:
     """``value`` as the JSON text a JSONField stores."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def holds_nul(row: Sequence[Any]) -> bool:
+    """Whether a row about to be inserted carries U+0000, in a text value or in JSON text.
+
+    PostgreSQL stores it in neither text nor jsonb (the whole insert fails), so ingest refuses or
+    replaces it on every database alike.
+    """
+    return any(isinstance(value, str) and text_holds_nul(value) for value in row)
+
+
+def without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``row`` with each U+0000 replaced by U+FFFD (the replacement character), in text and JSON."""
+    return tuple(replace_nul(value) if isinstance(value, str) else value for value in row)
 
 
 class _Job(Generic[T]):

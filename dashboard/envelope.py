@@ -69,7 +69,10 @@ def parse_time(value: Any, name: str = "time") -> datetime:
         raise EntryError(f"'{name}' is not an RFC 3339 timestamp: {value!r}") from None
     if parsed.tzinfo is None or "T" not in text.upper():
         raise EntryError(f"'{name}' must be RFC 3339 with a date, a time and an offset (e.g. 2026-01-01T12:00:00Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is before the year 1 in UTC
+        raise EntryError(f"'{name}' is out of range: {value!r}") from None
 
 
 def canonical_envelope(

@@ -46,6 +46,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from dashboard.nul import text_holds_nul
+
 __all__ = ["CompiledPattern", "PatternError", "compile_pattern", "matches"]
 
 # A predicate over one event value (a scalar, a list, a mapping or _MISSING).
@@ -71,9 +73,12 @@ _RESERVED_IN_OR: Final = _OPERATORS | _NUMERIC_OPERATORS | {"exactly"}
 # The address syntaxes EventBridge recognises before it tries to parse an IP address.
 _IPV4_RE: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _IPV6_RE: Final = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*")
-_MASK_RE: Final = re.compile(r"[+-]?[0-9]+")
+_MASK_RE: Final = re.compile(r"[+-]?[0-9]{1,9}")  # bounded: int() refuses very long digit strings
 
 _CACHE_SIZE: Final = 256
+# Objects nested deeper than this are refused: compiling and matching recurse once per level, and
+# a JSON body can nest a thousand levels (which would end in RecursionError, a 500).
+MAX_DEPTH: Final = 32
 
 
 class PatternError(ValueError):
@@ -886,7 +891,9 @@ class _Node:
     or_groups: tuple[tuple[_Node, ...], ...]
 
 
-def _compile_object(pattern: Any, path: str, in_or: bool) -> _Node:
+def _compile_object(pattern: Any, path: str, in_or: bool, depth: int = 1) -> _Node:
+    if depth > MAX_DEPTH:
+        raise PatternError(path, f"objects are nested more than {MAX_DEPTH} levels deep")
     if not isinstance(pattern, Mapping):
         raise PatternError(path, f"must be an object, got {_describe(pattern)}")
     if not pattern:
@@ -899,7 +906,7 @@ def _compile_object(pattern: Any, path: str, in_or: bool) -> _Node:
         if not isinstance(key, str):
             raise PatternError(path, f"field names must be strings, got {_describe(key)}")
         if key == "$or":
-            group = _compile_or(value, path)
+            group = _compile_or(value, path, depth)
             or_groups.append(group)
             checks.append((3, _or_check(group), any(alternative.absent_ok for alternative in group)))
             continue
@@ -908,7 +915,7 @@ def _compile_object(pattern: Any, path: str, in_or: bool) -> _Node:
             reason = f"{key!r} is an operator name and cannot be used as a field name inside $or"
             raise PatternError(where, reason)
         if isinstance(value, Mapping):
-            child = _compile_object(value, where, in_or)
+            child = _compile_object(value, where, in_or, depth + 1)
             checks.append((2, _object_check(key, child), child.absent_ok))
         elif isinstance(value, list | tuple):
             leaf = _Leaf.parse(value, where)
@@ -931,7 +938,7 @@ def _compile_object(pattern: Any, path: str, in_or: bool) -> _Node:
     )
 
 
-def _compile_or(value: Any, path: str) -> tuple[_Node, ...]:
+def _compile_or(value: Any, path: str, depth: int) -> tuple[_Node, ...]:
     where = _join(path, "$or")
     if not isinstance(value, list | tuple) or len(value) < 2:
         raise PatternError(where, f"must be an array of at least two pattern objects, got {_describe(value)}")
@@ -940,7 +947,7 @@ def _compile_or(value: Any, path: str) -> tuple[_Node, ...]:
         at = f"{where}[{index}]"
         if not isinstance(alternative, Mapping):
             raise PatternError(at, f"each $or alternative must be an object, got {_describe(alternative)}")
-        alternatives.append(_compile_object(alternative, at, in_or=True))
+        alternatives.append(_compile_object(alternative, at, True, depth + 1))
     return tuple(alternatives)
 
 
@@ -1126,7 +1133,10 @@ def compile_pattern(pattern: Any) -> CompiledPattern:
     if not parsed:
         raise PatternError("", "an empty pattern {} is not allowed; name at least one field")
     root = _compile_object(parsed, "", in_or=False)
-    return CompiledPattern(root, _canonical(parsed))
+    canonical = _canonical(parsed)
+    if text_holds_nul(canonical):  # no event can hold it, and no database column stores it
+        raise PatternError("", "a pattern must not contain the character U+0000 (NUL)")
+    return CompiledPattern(root, canonical)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

@@ -134,3 +134,14 @@ def test_test_event_pattern_rejects_an_invalid_pattern_with_the_reason(live_serv
     with pytest.raises(ClientError) as raised:
         events.test_event_pattern(EventPattern='{"source": ["s"]}', Event='{"source": "s"}')
     assert raised.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_an_entry_holding_nul_fails_alone(live_server_url, token):
+    # U+0000 cannot be stored (PostgreSQL refuses it in text and jsonb): the entry is refused, the
+    # others of the request are stored.
+    events = client_for(live_server_url, token.key_id, token.secret)
+    answer = events.put_events(Entries=[entry(Detail=json.dumps({"note": "a\u0000b"})), entry()])
+    assert answer["FailedEntryCount"] == 1
+    assert answer["Entries"][0]["ErrorCode"] == "InvalidArgument"
+    assert "U+0000" in answer["Entries"][0]["ErrorMessage"]
+    assert Event.objects.filter(id=answer["Entries"][1]["EventId"]).exists()

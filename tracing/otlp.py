@@ -651,7 +651,7 @@ class _Malformed(Exception):
 
 
 _HEX = re.compile(r"[0-9a-fA-F]*")
-_DIGITS = re.compile(r"-?[0-9]+")
+_DIGITS = re.compile(r"-?[0-9]{1,20}")  # an int64/uint64 has at most 20 digits
 _SPAN_KIND_NAMES: dict[str, int] = dict(Span.SpanKind.items())
 _STATUS_CODE_NAMES: dict[str, int] = dict(Status.StatusCode.items())
 _SEVERITY_NUMBER_NAMES: dict[str, int] = dict(SeverityNumber.items())

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from dashboard.api.http import ApiError, api_view, json_response
 from dashboard.envelope import EntryError, parse_time
 from dashboard.models import Event
+from dashboard.numbers import whole_number
 from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
 from dashboard.serializers import LIST_FIELDS, envelope_of, event_detail_json, event_json
 
@@ -28,9 +29,10 @@ def _int_param(request: HttpRequest, name: str, default: int, high: int) -> int:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    value = whole_number(raw)
+    if value is None or not 1 <= value <= high:
         raise ApiError(400, "invalid_parameter", f"'{name}' must be a whole number from 1 to {high}.")
-    return int(raw)
+    return value
 
 
 def _time_param(request: HttpRequest, name: str) -> Any:

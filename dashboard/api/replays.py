@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from dashboard.api.http import ApiError, api_view, json_response
 from dashboard.envelope import format_time
+from dashboard.numbers import whole_number
 from dashboard.replay import actions
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
@@ -105,13 +106,14 @@ def deliveries(request: HttpRequest, replay_id: str) -> HttpResponse:
             query = query.filter(consumer__name=request.GET["consumer"])
         cursor = request.GET.get("cursor")
         if cursor:
-            if not cursor.isdigit():
+            after = whole_number(cursor)
+            if after is None:
                 raise actions.Invalid("'cursor' is not a cursor this API gave out.")
-            query = query.filter(id__gt=int(cursor))
-        limit = request.GET.get("limit", str(PAGE))
-        if not limit.isdigit() or not 1 <= int(limit) <= PAGE:
+            query = query.filter(id__gt=after)
+        limit = whole_number(request.GET.get("limit", str(PAGE)))
+        if limit is None or not 1 <= limit <= PAGE:
             raise actions.Invalid(f"'limit' must be a whole number from 1 to {PAGE}.")
-        rows = list(query[: int(limit) + 1])
+        rows = list(query[: limit + 1])
         more = len(rows) > int(limit)
         rows = rows[: int(limit)]
         log: dict[int, list[DeliveryAttempt]] = {}

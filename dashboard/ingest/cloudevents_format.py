@@ -81,7 +81,8 @@ _FORBIDDEN_CHARS: Final = re.compile(
     + "]"
 )
 _RFC3339_RE: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,  # \d is 0-9 only: other scripts' digits are not RFC 3339
 )
 # type "/" subtype with RFC 7230 token characters, optionally followed by parameters.
 _MEDIA_TYPE_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(?:;.*)?", re.DOTALL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from dashboard.bulk import db_datetime, db_json, insert_rows, run_in_write_transaction
+from dashboard.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction
 from dashboard.envelope import EntryError, NormalizedEvent
 from dashboard.ids import new_ids
 from dashboard.live.items import accepted_wire_events
@@ -17,6 +17,9 @@ EVENT_FIELDS = (
     "id", "event_id", "source", "detail_type", "time", "account", "region", "resources", "detail", "extra", "raw",
     "received_at", "format", "trace_id", "parent_span_id", "idempotency_key", "replay_name",
 )  # fmt: skip
+
+
+NUL_ERROR = "The event contains the character U+0000 (NUL), which cannot be stored."
 
 
 @dataclass(slots=True)
@@ -62,13 +65,17 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         if natural in fresh:
             results.append(EntryResult(index, "duplicate"))
             continue
-        fresh[natural] = index
-        results.append(EntryResult(index, "accepted", id=ids[index]))
-        rows.append((
+        row = (
             ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
             entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
             entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
-        ))  # fmt: skip
+        )  # fmt: skip
+        if holds_nul(row):  # an event is stored as sent or not at all: refused, not altered
+            results.append(EntryResult(index, "rejected", error=NUL_ERROR, code="InvalidArgument"))
+            continue
+        fresh[natural] = index
+        results.append(EntryResult(index, "accepted", id=ids[index]))
+        rows.append(row)
     stored: dict[tuple[str, str], str] = {}
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
     # Lifecycle matching happens out here, so the write transaction only merges (CONTRACT §7).

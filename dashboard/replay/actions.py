@@ -24,7 +24,7 @@ from dashboard.replay.models import Consumer, Delivery, Replay
 from dashboard.replay.plan import compiled_or_none, dry_run
 from dashboard.replay.targets import TargetRefused, check_url
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")  # \Z: "$" would allow a final newline
 MAX_RATE = 100_000.0
 RUN_TASK = "tasks.replay.run_replay"
 
@@ -109,8 +109,8 @@ def do_create_consumer(document: Any) -> Consumer:
     pattern = document.get("pattern")
     check_pattern(pattern)
     secret = document.get("secret") or ""
-    if not isinstance(secret, str) or len(secret) > 256:
-        raise Invalid("'secret' must be a string of at most 256 characters.")
+    if not isinstance(secret, str) or len(secret) > 256 or "\x00" in secret:
+        raise Invalid("'secret' must be a string of at most 256 characters (no U+0000).")
     rate = check_rate(document.get("rate_per_second"))
     try:
         with transaction.atomic():
@@ -137,8 +137,8 @@ class ReplayRequest:
 def check_replay(document: Any) -> ReplayRequest:
     document = _object(document)
     name = document.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
-        raise Invalid("'name' is required: a string of at most 256 characters.")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256 or "\x00" in name:
+        raise Invalid("'name' is required: a string of at most 256 characters (no U+0000).")
     since = _time_field(document, "since")
     until = _time_field(document, "until", default=timezone.now())
     if until <= since:

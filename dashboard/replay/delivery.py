@@ -22,6 +22,7 @@ import urllib3
 from django.conf import settings
 from urllib3.exceptions import HTTPError as TransportError
 
+from dashboard.numbers import whole_number
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
 
 USER_AGENT = "Eventscope-Replay/1"
@@ -76,8 +77,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -146,6 +146,8 @@ def check_lifecycle(data: Any) -> dict[str, Any]:
             compile_pattern(pattern)
         except PatternError as err:
             raise LifecycleError(f"Invalid event pattern: {err}") from None
+    if any("\x00" in text for text in (name, key, *steps)):
+        raise LifecycleError("Names, key paths and steps must not contain the character U+0000 (NUL).")
     return {"name": name.strip(), "key": key, "steps": steps, "timeout_seconds": timeout, "pattern": pattern}
 
 

@@ -7,7 +7,6 @@ once ``deadline`` has passed, else ``in_progress``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,10 +19,10 @@ from django.utils import timezone
 
 from dashboard.envelope import EntryError, format_time, parse_time
 from dashboard.models import Lifecycle, Transaction
+from dashboard.numbers import whole_number
 
 STATUSES = (Transaction.IN_PROGRESS, Transaction.COMPLETE, Transaction.INCOMPLETE)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
-_CURSOR = re.compile(r"^[0-9]{1,19}$")
 
 CSV_COLUMNS = (
     "id", "lifecycle", "key", "status", "out_of_order", "steps_seen", "missing_steps", "first_seen", "last_seen",
@@ -117,12 +116,13 @@ def build_report(params: Mapping[str, str], now: datetime | None = None) -> Repo
             query = query.filter(**{lookup: value})
             used[bound] = params[bound]
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    limit = whole_number(raw_limit)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise ReportError(f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
-    cursor = params.get("cursor")
-    if cursor and not _CURSOR.match(cursor):
+    cursor = whole_number(params.get("cursor"))
+    if params.get("cursor") and cursor is None:
         raise ReportError("'cursor' is not a cursor this API gave out.")
-    return Report(query, lifecycles, now, int(raw_limit), int(cursor) if cursor else None, used)
+    return Report(query, lifecycles, now, limit, cursor, used)
 
 
 def first_page(report: Report) -> tuple[list[Transaction], str | None]:
@@ -173,14 +173,23 @@ def csv_rows(report: Report) -> Iterator[list[str]]:
     yield list(CSV_COLUMNS)
     for tx in report.query.order_by("-id").iterator(chunk_size=2000):
         item = transaction_json(tx, report.lifecycles[tx.lifecycle_id], report.now)
-        yield [
+        yield [_cell(text) for text in (
             str(item["id"]), item["lifecycle"], item["key"], item["status"], str(item["out_of_order"]).lower(),
             " ".join(f"{seen['step']}@{seen['time']}#{seen['id']}x{seen['count']}" for seen in item["steps_seen"]),
             " ".join(item["missing_steps"]), item["first_seen"], item["last_seen"], item["deadline"],
             item["overdue_at"] or "", str(item["duplicates"]), str(item["updates"]),
             " ".join(f"{fact['detail-type']}<{fact['arrived_before']}" for fact in item["out_of_order_events"]),
             " ".join(item["trace_ids"]), " ".join(item["idempotency_keys"]), item["links"]["events"],
-        ]  # fmt: skip
+        )]  # fmt: skip
+
+
+# A spreadsheet opening the export runs a cell that starts like a formula; keys, steps and
+# idempotency keys are producers' text. Such a cell gets a leading apostrophe (shown as text).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def funnel(report: Report) -> list[dict[str, Any]]:

@@ -90,9 +90,13 @@ def _text(value: datetime) -> str:
     return value.isoformat(" ")[:-6]  # isoformat of a UTC time ends in "+00:00"
 
 
+_LATEST = "9999-12-31 23:59:59.999999"
+
+
 def _text_from_db(value: Any) -> str:
     if isinstance(value, datetime):
-        return _text(value)
+        # Naive from SQLite (Django's converter): UTC by construction, whatever the machine's zone.
+        return _text(value if value.tzinfo else value.replace(tzinfo=UTC))
     # SQLite text; written by other tools it may carry a zero fraction: drop it, as _text would.
     return value[:-7] if value.endswith(".000000") else value
 
@@ -178,7 +182,10 @@ class State:
         """The record's column values (``TX_FIELDS`` order); ``now`` is the batch's clock, as text."""
         missing = ((1 << len(self.lifecycle.steps)) - 1) & ~self.steps_mask
         # From the lifecycle's current timeout: a changed timeout applies when a record is next touched.
-        self.deadline = _text(datetime.fromisoformat(self.first_seen).replace(tzinfo=UTC) + self.lifecycle.timeout)
+        try:
+            self.deadline = _text(datetime.fromisoformat(self.first_seen).replace(tzinfo=UTC) + self.lifecycle.timeout)
+        except OverflowError:  # an event dated near the year 9999: no deadline within the calendar
+            self.deadline = _LATEST
         if not missing:
             status = Transaction.COMPLETE
         elif self.deadline < now:

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dashboard.numbers import whole_number
 from dashboard.replay.models import Consumer, Delivery, Replay
 from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
 
@@ -17,9 +18,9 @@ DEAD_LETTERS = 100
 def replays_page(request: HttpRequest) -> HttpResponse:
     replays = list(Replay.objects.prefetch_related("consumers").order_by("-id")[:RECENT_REPLAYS])
     selected = None
-    raw = request.GET.get("replay", "")
-    if raw.isdigit():
-        selected = Replay.objects.filter(pk=int(raw)).first()
+    wanted = whole_number(request.GET.get("replay"))
+    if wanted is not None:
+        selected = Replay.objects.filter(pk=wanted).first()
     if selected is None:
         selected = next((r for r in replays if r.failed), None)
     dead = []

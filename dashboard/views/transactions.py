@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils.html import escape
 
 from dashboard.models import Lifecycle
+from dashboard.numbers import whole_number
 from dashboard.transactions.definitions import LifecycleError, create_lifecycle
 from dashboard.transactions.report import (
     STATUSES,
@@ -32,7 +33,7 @@ def _lifecycle_form(request: HttpRequest) -> dict[str, Any]:
     post = request.POST
     steps = [step.strip() for step in post.get("steps", "").replace(",", "\n").splitlines() if step.strip()]
     timeout: Any = post.get("timeout_seconds", "").strip()
-    timeout = int(timeout) if timeout.isdigit() else timeout
+    timeout = whole_number(timeout) or timeout  # not a number: left for the check to refuse
     document: dict[str, Any] = {
         "name": post.get("name", ""),
         "key": post.get("key", "").strip(),
