@@ -260,6 +260,15 @@ _STATE_COLUMNS = (
 
 
 def _where_pairs(pairs: list[tuple[int, str]]) -> tuple[str, list[Any]]:
+    """The condition selecting the records of ``pairs``.
+
+    On PostgreSQL exactly those pairs: rows are locked there, and a lifecycle-by-key cross product
+    would lock records of other chunks' pairs out of ``(lifecycle, key)`` order (two batches could
+    deadlock). On SQLite nothing is locked, and the cross product is the cheaper query.
+    """
+    if connection.vendor != "sqlite":
+        rows = ", ".join(["(%s, %s)"] * len(pairs))
+        return f"(lifecycle_id, {connection.ops.quote_name('key')}) IN ({rows})", [v for pair in pairs for v in pair]
     lifecycles = sorted({pair[0] for pair in pairs})
     keys = sorted({pair[1] for pair in pairs})
     sql = (
