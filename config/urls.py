@@ -40,6 +40,7 @@ urlpatterns = [
     path("api/transactions.csv", transaction_api.export_csv, name="api-transactions-csv"),
     path("api/transactions/funnel", transaction_api.get_funnel, name="api-transactions-funnel"),
     path("api/consumers", replay_api.consumers, name="api-consumers"),
+    path("api/consumers/<str:name>", replay_api.consumer_detail, name="api-consumer"),
     path("api/replays", replay_api.replays, name="api-replays"),
     path("api/replays/<str:replay_id>", replay_api.replay_detail, name="api-replay"),
     path("api/replays/<str:replay_id>/cancel", replay_api.cancel_replay, name="api-replay-cancel"),

@@ -43,6 +43,23 @@ def consumers(request: HttpRequest) -> HttpResponse:
     return _answer(lambda: json_response(consumer_json(actions.do_create_consumer(_body(request))), status=201))
 
 
+@api_view("operate", ("GET", "PATCH", "DELETE"))
+def consumer_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """``GET`` one consumer; ``PATCH`` changes some of its fields; ``DELETE`` removes it (``204``;
+    ``409`` while a replay delivers to it)."""
+
+    def answer() -> HttpResponse:
+        consumer = actions.get_consumer(name)
+        if request.method == "DELETE":
+            actions.do_delete_consumer(consumer)
+            return HttpResponse(status=204)
+        if request.method == "PATCH":
+            consumer = actions.do_update_consumer(consumer, _body(request))
+        return json_response(consumer_json(consumer))
+
+    return _answer(answer)
+
+
 def _create_replay(request: HttpRequest) -> HttpResponse:
     plan = actions.check_replay(_body(request))
     if plan.dry_run:

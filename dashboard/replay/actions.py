@@ -99,9 +99,16 @@ def _time_field(document: dict[str, Any], name: str, default: datetime | None = 
 # --- consumers -------------------------------------------------------------------------------------
 
 
-def do_create_consumer(document: Any) -> Consumer:
-    """A new consumer from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?}``."""
+CONSUMER_FIELDS = ("name", "url", "pattern", "secret", "rate_per_second")
+
+
+def check_consumer(document: Any) -> dict[str, Any]:
+    """A consumer's fields from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?}``,
+    checked (the URL against the target rules); Invalid with the reason."""
     document = _object(document)
+    unknown = sorted(set(document) - set(CONSUMER_FIELDS))
+    if unknown:
+        raise Invalid(f"Unknown field(s): {', '.join(unknown)}.")
     name = document.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise Invalid("'name' must be 1-100 characters of letters, digits, '.', '_', ':' or '-'.")
@@ -112,11 +119,53 @@ def do_create_consumer(document: Any) -> Consumer:
     if not isinstance(secret, str) or len(secret) > 256 or "\x00" in secret:
         raise Invalid("'secret' must be a string of at most 256 characters (no U+0000).")
     rate = check_rate(document.get("rate_per_second"))
+    return {"name": name, "url": url, "pattern": pattern, "secret": secret, "rate_per_second": rate}
+
+
+def do_create_consumer(document: Any) -> Consumer:
+    """A new consumer (see ``check_consumer``); 409 for a taken name."""
+    fields = check_consumer(document)
     try:
         with transaction.atomic():
-            return Consumer.objects.create(name=name, url=url, pattern=pattern, secret=secret, rate_per_second=rate)
+            return Consumer.objects.create(**fields)
     except IntegrityError:
-        raise Invalid(f"A consumer named {name!r} exists already.", status=409, code="conflict") from None
+        raise Invalid(f"A consumer named {fields['name']!r} exists already.", status=409, code="conflict") from None
+
+
+def get_consumer(name: str) -> Consumer:
+    consumer = Consumer.objects.filter(name=name).first()
+    if consumer is None:
+        raise Invalid(f"No consumer named {name!r}.", status=404, code="not_found")
+    return consumer
+
+
+def do_update_consumer(consumer: Consumer, changes: Any) -> Consumer:
+    """Change some of ``consumer``'s fields (the others stay; ``null`` clears the pattern, the
+    secret or the rate). Deliveries made from then on use the new values; the URL is checked
+    again, as it is before every delivery."""
+    changes = _object(changes)
+    current = {name: getattr(consumer, name) for name in CONSUMER_FIELDS}
+    fields = check_consumer({**current, **changes})
+    try:
+        with transaction.atomic():
+            for name, value in fields.items():
+                setattr(consumer, name, value)
+            consumer.save()
+    except IntegrityError:
+        raise Invalid(f"A consumer named {fields['name']!r} exists already.", status=409, code="conflict") from None
+    return consumer
+
+
+def do_delete_consumer(consumer: Consumer) -> None:
+    """Delete ``consumer`` and the record of its deliveries; refused (409) while a replay that
+    delivers to it is pending or running (cancel it first)."""
+    with transaction.atomic():
+        busy = consumer.replays.filter(state__in=Replay.ACTIVE).values_list("name", flat=True)
+        if busy:
+            names = ", ".join(sorted(busy))
+            raise Invalid(f"Replays deliver to {consumer.name!r} now ({names}): cancel them first.", status=409,
+                          code="conflict")  # fmt: skip
+        consumer.delete()
 
 
 # --- replays ---------------------------------------------------------------------------------------
