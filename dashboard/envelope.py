@@ -151,8 +151,14 @@ def _trace(traceparent: Any, xray: Any) -> tuple[str, str]:
     return "", ""
 
 
+TOO_DEEP = "The event nests objects and arrays too deeply to be stored (JSON is written up to 254 levels)."
+
+
 def _raw(entry: Any) -> str:
-    return orjson.dumps(entry).decode()
+    try:
+        return orjson.dumps(entry).decode()
+    except orjson.JSONEncodeError:  # parsed (up to 1,024 levels) but too deep to write back
+        raise EntryError(TOO_DEEP) from None
 
 
 def from_native(entry: Any, now: datetime, header_key: str = "") -> NormalizedEvent:

@@ -1113,6 +1113,8 @@ def _load_json(text: str | bytes | bytearray) -> Any:
         raise PatternError("", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise PatternError("", f"invalid JSON: {exc}") from None
+    except RecursionError:  # nested far past MAX_DEPTH: refused before it is even parsed
+        raise PatternError("", f"objects are nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _canonical(pattern: Any) -> str:

@@ -60,6 +60,7 @@ SERVICE: Final = "events"
 _TERMINATOR: Final = "aws4_request"
 _AMZ_DATE_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE_RE: Final = re.compile(r"\d{8}T\d{6}Z")
+_REGION_RE: Final = re.compile(r"[a-z0-9-]{1,64}")
 
 MISSING_AUTHENTICATION: Final = "MissingAuthenticationTokenException"
 INCOMPLETE_SIGNATURE: Final = "IncompleteSignatureException"
@@ -245,7 +246,7 @@ def verify_request(
     access_key_id, scope_date, region, service, terminator = scope
 
     scope_problems = []
-    if not region:
+    if not _REGION_RE.fullmatch(region):  # it is stored with each event (at most 64 characters)
         scope_problems.append(f"Credential should be scoped to a valid region, not '{region}'.")
     if service != SERVICE:
         scope_problems.append(f"Credential should be scoped to correct service: '{SERVICE}'.")
@@ -360,11 +361,10 @@ def _request_time(amz_date: str | None, http_date: str | None) -> datetime:
         value = (http_date or "").strip()
         try:
             parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            pass
-        else:
             # "-0000" yields a naive datetime; HTTP dates are GMT by definition.
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except (TypeError, ValueError, OverflowError):  # overflow: e.g. 31 Dec 9999 23:59:59 -0100
+            pass
     raise _error(
         INCOMPLETE_SIGNATURE,
         f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601",

@@ -10,6 +10,7 @@ telemetry, a stored replacement), never a 500 — on SQLite and on PostgreSQL al
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tracing.models import Span
 pytestmark = pytest.mark.django_db
 
 LONG_NUMBER = "9" * 5000
+FULLWIDTH_LOCALHOST = "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:9000/"  # resolves to 127.0.0.1
 ORDER = {"name": "order", "key": "detail.order-id", "steps": ["OrderCreated", "OrderPaid"], "timeout_seconds": 900}
 
 
@@ -167,3 +169,144 @@ def test_an_otlp_integer_of_thousands_of_digits_refuses_its_span(api: Client) ->
 def test_definitions_holding_nul_are_a_400(api: Client, path: str, body: dict[str, Any]) -> None:
     response = post_json(api, path, body)
     assert response.status_code == 400, response.content
+
+
+def deep_list(levels: int) -> str:
+    return "[" * levels + "1" + "]" * levels
+
+
+def test_an_event_nested_past_what_json_writes_is_refused_alone(api: Client) -> None:
+    deep = '{"source": "shop", "detail-type": "Deep", "detail": {"x": ' + deep_list(300) + "}}"
+    body = "[" + deep + ', {"source": "shop", "detail-type": "Flat", "detail": {}}]'
+    answer = api.post("/api/events", body, content_type="application/json").json()
+    assert [result["status"] for result in answer["results"]] == ["rejected", "accepted"]
+    assert "too deeply" in answer["results"][0]["error"]
+    batch = '[{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": ' + deep_list(300) + "}]"
+    response = api.post("/api/cloudevents", batch, content_type="application/cloudevents-batch+json")
+    assert response.status_code == 200, response.content
+    assert response.json()["rejected"] == 1
+
+
+def otlp_span(**fields: Any) -> dict[str, Any]:
+    return {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "n",
+            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000100000000", **fields}  # fmt: skip
+
+
+def test_otlp_spans_and_logs_that_cannot_be_stored_are_refused_alone(api: Client) -> None:
+    nested: Any = {"intValue": "1"}
+    for _ in range(100):
+        nested = {"arrayValue": {"values": [nested]}}
+    late = str(2**63)
+    spans = [
+        otlp_span(spanId="0000000000000001", attributes=[{"key": "deep", "value": nested}]),
+        otlp_span(spanId="0000000000000002", startTimeUnixNano=late, endTimeUnixNano=late),
+        otlp_span(spanId="0000000000000003"),
+    ]
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    response = post_json(api, "/v1/traces", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "2"
+    assert list(Span.objects.values_list("span_id", flat=True)) == ["0000000000000003"]
+    logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": late, "body": {"stringValue": "x"}}]}]}]}
+    answer = post_json(api, "/v1/logs", logs)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["partialSuccess"]["rejectedLogRecords"] == "1"
+
+
+def test_a_protobuf_span_past_2262_is_refused_alone(api: Client) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for number, end in ((1, 2**63), (2, 1_700_000_000_100_000_000)):
+        span = spans.add(trace_id=bytes.fromhex("5b8efff798038103d269b633813fc60c"), span_id=number.to_bytes(8, "big"))
+        span.name, span.start_time_unix_nano, span.end_time_unix_nano = "n", 1_700_000_000_000_000_000, end
+    response = api.post("/v1/traces", request.SerializeToString(), content_type="application/x-protobuf")
+    assert response.status_code == 200
+    assert Span.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"HTTP_DATE": "Fri, 31 Dec 9999 23:59:59 -0100"}, "Date must be in ISO-8601"),
+        ({"HTTP_X_AMZ_DATE": "now", "region": "r" * 65}, "scoped to a valid region"),
+        ({"HTTP_X_AMZ_DATE": "now", "region": "EU_WEST"}, "scoped to a valid region"),
+    ],
+)
+def test_odd_sigv4_dates_and_regions_are_refused_with_a_4xx(
+    client: Client, headers: dict[str, str], reason: str
+) -> None:
+    region = headers.pop("region", "eu-west-1")
+    now = datetime.now(UTC)
+    if headers.get("HTTP_X_AMZ_DATE") == "now":
+        headers["HTTP_X_AMZ_DATE"] = now.strftime("%Y%m%dT%H%M%SZ")
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{now:%Y%m%d}/{region}/events/aws4_request, "
+        "SignedHeaders=host, Signature=" + "0" * 64
+    )
+    response = client.post(
+        "/aws", "{}", content_type="application/x-amz-json-1.1", HTTP_AUTHORIZATION=authorization,
+        HTTP_X_AMZ_TARGET="AWSEvents.PutEvents", **headers,
+    )  # fmt: skip
+    assert 400 <= response.status_code < 500, response.content
+    assert reason in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/events?source=%00", "/api/events?%00=1", "/api/events/%00", "/api/keys/a%00b", "/api/consumers/%00"]
+)
+def test_nul_in_a_path_or_query_is_a_400(api: Client, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_nul_in_a_page_address_is_a_400(ops: Client) -> None:
+    assert ops.get("/events/?source=%00").status_code == 400
+    assert ops.get("/keys/a%00b/").status_code == 400
+
+
+def test_a_pattern_text_nested_past_the_parser_is_a_400(api: Client) -> None:
+    assert api.get("/api/events", {"pattern": "[" * 5000}).status_code == 400
+    response = post_json(api, "/api/patterns/test", {"pattern": "{" * 5000, "event": {}})
+    assert response.status_code == 400, response.content
+
+
+def test_gzip_members_are_all_read_and_trailing_data_is_refused(api: Client) -> None:
+    import gzip
+    import zlib
+
+    first = gzip.compress(b'[{"source": "shop", "detail-type": "A", "detail": {}},')
+    second = gzip.compress(b'{"source": "shop", "detail-type": "B", "detail": {}}]')
+    response = api.post("/api/events", first + second, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 200, response.content
+    assert sorted(Event.objects.values_list("detail_type", flat=True)) == ["A", "B"]
+    trailing = zlib.compress(b'{"source": "shop", "detail-type": "C", "detail": {}}') + b"more"
+    response = api.post("/api/events", trailing, content_type="application/json", HTTP_CONTENT_ENCODING="deflate")
+    assert response.status_code == 400
+    assert "after its compressed stream" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        ("/api/consumers", {"name": "c", "url": "http://127.0.0.1:9/", "rate_per_second": 1e-12}, "rate_per_second"),
+        ("/api/consumers", {"name": "c", "url": "http://intern\u00adal.example.com/"}, "ASCII"),
+        ("/api/consumers", {"name": "c", "url": FULLWIDTH_LOCALHOST}, "ASCII"),
+        ("/api/replays", {"name": "a\nb", "since": "2026-01-01T00:00:00Z", "consumers": ["c"]}, "printable"),
+        ("/api/replays", {"name": "r", "since": "2026-01-01T00:00:00Z", "consumers": ["\u0000"]}, "Unknown consumer"),
+    ],
+)
+def test_replay_definitions_that_could_not_run_are_a_400(api: Client, path: str, body: Any, reason: str) -> None:
+    response = post_json(api, path, body)
+    assert response.status_code == 400, response.content
+    assert reason in response.json()["error"]["message"]
+
+
+def test_redrive_ids_out_of_range_are_a_400(api: Client) -> None:
+    from tests.replay_helpers import make_consumer, make_replay
+
+    replay = make_replay([make_consumer("c", "http://127.0.0.1:9/")])
+    for ids in ([2**63], [0], [-1]):
+        assert post_json(api, f"/api/replays/{replay.pk}/redrive", {"ids": ids}).status_code == 400

@@ -673,8 +673,8 @@ def test_json_accepts_int64_fields_as_strings_and_as_numbers() -> None:
                 "scopeSpans": [
                     {
                         "spans": [
-                            span("18446744073709551615", "18446744073709551615", "9223372036854775807"),
-                            span(18446744073709551615, 18446744073709551615, 9223372036854775807),
+                            span("9223372036854775807", "9223372036854775807", "9223372036854775807"),
+                            span(9223372036854775807, 9223372036854775807, 9223372036854775807),
                             span(1.0e9, 2e9, -1.0),
                         ]
                     }
@@ -684,10 +684,15 @@ def test_json_accepts_int64_fields_as_strings_and_as_numbers() -> None:
     }
     spans = decode_traces(_json_body(document), "json").spans
     assert [(s.start_ns, s.end_ns, s.attributes["n"]) for s in spans] == [
-        (2**64 - 1, 2**64 - 1, 2**63 - 1),
-        (2**64 - 1, 2**64 - 1, 2**63 - 1),
+        (2**63 - 1, 2**63 - 1, 2**63 - 1),
+        (2**63 - 1, 2**63 - 1, 2**63 - 1),
         (10**9, 2 * 10**9, -1),
     ]
+    # uint64 on the wire, but a time past 2**63 - 1 ns (in 2262) cannot be stored: that span is refused.
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"].append(span(str(2**64 - 1), str(2**64 - 1), "1"))
+    batch = decode_traces(_json_body(document), "json")
+    assert (len(batch.spans), batch.rejected) == (3, 1)
+    assert "latest time that can be stored" in batch.errors[0]
 
 
 def test_json_accepts_the_original_snake_case_field_names() -> None:

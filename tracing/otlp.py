@@ -423,15 +423,19 @@ def _span_problem(trace_id: bytes, span_id: bytes, parent_span_id: bytes, start:
         return f"parent_span_id must be empty or 8 bytes, got {len(parent_span_id)}"
     if end < start:
         return f"end time {end} is before start time {start}"
+    if end > _INT64_MAX:
+        return f"end time {end} is past the latest time that can be stored ({_INT64_MAX} ns, in 2262)"
     return None
 
 
-def _log_problem(trace_id: bytes, span_id: bytes) -> str | None:
+def _log_problem(trace_id: bytes, span_id: bytes, time_ns: int, observed_ns: int) -> str | None:
     """Why a log record must be rejected, or None if it is acceptable."""
     if trace_id and len(trace_id) != _TRACE_ID_BYTES:
         return f"trace_id must be empty or 16 bytes, got {len(trace_id)}"
     if span_id and len(span_id) != _SPAN_ID_BYTES:
         return f"span_id must be empty or 8 bytes, got {len(span_id)}"
+    if max(time_ns, observed_ns) > _INT64_MAX:
+        return f"a time past the latest that can be stored ({_INT64_MAX} ns, in 2262)"
     return None
 
 
@@ -609,7 +613,7 @@ def _decode_logs_protobuf(body: bytes) -> LogsBatch:
             for record_index, record in enumerate(scope_logs.log_records):
                 trace_id = record.trace_id
                 span_id = record.span_id
-                problem = _log_problem(trace_id, span_id)
+                problem = _log_problem(trace_id, span_id, record.time_unix_nano, record.observed_time_unix_nano)
                 if problem is not None:
                     batch.rejected += 1
                     where = f"resourceLogs[{resource_index}].scopeLogs[{scope_index}].logRecords[{record_index}]"
@@ -782,6 +786,16 @@ def _as_id(value: Any, path: str) -> bytes:
     return bytes.fromhex(text)
 
 
+# Values nested deeper than this are refused: they are stored as JSON, which is not written past
+# about 250 levels, and no instrumentation nests attribute values anywhere near this.
+MAX_VALUE_DEPTH = 64
+
+
+def _check_depth(path: str) -> None:
+    if path.count("Value.values") >= MAX_VALUE_DEPTH:
+        raise _Malformed(f"{path} nests values more than {MAX_VALUE_DEPTH} levels deep")
+
+
 def _json_value(value: Any, path: str) -> Any:
     """Convert an ``AnyValue`` JSON object to JSON-compatible Python."""
     obj = _as_object(value, path)
@@ -799,11 +813,13 @@ def _json_value(value: Any, path: str) -> Any:
         return _as_double(found, f"{path}.doubleValue")
     found = _get(obj, "arrayValue", "array_value")
     if found is not None:
+        _check_depth(path)
         items_path = f"{path}.arrayValue.values"
         items = _as_list(_as_object(found, f"{path}.arrayValue").get("values"), items_path)
         return [_json_value(item, f"{items_path}[{index}]") for index, item in enumerate(items)]
     found = _get(obj, "kvlistValue", "kvlist_value")
     if found is not None:
+        _check_depth(path)
         return _json_attributes(_as_object(found, f"{path}.kvlistValue").get("values"), f"{path}.kvlistValue.values")
     found = _get(obj, "bytesValue", "bytes_value")
     if found is not None:
@@ -1007,15 +1023,17 @@ def _json_log_record(
     log = _as_object(value, path)
     trace_id = _as_id(_get(log, "traceId", "trace_id"), f"{path}.traceId")
     span_id = _as_id(_get(log, "spanId", "span_id"), f"{path}.spanId")
-    problem = _log_problem(trace_id, span_id)
+    time_ns = _as_uint64(_get(log, "timeUnixNano", "time_unix_nano"), f"{path}.timeUnixNano")
+    observed_ns = _as_uint64(
+        _get(log, "observedTimeUnixNano", "observed_time_unix_nano"), f"{path}.observedTimeUnixNano"
+    )
+    problem = _log_problem(trace_id, span_id, time_ns, observed_ns)
     if problem is not None:
         raise _Malformed(f"{path}: {problem}")
     attributes = _json_attributes(log.get("attributes"), f"{path}.attributes")
     return LogRecordData(
-        time_ns=_as_uint64(_get(log, "timeUnixNano", "time_unix_nano"), f"{path}.timeUnixNano"),
-        observed_ns=_as_uint64(
-            _get(log, "observedTimeUnixNano", "observed_time_unix_nano"), f"{path}.observedTimeUnixNano"
-        ),
+        time_ns=time_ns,
+        observed_ns=observed_ns,
         trace_id=_optional_id_hex(trace_id, _ZERO_TRACE_ID),
         span_id=_optional_id_hex(span_id, _ZERO_SPAN_ID),
         severity_number=_as_enum(

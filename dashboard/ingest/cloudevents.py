@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.envelope import EntryError, NormalizedEvent, from_cloudevent
+from dashboard.envelope import TOO_DEEP, EntryError, NormalizedEvent, from_cloudevent
 from dashboard.ingest.body import read_body
 from dashboard.ingest.cloudevents_format import (
     CloudEventError,
@@ -23,7 +23,10 @@ from dashboard.ingest.store import store_events
 
 
 def _raw_structured(parsed: ParsedCloudEvent) -> str:
-    return orjson.dumps({**parsed.attributes, "data": parsed.data}).decode()
+    try:
+        return orjson.dumps({**parsed.attributes, "data": parsed.data}).decode()
+    except orjson.JSONEncodeError:  # parsed (up to 1,024 levels) but too deep to write back
+        raise EntryError(TOO_DEEP) from None
 
 
 @api_view("ingest", ("POST",), allow_session=False)

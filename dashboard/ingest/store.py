@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from dashboard.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction
-from dashboard.envelope import EntryError, NormalizedEvent
+from dashboard.envelope import TOO_DEEP, EntryError, NormalizedEvent
 from dashboard.ids import new_ids
 from dashboard.live.items import accepted_wire_events
 from dashboard.live.publish import publish_on_commit
@@ -65,11 +67,15 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         if natural in fresh:
             results.append(EntryResult(index, "duplicate"))
             continue
-        row = (
-            ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
-            entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
-            entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
-        )  # fmt: skip
+        try:
+            row = (
+                ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
+                entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
+                entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
+            )  # fmt: skip
+        except orjson.JSONEncodeError:  # nested deeper than JSON is written (a detail parsed from text)
+            results.append(EntryResult(index, "rejected", error=TOO_DEEP, code="InvalidArgument"))
+            continue
         if holds_nul(row):  # an event is stored as sent or not at all: refused, not altered
             results.append(EntryResult(index, "rejected", error=NUL_ERROR, code="InvalidArgument"))
             continue

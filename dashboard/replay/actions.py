@@ -26,6 +26,9 @@ from dashboard.replay.targets import TargetRefused, check_url
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")  # \Z: "$" would allow a final newline
 MAX_RATE = 100_000.0
+MIN_RATE = 0.001  # one delivery every ~17 minutes; below that a limiter's wait outgrows a timer
+MAX_LIST = 10_000  # ids or names in one request (each is a query parameter)
+_ID_MAX = 2**63 - 1
 RUN_TASK = "tasks.replay.run_replay"
 
 
@@ -69,8 +72,8 @@ def check_rate(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise Invalid("'rate_per_second' must be a positive number or null.")
-    if not 0 < value <= MAX_RATE:
-        raise Invalid(f"'rate_per_second' must be above 0 and at most {MAX_RATE:g}.")
+    if not MIN_RATE <= value <= MAX_RATE:
+        raise Invalid(f"'rate_per_second' must be from {MIN_RATE:g} to {MAX_RATE:g}.")
     return float(value)
 
 
@@ -186,8 +189,8 @@ class ReplayRequest:
 def check_replay(document: Any) -> ReplayRequest:
     document = _object(document)
     name = document.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 256 or "\x00" in name:
-        raise Invalid("'name' is required: a string of at most 256 characters (no U+0000).")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256 or not name.isprintable():
+        raise Invalid("'name' is required: a string of at most 256 printable characters.")
     since = _time_field(document, "since")
     until = _time_field(document, "until", default=timezone.now())
     if until <= since:
@@ -197,8 +200,11 @@ def check_replay(document: Any) -> ReplayRequest:
     names = document.get("consumers")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise Invalid("'consumers' must be a non-empty list of consumer names.")
-    consumers = list(Consumer.objects.filter(name__in=names))
-    missing = sorted(set(names) - {c.name for c in consumers})
+    if len(names) > MAX_LIST:
+        raise Invalid(f"'consumers' lists more than {MAX_LIST} names.")
+    unknown = sorted(n for n in names if not _NAME.match(n))  # not a name any consumer can have
+    consumers = list(Consumer.objects.filter(name__in=[n for n in names if _NAME.match(n)]))
+    missing = sorted(set(names) - {c.name for c in consumers} - set(unknown)) + unknown
     if missing:
         raise Invalid(f"Unknown consumer(s): {', '.join(missing)}.")
     dry = document.get("dry_run", False)
@@ -280,8 +286,12 @@ def do_redrive(replay: Replay, delivery_ids: Iterable[int] | None = None) -> int
 def check_delivery_ids(value: Any) -> list[int] | None:
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= _ID_MAX for v in value
+    ):
         raise Invalid("'ids' must be a list of delivery ids.")
+    if len(value) > MAX_LIST:
+        raise Invalid(f"'ids' lists more than {MAX_LIST} deliveries; re-drive all with an empty body.")
     return value
 
 

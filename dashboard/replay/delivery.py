@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import urllib3
 from django.conf import settings
 from urllib3.exceptions import HTTPError as TransportError
 
+from dashboard.nul import replace_nul
 from dashboard.numbers import whole_number
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
 
@@ -62,14 +64,23 @@ def delivery_headers(
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "X-Eventscope-Replay": replay_name,
-        "X-Eventscope-Event-Id": event_id,
+        "X-Eventscope-Replay": header_text(replay_name),
+        "X-Eventscope-Event-Id": header_text(event_id),
     }
     if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
+        headers["Idempotency-Key"] = header_text(idempotency_key)
     if secret:
         headers["X-Eventscope-Signature"] = signature(secret, body)
     return headers
+
+
+def header_text(value: str) -> str:
+    """``value`` as a header may carry it: printable ASCII as it is; anything else (a producer's
+    idempotency key in Cyrillic, a line break) percent-encoded as UTF-8, as in a URL, so that it
+    reaches the consumer intact and cannot end the header early. The body has the original."""
+    if value.isascii() and value.isprintable():
+        return value
+    return quote(value, safe="".join(chr(c) for c in range(33, 127) if chr(c) != "%") + " ")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -82,7 +93,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return float(seconds)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # overflow: a year past 9999
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -173,12 +184,16 @@ class Sender:
         except OSError as err:
             latency = (time.perf_counter() - started) * 1000
             return Outcome(RETRY, None, latency, f"{type(err).__name__}: {err}"[:_ERROR_BODY])
+        except ValueError as err:  # a request that cannot be written (it would be refused every time)
+            latency = (time.perf_counter() - started) * 1000
+            return Outcome(PERMANENT, None, latency, f"the request cannot be sent: {err}"[:_ERROR_BODY])
         latency = (time.perf_counter() - started) * 1000
         status = response.status
         kind = classify(status)
         if kind == DELIVERED:
             return Outcome(DELIVERED, status, latency)
-        text = response.data[:_ERROR_BODY].decode("utf-8", "replace") if response.data else ""
+        # The consumer's text is kept with the attempt: without U+0000, which PostgreSQL cannot store.
+        text = replace_nul(response.data[:_ERROR_BODY].decode("utf-8", "replace")) if response.data else ""
         if 300 <= status < 400:
             location = response.headers.get("Location", "")
             error = f"HTTP {status}: redirect to {location[:200]!r} not followed"

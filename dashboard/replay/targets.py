@@ -228,6 +228,10 @@ def _split_url(url: str) -> SplitResult:
         raise TargetRefused("the URL must start with http:// or https://")
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("credentials in the URL are not supported; give the consumer a secret instead")
+    if not (parts.hostname or "").isascii():
+        # Resolvers map a Unicode name to its IDNA form (and drop soft hyphens): checked as typed,
+        # it could pass a deny entry it resolves to. The ASCII form is what is checked and sent.
+        raise TargetRefused("the host must be written in ASCII (for an international name, its xn-- form)")
     if not parts.hostname:
         raise TargetRefused("the URL has no host")
     return parts
