@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from dashboard import exactjson
 from tracing.context import parse_traceparent, parse_xray_header
 
 MAX_FIELD = 256
@@ -246,9 +247,9 @@ def from_putevents(entry: Any, now: datetime, account: str, region: str) -> Norm
     if len(source) > MAX_FIELD or len(detail_type) > MAX_FIELD:
         raise PutEventsEntryError("InvalidArgument", "Parameter Source or DetailType is longer than 256 characters.")
     try:
-        detail = orjson.loads(entry["Detail"])
-    except orjson.JSONDecodeError:
-        raise PutEventsEntryError("MalformedDetail", "Detail is malformed.") from None
+        detail = exactjson.loads(entry["Detail"])
+    except orjson.JSONDecodeError as err:
+        raise PutEventsEntryError("MalformedDetail", f"Detail is malformed: {err}.") from None
     if not isinstance(detail, dict):
         raise PutEventsEntryError("MalformedDetail", "Detail is malformed: it must be a JSON object.")
     time = now

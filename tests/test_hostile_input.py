@@ -310,3 +310,16 @@ def test_redrive_ids_out_of_range_are_a_400(api: Client) -> None:
     replay = make_replay([make_consumer("c", "http://127.0.0.1:9/")])
     for ids in ([2**63], [0], [-1]):
         assert post_json(api, f"/api/replays/{replay.pk}/redrive", {"ids": ids}).status_code == 400
+
+
+def test_an_integer_beyond_64_bits_is_refused_not_rounded(api: Client) -> None:
+    big = '{"source": "shop", "detail-type": "A", "detail": {"n": 123456789012345678901234}}'
+    response = api.post("/api/events", big, content_type="application/json")
+    assert response.status_code == 400
+    assert "beyond 64 bits" in response.json()["error"]["message"]
+    cloud = '{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": {"n": -99999999999999999999}}'
+    assert api.post("/api/cloudevents", cloud, content_type="application/cloudevents+json").status_code == 400
+    fine = '{"source": "shop", "detail-type": "A", "detail": {"n": 18446744073709551615, "id": "123456789012345678901234"}}'
+    assert api.post("/api/events", fine, content_type="application/json").json()["accepted"] == 1
+    assert Event.objects.get().detail == {"n": 18446744073709551615, "id": "123456789012345678901234"}
+    assert not Event.objects.filter(detail_type="t").exists()

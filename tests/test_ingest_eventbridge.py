@@ -145,3 +145,11 @@ def test_an_entry_holding_nul_fails_alone(live_server_url, token):
     assert answer["Entries"][0]["ErrorCode"] == "InvalidArgument"
     assert "U+0000" in answer["Entries"][0]["ErrorMessage"]
     assert Event.objects.filter(id=answer["Entries"][1]["EventId"]).exists()
+
+
+def test_a_detail_with_an_integer_beyond_64_bits_fails_alone(live_server_url, token):
+    events = client_for(live_server_url, token.key_id, token.secret)
+    answer = events.put_events(Entries=[entry(Detail='{"n": 123456789012345678901234}'), entry()])
+    assert answer["FailedEntryCount"] == 1
+    assert answer["Entries"][0]["ErrorCode"] == "MalformedDetail"
+    assert "beyond 64 bits" in answer["Entries"][0]["ErrorMessage"]

@@ -46,6 +46,8 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 
+from dashboard import exactjson
+
 __all__ = [
     "BATCH_MEDIA_TYPE",
     "SPECVERSION",
@@ -343,7 +345,7 @@ def _payload_from_bytes(raw: bytes, content_type: str | None, what: str) -> Any:
         return None
     if content_type is None or _is_json_media_type(content_type):
         try:
-            return orjson.loads(raw)
+            return exactjson.loads(raw)
         except orjson.JSONDecodeError:
             if content_type is not None:
                 raise CloudEventError(
@@ -406,7 +408,7 @@ def _is_rfc3339(value: str) -> bool:
 
 def _load_json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        return exactjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise CloudEventError(f"the body is not valid JSON: {error}") from None
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from dashboard import exactjson
 from dashboard.api.http import ApiError, api_view, json_response
 from dashboard.envelope import EntryError, NormalizedEvent, from_native
 from dashboard.ingest.body import media_type, read_body
@@ -20,7 +21,7 @@ JSON_TYPES = ("application/json", "text/json")
 
 def parse_json_body(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        return exactjson.loads(body)
     except orjson.JSONDecodeError as err:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {err}.") from None
 
