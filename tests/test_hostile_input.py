@@ -319,7 +319,8 @@ def test_an_integer_beyond_64_bits_is_refused_not_rounded(api: Client) -> None:
     assert "beyond 64 bits" in response.json()["error"]["message"]
     cloud = '{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": {"n": -99999999999999999999}}'
     assert api.post("/api/cloudevents", cloud, content_type="application/cloudevents+json").status_code == 400
-    fine = '{"source": "shop", "detail-type": "A", "detail": {"n": 18446744073709551615, "id": "123456789012345678901234"}}'
+    fine = '{"source": "shop", "detail-type": "A", "detail": {"n": 18446744073709551615, '
+    fine += '"id": "123456789012345678901234"}}'
     assert api.post("/api/events", fine, content_type="application/json").json()["accepted"] == 1
     assert Event.objects.get().detail == {"n": 18446744073709551615, "id": "123456789012345678901234"}
     assert not Event.objects.filter(detail_type="t").exists()
