@@ -60,7 +60,10 @@ def holds_nul(row: Sequence[Any]) -> bool:
     PostgreSQL stores it in neither text nor jsonb (the whole insert fails), so ingest refuses or
     replaces it on every database alike.
     """
-    return any(isinstance(value, str) and text_holds_nul(value) for value in row)
+    for value in row:  # a plain loop: this runs for every stored event
+        if type(value) is str and ("\x00" in value or "\\u0000" in value) and text_holds_nul(value):
+            return True
+    return False
 
 
 def without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
+
 from dashboard.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction, without_nul
 from dashboard.envelope import EntryError, NormalizedEvent, from_log_record
 from dashboard.ingest.store import EntryResult, store_events
@@ -48,9 +50,11 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
                 (span.trace_id, span.span_id, link["trace_id"], link["span_id"], db_json(link.get("attributes") or {}))
             )
 
-    # Telemetry keeps its spans: a U+0000 (which PostgreSQL cannot store) becomes U+FFFD.
-    rows = [without_nul(row) if holds_nul(row) else row for row in rows]
-    links = [without_nul(link) if holds_nul(link) else link for link in links]
+    if connection.vendor == "postgresql":
+        # Telemetry keeps its spans: a U+0000, which PostgreSQL cannot store, becomes U+FFFD there
+        # (SQLite stores it as sent, and the check would cost every span of the embedded default).
+        rows = [without_nul(row) if holds_nul(row) else row for row in rows]
+        links = [without_nul(link) if holds_nul(link) else link for link in links]
 
     def write() -> None:
         insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
@@ -90,7 +94,8 @@ def store_logs(records: list[LogRecordData], received_at: datetime) -> list[Entr
             record.service[:256], record.scope[:256], when,
         ))  # fmt: skip
 
-    logs = [without_nul(row) if holds_nul(row) else row for row in logs]
+    if connection.vendor == "postgresql":  # as for spans
+        logs = [without_nul(row) if holds_nul(row) else row for row in logs]
 
     def write() -> list[EntryResult]:
         if logs:
