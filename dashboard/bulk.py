@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -46,6 +46,10 @@ def insert_rows(
 
 def db_datetime(value: datetime) -> Any:
     """``value`` in the form the current database takes for a DateTimeField."""
+    if value.tzinfo is UTC and connection.vendor == "sqlite":
+        # What Django's SQLite backend stores (naive UTC text), without its per-call settings
+        # and time zone lookups: ingest converts one per event. isoformat ends in "+00:00" here.
+        return value.isoformat(" ")[:-6]
     return connection.ops.adapt_datetimefield_value(value)
 
 
