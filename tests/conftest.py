@@ -9,10 +9,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from django.conf import settings
+from django.test import Client
 
 from dashboard import tokens
 from dashboard.tokens import IssuedToken
@@ -135,6 +137,15 @@ def live_server_url(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def admin(django_user_model: Any) -> Client:
+    """A logged-in superuser's browser (the Django admin)."""
+    django_user_model.objects.create_superuser("root", password="pw-root-123456")
+    client = Client()
+    client.login(username="root", password="pw-root-123456")
+    return client
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dashboard.envelope import format_time
 from dashboard.models import Lifecycle, Transaction
+from tests.test_lifecycles_admin import form
 
 pytestmark = pytest.mark.django_db
 
@@ -149,31 +150,12 @@ def test_reading_needs_read_and_changing_needs_operate(api: Client, client: Clie
     assert Lifecycle.objects.filter(name="order").exists()
 
 
-@pytest.fixture
-def admin(django_user_model: Any) -> Client:
-    django_user_model.objects.create_superuser("root", password="pw-root-123456")
-    browser = Client()
-    browser.login(username="root", password="pw-root-123456")
-    return browser
-
-
-def admin_form(**change: str) -> dict[str, str]:
-    return {
-        "name": "order",
-        "key": "detail.order-id",
-        "steps": '["OrderCreated", "OrderPaid"]',
-        "timeout_seconds": "900",
-        "pattern": "null",
-        **change,
-    }
-
-
 def test_the_admin_changes_a_lifecycle_as_the_api_does(api: Client, admin: Client) -> None:
     send(api, "OrderCreated")
     url = f"/admin/dashboard/lifecycle/{Lifecycle.objects.get().pk}/change/"
-    refused = admin.post(url, admin_form(steps='["OrderPaid", "OrderCreated"]'))
+    refused = admin.post(url, form(steps='["OrderPaid", "OrderCreated"]'))
     assert refused.status_code == 200
     assert "can only be extended at the end" in refused.content.decode()
-    assert admin.post(url, admin_form(timeout_seconds="7200")).status_code == 302
+    assert admin.post(url, form(timeout_seconds="7200")).status_code == 302
     assert row(api)["deadline"] == format_time(AN_HOUR_AGO + timedelta(hours=2))
     assert Transaction.objects.get().status == "in_progress"

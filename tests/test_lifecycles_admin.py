@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 
 from dashboard.models import Lifecycle
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(django_user_model: Any) -> Client:
-    django_user_model.objects.create_superuser("root", password="pw-root-123456")
-    client = Client()
-    client.login(username="root", password="pw-root-123456")
-    return client
 
 
 def form(**change: str) -> dict[str, str]:
