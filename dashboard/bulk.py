@@ -44,12 +44,19 @@ def insert_rows(
         cursor.executemany(sql, list(rows))
 
 
+def utc_text(value: datetime) -> str:
+    """An aware ``value`` as naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]": what Django's SQLite
+    backend stores for a DateTimeField (and what PostgreSQL, whose sessions are UTC, reads), made
+    without that backend's per-call settings and time zone lookups. Its order is time order."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:-6]  # isoformat of a UTC time ends in "+00:00"
+
+
 def db_datetime(value: datetime) -> Any:
     """``value`` in the form the current database takes for a DateTimeField."""
-    if value.tzinfo is UTC and connection.vendor == "sqlite":
-        # What Django's SQLite backend stores (naive UTC text), without its per-call settings
-        # and time zone lookups: ingest converts one per event. isoformat ends in "+00:00" here.
-        return value.isoformat(" ")[:-6]
+    if value.tzinfo is UTC and connection.vendor == "sqlite":  # ingest converts one per event
+        return utc_text(value)
     return connection.ops.adapt_datetimefield_value(value)
 
 

@@ -139,13 +139,27 @@ def live_server_url(
             process.kill()
 
 
+def logged_in(user_model: Any, username: str, *, superuser: bool = False, csrf: bool = False) -> Client:
+    """A browser logged in as a new user ``username`` (``csrf``: it enforces CSRF checks, as a
+    real browser's requests are checked)."""
+    password = f"pw-{username}-123456"
+    create = user_model.objects.create_superuser if superuser else user_model.objects.create_user
+    create(username, password=password)
+    browser = Client(enforce_csrf_checks=csrf)
+    assert browser.login(username=username, password=password)
+    return browser
+
+
 @pytest.fixture
 def admin(django_user_model: Any) -> Client:
     """A logged-in superuser's browser (the Django admin)."""
-    django_user_model.objects.create_superuser("root", password="pw-root-123456")
-    client = Client()
-    client.login(username="root", password="pw-root-123456")
-    return client
+    return logged_in(django_user_model, "root", superuser=True)
+
+
+@pytest.fixture
+def ops(django_user_model: Any) -> Client:
+    """A logged-in operator's browser (every page)."""
+    return logged_in(django_user_model, "ops")
 
 
 @pytest.fixture

@@ -34,14 +34,6 @@ def api(client: Client, auth: dict[str, str]) -> Client:
     return client
 
 
-@pytest.fixture
-def ops(django_user_model: Any) -> Client:
-    django_user_model.objects.create_user("ops", password="pw-ops-123456")
-    browser = Client()
-    browser.login(username="ops", password="pw-ops-123456")
-    return browser
-
-
 def post_json(client: Client, path: str, body: Any) -> Any:
     return client.post(path, json.dumps(body), content_type="application/json")
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from dashboard.models import Lifecycle
+from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -91,9 +92,7 @@ def test_defining_needs_operate_and_listing_needs_read(client: Client, make_toke
 
 
 def test_a_session_defines_lifecycles_only_with_csrf(django_user_model: Any) -> None:
-    django_user_model.objects.create_user("ops", password="pw-ops-123456")
-    browser = Client(enforce_csrf_checks=True)
-    browser.login(username="ops", password="pw-ops-123456")
+    browser = logged_in(django_user_model, "ops", csrf=True)
     assert post(browser, ORDER, {}).status_code == 403
     page = browser.get("/transactions/")
     token = page.cookies["csrftoken"].value

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from dashboard.models import Lifecycle
+from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,7 @@ ORDER = {
 
 @pytest.fixture
 def ops(django_user_model: Any) -> Client:
-    django_user_model.objects.create_user("ops", password="pw-ops-123456")
-    browser = Client(enforce_csrf_checks=True)
-    browser.login(username="ops", password="pw-ops-123456")
-    return browser
+    return logged_in(django_user_model, "ops", csrf=True)  # the create form is posted with its token
 
 
 def test_it_needs_a_login(client: Client) -> None:

@@ -27,7 +27,7 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.bulk import db_json
+from dashboard.bulk import db_json, utc_text
 from dashboard.envelope import NormalizedEvent
 from dashboard.models import Lifecycle, Transaction
 from dashboard.transactions.definitions import LifecycleDef, active_lifecycles
@@ -47,7 +47,7 @@ TX_FIELDS = (
 @dataclass(slots=True)
 class Match:
     """One stored event's part in one lifecycle: ``step`` is the step's index, None for an update.
-    ``time`` is the event's time as record text (see ``_text``), set when the match is recorded."""
+    ``time`` is the event's time as record text (see ``utc_text``), set when the match is recorded."""
 
     lifecycle: LifecycleDef
     key: str
@@ -84,19 +84,13 @@ def match_events(accepted: Iterable[tuple[str, NormalizedEvent]]) -> list[Match]
 # Ingest merges several times per event; parsing and formatting datetimes cost more than the rest.
 
 
-def _text(value: datetime) -> str:
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ")[:-6]  # isoformat of a UTC time ends in "+00:00"
-
-
 _LATEST = "9999-12-31 23:59:59.999999"
 
 
 def _text_from_db(value: Any) -> str:
     if isinstance(value, datetime):
         # Naive from SQLite (Django's converter): UTC by construction, whatever the machine's zone.
-        return _text(value if value.tzinfo else value.replace(tzinfo=UTC))
+        return utc_text(value if value.tzinfo else value.replace(tzinfo=UTC))
     # SQLite text; written by other tools it may carry a zero fraction: drop it, as _text would.
     return value[:-7] if value.endswith(".000000") else value
 
@@ -113,7 +107,7 @@ def _from_rfc3339(value: str) -> str:
 @dataclass(slots=True)
 class State:
     """A transaction record's values while it is merged (the columns of ``Transaction``); times are
-    record text (see ``_text``)."""
+    record text (see ``utc_text``)."""
 
     lifecycle: LifecycleDef
     key: str
@@ -183,7 +177,9 @@ class State:
         missing = ((1 << len(self.lifecycle.steps)) - 1) & ~self.steps_mask
         # From the lifecycle's current timeout: a changed timeout applies when a record is next touched.
         try:
-            self.deadline = _text(datetime.fromisoformat(self.first_seen).replace(tzinfo=UTC) + self.lifecycle.timeout)
+            self.deadline = utc_text(
+                datetime.fromisoformat(self.first_seen).replace(tzinfo=UTC) + self.lifecycle.timeout
+            )
         except OverflowError:  # an event dated near the year 9999: no deadline within the calendar
             self.deadline = _LATEST
         if not missing:
@@ -226,12 +222,12 @@ def record_matches(matches: list[Match], stored: dict[tuple[str, str], str]) -> 
     grouped: dict[tuple[int, str], list[Match]] = {}
     for match in fresh:
         if match.lifecycle.id in live:
-            match.time = _text(match.entry.time)
+            match.time = utc_text(match.entry.time)
             grouped.setdefault((match.lifecycle.id, match.key), []).append(match)
     if not grouped:
         return
     exclusive = connection.vendor == "sqlite"  # SQLite's write transaction excludes every other writer
-    now = _text(timezone.now())
+    now = utc_text(timezone.now())
     order = sorted(grouped)
     # Which records exist already? On SQLite this read is the truth until commit. Elsewhere it is a
     # guess that spares building rows for records that exist; the insert and the lock decide.
