@@ -17,9 +17,12 @@ from dashboard.embedded_worker import start_if_embedded  # noqa: E402
 from dashboard.ingest.fastpath import IngestFastPath  # noqa: E402
 from dashboard.live.origin import BrowserOriginValidator  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
+from dashboard.transactions.folder import start as start_folder  # noqa: E402
 
-# The embedded mode's task worker runs in the server process (threads), started with the server.
+# The embedded mode's task worker runs in the server process (threads), started with the server,
+# and so does the thread that folds tracked events into transaction records on SQLite.
 start_if_embedded()
+start_folder()
 
 application = ProtocolTypeRouter(
     {

@@ -172,6 +172,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Embedded mode only: run tasks in threads of the server process (see dashboard/embedded_worker.py).
 EVENTSCOPE_EMBEDDED_WORKER = env_bool("EVENTSCOPE_EMBEDDED_WORKER", True)
 EVENTSCOPE_EMBEDDED_WORKER_THREADS = env_int("EVENTSCOPE_EMBEDDED_WORKER_THREADS", 4)
+# SQLite only: a thread of the server process folds tracked events into transaction records a
+# moment after ingest (see dashboard/transactions/folder.py). Readers fold what is pending anyway.
+EVENTSCOPE_FOLDER_THREAD = env_bool("EVENTSCOPE_FOLDER_THREAD", True)
 
 # --- Auth and sessions ----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,7 +9,8 @@ statement is the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -120,6 +121,12 @@ class _GroupCommit:
             raise job.error
         return job.result  # type: ignore[return-value]
 
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        """Hold the write lock of this process for a transaction of the caller's own."""
+        with self._writer:
+            yield
+
     @staticmethod
     def _commit(jobs: list[_Job[Any]]) -> None:
         try:
@@ -151,5 +158,20 @@ def run_in_write_transaction(work: Callable[[], T]) -> T:
     """
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         return _group_commit.run(work)
+    with transaction.atomic():
+        return work()
+
+
+def run_alone_in_write_transaction(work: Callable[[], T]) -> T:
+    """Run ``work`` in a write transaction of the current thread's own connection and return its
+    result once committed; raise what ``work`` raised, with nothing stored.
+
+    Unlike ``run_in_write_transaction`` the work never joins other batches, so it may use what only
+    this connection holds (temporary tables); on SQLite it still queues with this process's ingest
+    batches for the one write lock.
+    """
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with _group_commit.alone(), transaction.atomic():
+            return work()
     with transaction.atomic():
         return work()

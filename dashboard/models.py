@@ -57,6 +57,10 @@ class Event(models.Model):
     parent_span_id = models.CharField(max_length=16, default="")
     idempotency_key = models.CharField(max_length=256, default="")
     replay_name = models.CharField(max_length=256, default="")
+    # The lifecycles the event belongs to, decided at ingest: JSON ``[[lifecycle id, key, step index
+    # or null for an update], …]``, or NULL for none. On SQLite records are folded from it
+    # (``dashboard.transactions.fold``). Nullable: adding it is then a cheap ALTER TABLE.
+    lifecycle_matches = models.TextField(null=True, blank=True, default=None)  # noqa: DJ001
 
     class Meta:
         constraints = [
@@ -156,6 +160,16 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lifecycle_id}:{self.key}"
+
+
+class TrackingCursor(models.Model):
+    """How far the event log has been folded into transaction records (SQLite only, one row):
+    every event whose rowid is at most ``position`` is in its records."""
+
+    position = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"folded up to event rowid {self.position}"
 
 
 # --- Replay (CONTRACT §8): defined in their own module, registered here as the app's models ---------

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from django.db import connection
 from django.test import Client
 
 from dashboard.models import Event
+from dashboard.transactions.fold import fold_pending
 from tests.demo_shop import run_shop
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 # Every logged-in page: the session row and the user row.
 SESSION = 2
+# On SQLite a page that reads transaction records first checks for events not folded into them yet.
+FOLD_CHECK = 1 if connection.vendor == "sqlite" else 0
 
 
 @pytest.fixture
@@ -22,13 +26,14 @@ def shop_client(live_server_url, token, django_user_model) -> Client:
     django_user_model.objects.create_user("q", password="pw-q-1234567")
     client = Client()
     client.login(username="q", password="pw-q-1234567")
+    fold_pending()  # what the server's folder may not have folded yet: the pages only check
     return client
 
 
 def test_overview_queries(shop_client, django_assert_num_queries):
     # for events and spans: where the row budget ends, the rates; then recent events, error spans;
     # incomplete transactions (counts, latest) and running replays
-    with django_assert_num_queries(SESSION + 6 + 3):
+    with django_assert_num_queries(SESSION + 6 + FOLD_CHECK + 3):
         assert shop_client.get("/").status_code == 200
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from dashboard.models import Transaction
+from dashboard.transactions.fold import fold_pending
 from dashboard.transactions.sweep import mark_overdue
 from tasks.transactions import sweep_overdue_transactions
 
@@ -36,6 +37,7 @@ def api(client: Client, auth: dict[str, str]) -> Client:
 def send(api: Client, detail_type: str, order_id: str, at: datetime) -> None:
     body = {"source": "shop", "detail-type": detail_type, "time": at.isoformat(), "detail": {"order-id": order_id}}
     assert api.post("/api/events", body, content_type="application/json").status_code == 200
+    fold_pending()  # at that moment, as the server's folder thread would
 
 
 def statuses(api: Client, **filters: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dashboard.envelope import format_time
 from dashboard.models import Transaction
+from dashboard.transactions.fold import fold_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -158,6 +159,7 @@ def test_events_without_the_key_or_outside_the_pattern_are_not_tracked(api: Clie
         event("OrderCreated", "o-7", region="us"),
         event("OrderCreated", "o-8", region="eu"),
     )
+    fold_pending()
     assert sorted(Transaction.objects.values_list("lifecycle__name", "key")) == [
         ("eu-order", "o-8"),
         ("order", "o-7"),

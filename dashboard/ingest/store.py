@@ -13,11 +13,13 @@ from dashboard.ids import new_ids
 from dashboard.live.items import accepted_wire_events
 from dashboard.live.publish import publish_on_commit
 from dashboard.models import Event
-from dashboard.transactions.tracking import match_events, record_matches
+from dashboard.transactions import folder
+from dashboard.transactions.definitions import active_lifecycles
+from dashboard.transactions.tracking import Match, encode_matches, entry_matches, record_matches
 
 EVENT_FIELDS = (
     "id", "event_id", "source", "detail_type", "time", "account", "region", "resources", "detail", "extra", "raw",
-    "received_at", "format", "trace_id", "parent_span_id", "idempotency_key", "replay_name",
+    "received_at", "format", "trace_id", "parent_span_id", "idempotency_key", "replay_name", "lifecycle_matches",
 )  # fmt: skip
 
 
@@ -54,6 +56,10 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
     when = db_datetime(received_at)
     assigned: set[str] = set()
     ids = new_ids(len(entries))
+    # Which lifecycles each event belongs to is decided out here, so the write transaction only
+    # stores (and, on PostgreSQL, merges) it (CONTRACT §7).
+    lifecycles = active_lifecycles()
+    lifecycle_matches: list[Match] = []
     for index, entry in enumerate(entries):
         if isinstance(entry, EntryError):
             results.append(EntryResult(index, "rejected", error=str(entry), code=getattr(entry, "code", "")))
@@ -67,11 +73,13 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         if natural in fresh:
             results.append(EntryResult(index, "duplicate"))
             continue
+        matches = entry_matches(lifecycles, ids[index], entry) if lifecycles else []
         try:
             row = (
                 ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
                 entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
                 entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
+                encode_matches(matches) if matches else None,
             )  # fmt: skip
         except orjson.JSONEncodeError:  # nested deeper than JSON is written (a detail parsed from text)
             results.append(EntryResult(index, "rejected", error=TOO_DEEP, code="InvalidArgument"))
@@ -82,14 +90,12 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         fresh[natural] = index
         results.append(EntryResult(index, "accepted", id=ids[index]))
         rows.append(row)
+        lifecycle_matches.extend(matches)
     stored: dict[tuple[str, str], str] = {}
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
-    # Lifecycle matching happens out here, so the write transaction only merges (CONTRACT §7).
-    lifecycle_matches = match_events(
-        (result.id, entry)
-        for result in results
-        if result.status == "accepted" and isinstance(entry := entries[result.index], NormalizedEvent)
-    )
+    # SQLite folds the stored matches into records after the commit (``transactions.fold``);
+    # PostgreSQL merges them here, in the transaction, under row locks.
+    merge_now = bool(lifecycle_matches) and not folder.folds()
 
     def write() -> dict[tuple[str, str], str]:
         insert_rows(Event, EVENT_FIELDS, rows, ignore_conflicts=True)
@@ -104,12 +110,14 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
                 )
                 if (source, event_id) in fresh
             }
-        if lifecycle_matches:
+        if merge_now:
             record_matches(lifecycle_matches, found)
         return found
 
     if rows:
         stored = run_in_write_transaction(write)
+        if lifecycle_matches and folder.folds():
+            folder.wake()
     for result in results:
         if result.status == "rejected":
             continue

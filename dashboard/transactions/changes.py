@@ -28,13 +28,19 @@ from django.utils import timezone
 
 from dashboard.models import Lifecycle, Transaction
 from dashboard.transactions.definitions import LifecycleError, check_lifecycle
+from dashboard.transactions.fold import fold_pending
 
 FIELDS = ("name", "key", "steps", "timeout_seconds", "pattern")
 
 
 def check_steps_change(lifecycle: Lifecycle, steps: list[str]) -> None:
-    """Refuse ``steps`` for ``lifecycle`` unless its records stay right (LifecycleError)."""
+    """Refuse ``steps`` for ``lifecycle`` unless its records stay right (LifecycleError).
+
+    Folds what is pending first: events stored under the definition so far count as records, and
+    (called by ``save_change``, in its transaction) are merged under that definition.
+    """
     old = list(lifecycle.steps)
+    fold_pending()
     if steps[: len(old)] == old or not Transaction.objects.filter(lifecycle=lifecycle).exists():
         return
     raise LifecycleError(

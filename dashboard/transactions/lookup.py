@@ -11,6 +11,7 @@ from django.utils import timezone
 from dashboard.envelope import NormalizedEvent
 from dashboard.models import Event, Transaction
 from dashboard.transactions.definitions import active_lifecycles
+from dashboard.transactions.fold import fold_pending
 from dashboard.transactions.report import status_q, transaction_json
 
 OVERVIEW_ROWS = 10
@@ -42,6 +43,7 @@ def transactions_of_event(event: Event, now: datetime | None = None) -> list[dic
         wanted[(lifecycle.id, key)] = None
     if not wanted:
         return []
+    fold_pending()
     condition = Q()
     for lifecycle_id, key in wanted:
         condition |= Q(lifecycle_id=lifecycle_id, key=key)
@@ -53,6 +55,7 @@ def transactions_of_event(event: Event, now: datetime | None = None) -> list[dic
 def incomplete_summary(now: datetime | None = None) -> dict[str, Any]:
     """For the overview: how many transactions are incomplete right now, per lifecycle, and the
     latest of them (two queries)."""
+    fold_pending()
     now = now or timezone.now()
     incomplete = Transaction.objects.filter(status_q(Transaction.INCOMPLETE, now))
     counts = {

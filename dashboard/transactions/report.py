@@ -20,6 +20,7 @@ from django.utils import timezone
 from dashboard.envelope import EntryError, format_time, parse_time
 from dashboard.models import Lifecycle, Transaction
 from dashboard.numbers import whole_number
+from dashboard.transactions.fold import fold_pending
 
 STATUSES = (Transaction.IN_PROGRESS, Transaction.COMPLETE, Transaction.INCOMPLETE)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -75,6 +76,7 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
 def build_report(params: Mapping[str, str], now: datetime | None = None) -> Report:
     """Validate the report's filters (``lifecycle``, ``status``, ``out_of_order``, ``missing_step``,
     ``since``/``until`` on ``first_seen``, ``limit``, ``cursor``) and build its query, newest first."""
+    fold_pending()  # every event whose ingest has been answered is in the records read below
     now = now or timezone.now()
     lifecycles = {lifecycle.pk: lifecycle for lifecycle in Lifecycle.objects.all()}
     query = Transaction.objects.all()

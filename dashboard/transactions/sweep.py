@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from dashboard.models import Transaction
+from dashboard.transactions.fold import fold_pending
 
 
 def mark_overdue(now: datetime | None = None) -> int:
@@ -18,6 +19,7 @@ def mark_overdue(now: datetime | None = None) -> int:
     updated before (and then judged on its new values) or after (ingest recomputes the status
     itself), never half of each.
     """
+    fold_pending()  # a record folded after this sweep must not miss its events' steps
     now = now or timezone.now()
     return (
         Transaction.objects.filter(missing_count__gt=0, deadline__lt=now)

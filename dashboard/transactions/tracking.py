@@ -2,9 +2,10 @@
 
 Two halves, so the write transaction stays short:
 
-- ``match_events`` runs before the write transaction: which lifecycles each accepted event belongs
-  to, under which key, as which step (or as an update). With no lifecycle defined it returns at once.
-- ``record_matches`` runs inside the transaction that stores the events (``store_events``' write
+- ``entry_matches`` runs before the write transaction: which lifecycles each accepted event belongs
+  to, under which key, as which step (or as an update). The event's row stores them
+  (``encode_matches``); on SQLite they are folded into records after the commit (``fold``).
+- on PostgreSQL, ``record_matches`` runs inside the transaction that stores the events (``store_events``' write
   closure), after the insert, for the events that were really stored (not duplicates).
 
 Races are closed in the database. Records are unique per ``(lifecycle, key)``. A batch inserts the
@@ -18,7 +19,7 @@ inserts and locks always go in one order, batches cannot deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,7 @@ from django.utils import timezone
 from dashboard.bulk import db_json, utc_text
 from dashboard.envelope import NormalizedEvent
 from dashboard.models import Lifecycle, Transaction
-from dashboard.transactions.definitions import LifecycleDef, active_lifecycles
+from dashboard.transactions.definitions import LifecycleDef
 
 # A record keeps a bounded sample of what it links to and of its out-of-order facts.
 MAX_LINKS = 10
@@ -57,25 +58,26 @@ class Match:
     time: str = ""
 
 
-def match_events(accepted: Iterable[tuple[str, NormalizedEvent]]) -> list[Match]:
-    """The lifecycle matches of ``accepted`` (stored id, event) pairs, in arrival order."""
-    lifecycles = active_lifecycles()
-    if not lifecycles:
-        return []
+def entry_matches(lifecycles: Sequence[LifecycleDef], stored_id: str, entry: NormalizedEvent) -> list[Match]:
+    """The matches of one event (stored as ``stored_id``) among ``lifecycles``, in their order."""
     matches: list[Match] = []
-    for stored_id, entry in accepted:
-        envelope: dict[str, Any] | None = None
-        for lifecycle in lifecycles:
-            key = lifecycle.key_of(entry)
-            if key is None:
+    envelope: dict[str, Any] | None = None
+    for lifecycle in lifecycles:
+        key = lifecycle.key_of(entry)
+        if key is None:
+            continue
+        if lifecycle.pattern is not None:
+            if envelope is None:
+                envelope = entry.envelope()
+            if not lifecycle.pattern.matches(envelope):
                 continue
-            if lifecycle.pattern is not None:
-                if envelope is None:
-                    envelope = entry.envelope()
-                if not lifecycle.pattern.matches(envelope):
-                    continue
-            matches.append(Match(lifecycle, key, stored_id, entry, lifecycle.step_index.get(entry.detail_type)))
+        matches.append(Match(lifecycle, key, stored_id, entry, lifecycle.step_index.get(entry.detail_type)))
     return matches
+
+
+def encode_matches(matches: list[Match]) -> str:
+    """``matches`` (of one event) as ``Event.lifecycle_matches`` stores them."""
+    return orjson.dumps([[match.lifecycle.id, match.key, match.step] for match in matches]).decode()
 
 
 # Times are merged as text, "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: the form SQLite stores and

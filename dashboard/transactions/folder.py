@@ -1,0 +1,62 @@
+"""The server's folder thread: folds tracked events into transaction records a moment after ingest
+commits them (SQLite only; see ``dashboard.transactions.fold``).
+
+Ingest wakes it after each commit that stored tracked events; it waits half a second more, so that
+one fold takes the events of many requests (writing a record once for all of them, and its pages
+once), then folds. It
+also looks every half second for events another process stored, so the report reflects an event
+within a second (CONTRACT §7) even when nobody reads it. Readers fold what is pending themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from dashboard.transactions.fold import fold_pending
+
+logger = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.5
+_GATHER_SECONDS = 0.5
+_wakeup = threading.Event()
+_started = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def folds() -> bool:
+    """Whether this database folds records after the commit (SQLite) rather than merging them in
+    the ingest transaction (PostgreSQL)."""
+    return connection.vendor == "sqlite"
+
+
+def wake() -> None:
+    """Tell the folder thread, if this process runs one, that tracked events were committed."""
+    _wakeup.set()
+
+
+def start() -> None:
+    """Start the folder thread (once per process) when the database folds."""
+    global _thread
+    if not folds() or not settings.EVENTSCOPE_FOLDER_THREAD:
+        return
+    with _started:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="transaction-folder", daemon=True)
+            _thread.start()
+
+
+def _run() -> None:
+    while True:
+        if _wakeup.wait(_POLL_SECONDS):
+            time.sleep(_GATHER_SECONDS)
+        _wakeup.clear()
+        try:
+            fold_pending()
+        except Exception:  # keep folding later; readers fold what is pending themselves
+            logger.exception("transaction folder: a fold failed")
+            close_old_connections()

@@ -1,0 +1,191 @@
+"""The SQLite fold (set-based SQL, ``dashboard.transactions.fold``) against the merge PostgreSQL
+runs in the ingest transaction (``tracking.State.apply``, in Python): the same events, in the same
+order and the same requests, must leave the same records, out-of-order facts included."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dashboard.envelope import NormalizedEvent
+from dashboard.ingest.store import store_events
+from dashboard.models import Event, Lifecycle, TrackingCursor, Transaction
+from dashboard.transactions import folder
+from dashboard.transactions.definitions import forget_lifecycles
+from dashboard.transactions.fold import fold_pending, pending
+from dashboard.transactions.tracking import MAX_FACTS, MAX_LINKS
+
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
+
+LIFECYCLES = [
+    {"name": "order", "key": "detail.order-id", "steps": ["OrderCreated", "OrderPaid", "OrderShipped"],
+     "timeout_seconds": 3600, "pattern": None},
+    # Short: records started two minutes before the base time are past their deadline.
+    {"name": "delivery", "key": "detail.order-id", "steps": ["OrderCreated", "OrderShipped"],
+     "timeout_seconds": 60, "pattern": {"source": ["a"]}},
+    {"name": "ping", "key": "source", "steps": ["OrderPaid"], "timeout_seconds": 7200, "pattern": None},
+]  # fmt: skip
+KINDS = ["OrderCreated", "OrderPaid", "OrderShipped", "OrderUpdated", "OrderNoted"]
+
+# One event: (kind, source, producer id, key, seconds after the base time, trace, idempotency key).
+# Few ids, times and sources, so that equal (time, id) pairs and exact duplicates occur; twelve
+# traces, so that a record's sample of MAX_LINKS fills up.
+event_specs = st.lists(
+    st.tuples(
+        st.sampled_from(KINDS), st.sampled_from(["a", "b"]), st.integers(0, 6), st.sampled_from(["o-1", "o-2", "o-3"]),
+        st.sampled_from([-130, -61, 0, 1, 2]), st.integers(0, 12), st.sampled_from(["", "k-1", "k-2"]),
+    ),
+    min_size=1,
+    max_size=40,
+)  # fmt: skip
+
+MANY_UPDATES_FIRST = [("OrderUpdated", "a", n, "o-1", 0, n % 13, "k-1") for n in range(MAX_FACTS + 5)]
+
+
+def _events(specs: list[tuple[str, str, int, str, int, int, str]], base: datetime) -> list[NormalizedEvent]:
+    return [
+        NormalizedEvent(
+            event_id=f"e-{number}", source=source, detail_type=kind, time=base + timedelta(seconds=offset),
+            detail={"order-id": key}, format="native", raw="{}", trace_id=f"{trace:032x}" if trace else "",
+            idempotency_key=idempotency_key,
+        )
+        for kind, source, number, key, offset, trace, idempotency_key in specs
+    ]  # fmt: skip
+
+
+def _records() -> dict[tuple[str, str], dict[str, Any]]:
+    """Every record, with stored ids (which differ between runs) replaced by what they stand for."""
+    names = {event.id: f"{event.source}/{event.event_id}" for event in Event.objects.all()}
+
+    def named(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "id": names[item["id"]]}
+
+    return {
+        (tx.lifecycle.name, tx.key): {
+            "status": tx.status, "mask": (tx.steps_mask, tx.missing_count, tx.first_missing),
+            "steps_seen": {step: named(seen) for step, seen in tx.steps_seen.items()},
+            "step_order": list(tx.steps_seen), "out_of_order": tx.out_of_order,
+            "facts": [named(fact) for fact in tx.out_of_order_events],
+            "times": (tx.first_seen, tx.last_seen, tx.deadline), "overdue_at": tx.overdue_at,
+            "counts": (tx.duplicates, tx.updates), "links": (tx.trace_ids, tx.idempotency_keys),
+        }
+        for tx in Transaction.objects.select_related("lifecycle")
+    }  # fmt: skip
+
+
+def _run(parts: list[list[NormalizedEvent]], folds: list[bool], monkeypatch: pytest.MonkeyPatch, sql: bool):
+    Event.objects.all().delete()
+    Transaction.objects.all().delete()
+    with monkeypatch.context() as patch:
+        patch.setattr(folder, "folds", lambda: sql)
+        for part, fold_now in zip(parts, folds, strict=True):
+            store_events(list(part), timezone.now())
+            if fold_now and sql:
+                fold_pending()
+    if sql:
+        fold_pending()
+        assert not pending()
+    return _records()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=event_specs, data=st.data())
+def test_the_fold_leaves_the_records_the_python_merge_leaves(
+    specs: list[tuple[str, str, int, str, int, int, str]], data: st.DataObject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not Lifecycle.objects.exists():
+        for item in LIFECYCLES:
+            Lifecycle.objects.create(**item)
+        forget_lifecycles()
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=120)
+    events = _events(specs, base)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(events) - 1)), max_size=4))))
+    folds = data.draw(st.lists(st.booleans(), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
+    parts = [events[start:end] for start, end in itertools.pairwise([0, *cuts, len(events)]) if start < end]
+    # Folded after each request, the moments at which the Python merge runs:
+    expected = _run(parts, [True] * len(parts), monkeypatch, sql=False)
+    assert expected  # every history here tracks something (every event has an order id)
+    assert _differences(_run(parts, [True] * len(parts), monkeypatch, sql=True), expected) == []
+    # Folded at other moments (several requests at once), only when a record went overdue can differ:
+    # a fold that never saw it overdue (it was complete by then) records no such moment.
+    batched = _run(parts, folds[: len(parts)], monkeypatch, sql=True)
+    assert _differences(batched, expected, but=("overdue_at",)) == []
+
+
+Records = dict[tuple[str, str], dict[str, Any]]
+
+
+def _differences(folded: Records, expected: Records, but: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    assert sorted(folded) == sorted(expected)
+    return [
+        (pair, name, folded[pair][name], value)
+        for pair, record in expected.items()
+        for name, value in record.items()
+        if name not in but and folded[pair][name] != value
+    ]
+
+
+def test_many_facts_and_links_are_capped_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    for item in LIFECYCLES:
+        Lifecycle.objects.create(**item)
+    forget_lifecycles()
+    base = datetime.now(UTC) - timedelta(seconds=10)
+    events = _events(MANY_UPDATES_FIRST, base)
+    parts = [events[:7], events[7:]]
+    records = _run(parts, [True, True], monkeypatch, sql=True)
+    assert records == _run(parts, [True, True], monkeypatch, sql=False)
+    order = records[("order", "o-1")]
+    assert order["out_of_order"] and len(order["facts"]) == MAX_FACTS
+    assert order["counts"] == (0, MAX_FACTS + 5)
+    assert len(order["links"][0]) == MAX_LINKS and order["links"][0] == sorted(order["links"][0])
+
+
+def test_an_event_near_the_end_of_the_calendar_gets_the_last_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    for item in LIFECYCLES:
+        Lifecycle.objects.create(**item)
+    forget_lifecycles()
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    spec = [("OrderCreated", "a", 1, "o-1", 0, 0, "")]
+    expected = _run([_events(spec, late)], [True], monkeypatch, sql=False)
+    assert _run([_events(spec, late)], [True], monkeypatch, sql=True) == expected
+    assert expected[("order", "o-1")]["times"][2] == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_deleting_the_newest_events_brings_the_fold_position_down() -> None:
+    Lifecycle.objects.create(**LIFECYCLES[0])
+    forget_lifecycles()
+    base = datetime.now(UTC)
+    store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(3)], base), base)
+    fold_pending()
+    Event.objects.filter(event_id__in=["e-1", "e-2"]).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(rowid) FROM dashboard_event")
+        (top,) = cursor.fetchone()
+    assert TrackingCursor.objects.get().position == top
+    # The rowids SQLite hands out again belong to new events, and they are folded.
+    store_events(_events([("OrderPaid", "a", 9, "o-0", 1, 0, "")], base), base)
+    fold_pending()
+    assert Transaction.objects.get(key="o-0").steps_mask == 0b11
+
+
+def test_among_equal_occurrences_of_a_step_the_first_to_arrive_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    for item in LIFECYCLES:
+        Lifecycle.objects.create(**item)
+    forget_lifecycles()
+    base = datetime.now(UTC).replace(microsecond=0)
+    # The same time and producer id from two sources: equal by (time, id); the first one wins, in
+    # one request and across two.
+    spec = [("OrderCreated", source, 1, "o-1", 0, 0, "") for source in ("b", "a", "b")]
+    spec[2] = ("OrderCreated", "a", 2, "o-1", 0, 0, "")
+    for parts in ([_events(spec, base)], [_events(spec[:1], base), _events(spec[1:], base)]):
+        folded = _run(parts, [True] * len(parts), monkeypatch, sql=True)
+        assert _differences(folded, _run(parts, [True] * len(parts), monkeypatch, sql=False)) == []
+        assert folded[("order", "o-1")]["steps_seen"]["OrderCreated"]["id"] == "b/e-1"
+        assert folded[("order", "o-1")]["counts"] == (2, 0)
