@@ -83,7 +83,7 @@ _CLEAR = tuple(f"DELETE FROM temp.{name}" for name in _TEMPORARY)
 _MATCHES = """
 INSERT INTO temp.fold_match (pos, lifecycle_id, key, step, time, stored_id, event_id, detail_type, trace_id,
                              idempotency_key)
-SELECT row_number() OVER (ORDER BY e.rowid, m.key), m.value ->> 0, m.value ->> 1, m.value ->> 2, e."time", e.id,
+SELECT e.rowid * 100000 + m.key, m.value ->> 0, m.value ->> 1, m.value ->> 2, e."time", e.id,
        e.event_id, e.detail_type, e.trace_id, e.idempotency_key
 FROM dashboard_event e, json_each(e.lifecycle_matches) m
 WHERE e.rowid > %s AND e.rowid <= %s
@@ -91,15 +91,16 @@ WHERE e.rowid > %s AND e.rowid <= %s
 
 _STEPS = """
 INSERT INTO temp.fold_step (lifecycle_id, key, step, name, count, first_pos, time, stored_id, event_id)
-SELECT w.lifecycle_id, w.key, w.step, l.steps ->> w.step, w.count, w.first_pos, w."time", w.stored_id, w.event_id
-FROM (
-    SELECT m.*, count(*) OVER pair_step AS count, min(pos) OVER pair_step AS first_pos,
-           row_number() OVER (PARTITION BY lifecycle_id, key, step ORDER BY "time", event_id, pos) AS earliest
-    FROM temp.fold_match m
-    WHERE step IS NOT NULL
-    WINDOW pair_step AS (PARTITION BY lifecycle_id, key, step)
-) w JOIN dashboard_lifecycle l ON l.id = w.lifecycle_id
-WHERE w.earliest = 1 AND w.step < json_array_length(l.steps)
+SELECT m.lifecycle_id, m.key, m.step, l.steps ->> m.step, count(*),
+       (SELECT min(f.pos) FROM temp.fold_match f WHERE f.lifecycle_id = m.lifecycle_id AND f.key = m.key
+        AND f.step = m.step),
+       m."time", m.stored_id, m.event_id
+FROM temp.fold_match m JOIN dashboard_lifecycle l ON l.id = m.lifecycle_id
+WHERE m.step IS NOT NULL AND m.step < json_array_length(l.steps)
+GROUP BY m.lifecycle_id, m.key, m.step
+-- The one min() makes the bare columns those of the earliest occurrence: by time (text in which a
+-- shorter prefix is earlier, hence the NUL separator), then producer id, then arrival.
+HAVING min(m."time" || char(0) || m.event_id || char(0) || substr('0000000000000000000' || m.pos, -19)) IS NOT NULL
 """
 
 _PAIRS = """
