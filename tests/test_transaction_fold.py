@@ -5,10 +5,13 @@ order and the same requests, must leave the same records, out-of-order facts inc
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 from dashboard.envelope import NormalizedEvent
 from dashboard.ingest.store import store_events
 from dashboard.models import Event, Lifecycle, TrackingCursor, Transaction
-from dashboard.transactions import folder
+from dashboard.transactions import fold, folder
 from dashboard.transactions.definitions import forget_lifecycles
 from dashboard.transactions.fold import fold_pending, pending
 from dashboard.transactions.tracking import MAX_FACTS, MAX_LINKS
@@ -189,3 +192,71 @@ def test_among_equal_occurrences_of_a_step_the_first_to_arrive_is_kept(monkeypat
         assert _differences(folded, _run(parts, [True] * len(parts), monkeypatch, sql=False)) == []
         assert folded[("order", "o-1")]["steps_seen"]["OrderCreated"]["id"] == "b/e-1"
         assert folded[("order", "o-1")]["counts"] == (2, 0)
+
+
+def test_a_record_changed_while_its_merge_was_computed_is_merged_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    Lifecycle.objects.create(**LIFECYCLES[0])
+    forget_lifecycles()
+    base = datetime.now(UTC).replace(microsecond=0)
+    store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
+    fold_pending()
+    store_events(_events([("OrderPaid", "a", 2, "o-1", 1, 0, "")], base), base)
+    overdue = base - timedelta(minutes=1)
+    computed, compute = [], fold._compute
+
+    def compute_then_another_writer(position: int, upto: int) -> None:
+        compute(position, upto)
+        if not computed:  # between the merge and its write, as the sweep would
+            Transaction.objects.filter(key="o-1").update(status="incomplete", overdue_at=overdue)
+        computed.append((position, upto))
+
+    monkeypatch.setattr(fold, "_compute", compute_then_another_writer)
+    assert fold_pending() == 1
+    assert len(computed) == 2  # the stale merge was refused and done again under the lock
+    record = Transaction.objects.get(key="o-1")
+    assert (record.steps_mask, record.missing_count, record.overdue_at) == (0b11, 1, overdue)
+    assert list(record.steps_seen) == ["OrderCreated", "OrderPaid"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_merge_is_computed_while_another_process_holds_the_write_lock() -> None:
+    Lifecycle.objects.create(**LIFECYCLES[0])
+    forget_lifecycles()
+    base = datetime.now(UTC)
+    store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(5)], base), base)
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 500")  # a merge that needed the lock would fail fast
+        fold._compute(0, 10**9)  # reads a snapshot into temporary tables: no write lock needed
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM temp.fold_record")
+            assert cursor.fetchone()[0] == 5
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        fold._clear()
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(connection.settings_dict['OPTIONS']['timeout'] * 1000)}")
+    assert fold_pending() == 5 and Transaction.objects.count() == 5
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_the_server_folds_a_moment_after_ingest_without_being_asked(live_server_url: str, token: Any) -> None:
+    headers = {"Authorization": f"Bearer {token.token}"}
+    order = {key: value for key, value in LIFECYCLES[0].items() if key != "pattern"}
+    assert requests.post(f"{live_server_url}/api/lifecycles", json=order, headers=headers, timeout=10).status_code == 201
+    events = [{"source": "shop", "detail-type": "OrderCreated", "detail": {"order-id": f"o-{n}"}} for n in range(3)]
+    # The server loads lifecycle definitions within its cache time: send until it tracks.
+    deadline = time.monotonic() + 15
+    while not Event.objects.exclude(lifecycle_matches=None).exists():
+        assert time.monotonic() < deadline, "the server never matched an event to the lifecycle"
+        response = requests.post(f"{live_server_url}/api/events", json=events, headers=headers, timeout=10)
+        assert response.status_code == 200
+        time.sleep(0.1)
+    # Nobody reads the report: the server's folder thread alone brings the records in (within 1 s).
+    while Transaction.objects.count() < 3 or pending():
+        assert time.monotonic() < deadline + 2, "the server did not fold the tracked events"
+        time.sleep(0.05)
+    assert sorted(Transaction.objects.values_list("key", flat=True)) == ["o-0", "o-1", "o-2"]
