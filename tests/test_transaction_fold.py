@@ -246,7 +246,8 @@ def test_the_merge_is_computed_while_another_process_holds_the_write_lock() -> N
 def test_the_server_folds_a_moment_after_ingest_without_being_asked(live_server_url: str, token: Any) -> None:
     headers = {"Authorization": f"Bearer {token.token}"}
     order = {key: value for key, value in LIFECYCLES[0].items() if key != "pattern"}
-    assert requests.post(f"{live_server_url}/api/lifecycles", json=order, headers=headers, timeout=10).status_code == 201
+    created = requests.post(f"{live_server_url}/api/lifecycles", json=order, headers=headers, timeout=10)
+    assert created.status_code == 201
     events = [{"source": "shop", "detail-type": "OrderCreated", "detail": {"order-id": f"o-{n}"}} for n in range(3)]
     # The server loads lifecycle definitions within its cache time: send until it tracks.
     deadline = time.monotonic() + 15
