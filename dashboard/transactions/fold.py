@@ -29,6 +29,7 @@ row locks instead (``tracking.record_matches``).
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 
 from django.db import connection
@@ -283,6 +284,22 @@ def fold_pending() -> int:
     the position changed in between (another fold, the sweep, a lifecycle change), the write finds
     out and the chunk is merged again under the lock. On PostgreSQL this returns 0 at once.
     """
+    if connection.vendor != "sqlite":
+        return 0
+    if connection.in_atomic_block:
+        # The caller's transaction holds the write lock already; a fold of another thread may be
+        # waiting for it, so do not wait for that fold in turn.
+        return _fold_up_to_now()
+    # One fold at a time in this process: a reader arriving while the folder thread folds waits for
+    # it (and then folds what is left) rather than computing the same merge beside it.
+    with _one_at_a_time:
+        return _fold_up_to_now()
+
+
+_one_at_a_time = threading.Lock()
+
+
+def _fold_up_to_now() -> int:
     folded = 0
     position, top = _positions()  # what is stored now; events stored meanwhile wait for the next fold
     while position < top:

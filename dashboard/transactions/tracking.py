@@ -1,19 +1,18 @@
 """Tracking transactions at ingest: each stored event advances or updates its key's transaction.
 
-Two halves, so the write transaction stays short:
-
 - ``entry_matches`` runs before the write transaction: which lifecycles each accepted event belongs
   to, under which key, as which step (or as an update). The event's row stores them
-  (``encode_matches``); on SQLite they are folded into records after the commit (``fold``).
-- on PostgreSQL, ``record_matches`` runs inside the transaction that stores the events (``store_events``' write
-  closure), after the insert, for the events that were really stored (not duplicates).
+  (``encode_matches``), so they are committed with the event.
+- On PostgreSQL, ``record_matches`` merges them into the records inside that same transaction
+  (``store_events``' write closure), for the events that were really stored (not duplicates). On
+  SQLite, ``fold`` merges them just after, in SQL, with the same result (``State.apply`` is its
+  reference).
 
 Races are closed in the database. Records are unique per ``(lifecycle, key)``. A batch inserts the
 records it believes new, in ``(lifecycle, key)`` order, with ``ON CONFLICT DO NOTHING`` (and, on
 PostgreSQL, ``RETURNING`` to learn which went in: a concurrent batch may have created one first);
-every other record is locked (``SELECT … FOR UPDATE``, in the same order), merged and updated. On
-SQLite the write transaction itself is exclusive, so what the batch reads stays true until commit.
-Two processes ingesting one key therefore serialise on its row and neither loses a step, and since
+every other record is locked (``SELECT … FOR UPDATE``, in the same order), merged and updated. Two
+processes ingesting one key therefore serialise on its row and neither loses a step, and since
 inserts and locks always go in one order, batches cannot deadlock.
 """
 
