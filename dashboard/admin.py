@@ -10,6 +10,7 @@ from django.contrib import admin
 from dashboard.models import Lifecycle, Transaction
 from dashboard.transactions.changes import FIELDS, check_steps_change, save_change
 from dashboard.transactions.definitions import LifecycleError, check_lifecycle
+from dashboard.transactions.fold import fold_pending
 
 
 class LifecycleForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -58,6 +59,10 @@ class TransactionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # records come from ingested events only
+
+    def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
+        fold_pending()  # the list holds every ingested event, as the report does
+        return super().changelist_view(request, extra_context)
 
 
 # Consumers, replays and deliveries register themselves in their own module.

@@ -164,9 +164,11 @@ class Transaction(models.Model):
 
 class TrackingCursor(models.Model):
     """How far the event log has been folded into transaction records (SQLite only, one row):
-    every event whose rowid is at most ``position`` is in its records."""
+    every event whose rowid is at most ``position`` is in its records. ``last_id`` is the stored id
+    of the last of them, which outlives a renumbering of rowids (VACUUM)."""
 
     position = models.BigIntegerField(default=0)
+    last_id = models.CharField(max_length=26, default="", blank=True)
 
     def __str__(self) -> str:
         return f"folded up to event rowid {self.position}"

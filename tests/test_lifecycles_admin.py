@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from dashboard.envelope import NormalizedEvent
+from dashboard.ingest.store import store_events
 from dashboard.models import Lifecycle
 
 pytestmark = pytest.mark.django_db
@@ -43,5 +46,12 @@ def test_the_admin_refuses_what_the_api_refuses(admin: Client, change: dict[str,
 
 
 def test_transactions_are_listed_but_not_added_by_hand(admin: Client) -> None:
-    assert admin.get("/admin/dashboard/transaction/").status_code == 200
+    Lifecycle.objects.create(name="order", key="detail.order-id", steps=["OrderCreated"], timeout_seconds=60)
+    now = timezone.now()
+    created = NormalizedEvent(event_id="e-1", source="shop", detail_type="OrderCreated", time=now,
+                              detail={"order-id": "o-admin"}, format="native", raw="{}")  # fmt: skip
+    store_events([created], now)
+    listing = admin.get("/admin/dashboard/transaction/")
+    assert listing.status_code == 200
+    assert "o-admin" in listing.content.decode()  # the list holds the event just stored
     assert admin.get("/admin/dashboard/transaction/add/").status_code == 403

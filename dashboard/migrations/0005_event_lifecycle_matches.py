@@ -21,8 +21,8 @@ def start_position(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(_TRIGGER)
         cursor.execute(
-            "INSERT INTO dashboard_trackingcursor (id, position) "
-            "SELECT 1, coalesce(max(rowid), 0) FROM dashboard_event"
+            "INSERT INTO dashboard_trackingcursor (id, position, last_id) SELECT 1, coalesce(max(rowid), 0), "
+            "coalesce((SELECT id FROM dashboard_event ORDER BY rowid DESC LIMIT 1), '') FROM dashboard_event"
         )
 
 
@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("position", models.BigIntegerField(default=0)),
+                ("last_id", models.CharField(blank=True, default="", max_length=26)),
             ],
         ),
         migrations.AddField(

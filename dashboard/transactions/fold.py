@@ -29,6 +29,7 @@ row locks instead (``tracking.record_matches``).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from functools import partial
 
@@ -84,9 +85,10 @@ _CLEAR = tuple(f"DELETE FROM temp.{name}" for name in _TEMPORARY)
 _MATCHES = """
 INSERT INTO temp.fold_match (pos, lifecycle_id, key, step, time, stored_id, event_id, detail_type, trace_id,
                              idempotency_key)
-SELECT e.rowid * 100000 + m.key, m.value ->> 0, m.value ->> 1, m.value ->> 2, e."time", e.id,
-       e.event_id, e.detail_type, e.trace_id, e.idempotency_key
-FROM dashboard_event e, json_each(e.lifecycle_matches) m
+SELECT e.rowid * 100000 + m.key, l.id, m.value ->> 1,
+       CASE WHEN m.value ->> 2 < json_array_length(l.steps) THEN m.value ->> 2 END, e."time", e.id, e.event_id,
+       e.detail_type, e.trace_id, e.idempotency_key
+FROM dashboard_event e, json_each(e.lifecycle_matches) m JOIN dashboard_lifecycle l ON l.id = m.value ->> 0
 WHERE e.rowid > %s AND e.rowid <= %s
 """
 
@@ -246,10 +248,12 @@ _COLUMNS = (
     "status", "steps_mask", "missing_count", "first_missing", "steps_seen", "out_of_order", "out_of_order_events",
     "first_seen", "last_seen", "deadline", "overdue_at", "duplicates", "updates", "trace_ids", "idempotency_keys",
 )  # fmt: skip
-# A record created meanwhile is left alone (and the merge done again under the lock).
+# A record created meanwhile, or one whose lifecycle was deleted meanwhile, is left out (and the
+# merge done again under the lock).
 _INSERT = f"""
 INSERT INTO dashboard_transaction (lifecycle_id, "key", {", ".join(_COLUMNS)}, updated_at)
-SELECT lifecycle_id, key, {", ".join(_COLUMNS)}, %s FROM temp.fold_record WHERE x_id IS NULL
+SELECT lifecycle_id, key, {", ".join(_COLUMNS)}, %s FROM temp.fold_record
+WHERE x_id IS NULL AND lifecycle_id IN (SELECT id FROM dashboard_lifecycle)
 ORDER BY lifecycle_id, key
 ON CONFLICT DO NOTHING
 """
@@ -276,15 +280,23 @@ _UPDATES = tuple(
 )
 
 
+def folds() -> bool:
+    """Whether records are folded after ingest (SQLite 3.38 or later: the fold's SQL needs its JSON
+    operators) rather than merged in the ingest transaction (PostgreSQL, older SQLite)."""
+    return connection.vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
+
+
 def fold_pending() -> int:
-    """Fold every stored event not folded yet into its records; the number of events folded.
+    """Fold every event stored so far and not folded yet into its records; how many stored events
+    (tracked or not) the fold position moved past.
 
     The merge is computed into temporary tables from a snapshot, outside the write lock, so that
-    SQLite computes it beside ingest; only writing the records back takes the lock. If a record or
-    the position changed in between (another fold, the sweep, a lifecycle change), the write finds
-    out and the chunk is merged again under the lock. On PostgreSQL this returns 0 at once.
+    SQLite computes it beside ingest; only writing the records back takes the lock. If the sweep
+    changed or a lifecycle deletion removed a record in between, the write finds out and the chunk
+    is merged again under the lock; if another fold moved the position first, this one stops. Where
+    records are merged at ingest, this returns 0 at once.
     """
-    if connection.vendor != "sqlite":
+    if not folds() or not pending():
         return 0
     if connection.in_atomic_block:
         # The caller's transaction holds the write lock already; a fold of another thread may be
@@ -303,15 +315,18 @@ def _fold_up_to_now() -> int:
     folded = 0
     position, top = _positions()  # what is stored now; events stored meanwhile wait for the next fold
     while position < top:
-        upto = min(top, position + CHUNK)
-        _compute(position, upto)
-        try:
-            applied = run_alone_in_write_transaction(partial(_apply, position, upto))
-        except _Changed:
-            applied = run_alone_in_write_transaction(_fold_locked)
-        finally:
-            _clear()
-        folded += applied
+        if not _tracking_defined():
+            # Nothing stored can belong to a lifecycle: move past it without reading it.
+            folded += run_alone_in_write_transaction(partial(_skip, position, top))
+        else:
+            upto = min(top, position + CHUNK)
+            _compute(position, upto)
+            try:
+                folded += run_alone_in_write_transaction(partial(_apply, position, upto))
+            except _Changed:
+                folded += run_alone_in_write_transaction(_fold_locked)
+            finally:
+                _clear()
         position = _positions()[0]
     return folded
 
@@ -320,23 +335,68 @@ class _Changed(Exception):
     """A record or the fold position changed between computing a merge and writing it."""
 
 
-def _positions() -> tuple[int, int]:
-    """The fold position and the newest event's rowid."""
-    if connection.vendor != "sqlite":
-        return 0, 0
+def _tracking_defined() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT (SELECT coalesce(max(position), 0) FROM dashboard_trackingcursor), "
-            "(SELECT coalesce(max(rowid), 0) FROM dashboard_event)"
-        )
-        position, top = cursor.fetchone()
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM dashboard_lifecycle)")
+        return bool(cursor.fetchone()[0])
+
+
+_POSITIONS = """
+SELECT c.position, c.last_id, (SELECT id FROM dashboard_event WHERE rowid <= c.position ORDER BY rowid DESC LIMIT 1),
+       (SELECT coalesce(max(rowid), 0) FROM dashboard_event)
+FROM dashboard_trackingcursor c WHERE c.id = 1
+"""
+_MOVE = """
+UPDATE dashboard_trackingcursor
+SET position = %s,
+    last_id = coalesce((SELECT id FROM dashboard_event WHERE rowid <= %s ORDER BY rowid DESC LIMIT 1), '')
+WHERE id = 1 AND position = %s
+"""
+
+
+def _positions() -> tuple[int, int]:
+    """The fold position and the newest event's rowid.
+
+    The position is a rowid, and a VACUUM (or a copy of the table) may number the events afresh,
+    in the same order: the position then follows its anchor, the stored id of the last event folded.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_POSITIONS)
+        row = cursor.fetchone()
+        if row is None:  # never folded (or the row was removed): from the first event on
+            cursor.execute("SELECT coalesce(max(rowid), 0) FROM dashboard_event")
+            return 0, int(cursor.fetchone()[0])
+        position, anchor, at_position, top = row
+        if anchor and at_position != anchor:
+            cursor.execute("SELECT rowid FROM dashboard_event WHERE id = %s", [anchor])
+            found = cursor.fetchone()
+            moved = int(found[0]) if found else min(int(position), int(top))
+            run_alone_in_write_transaction(partial(_reanchor, int(position), moved))
+            return _positions()
     return int(position), int(top)
 
 
+def _reanchor(position: int, moved: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_MOVE, [moved, moved, position])
+
+
 def pending() -> bool:
-    """Whether stored events wait to be folded (a read; no lock taken)."""
+    """Whether stored events wait to be folded (a read, unless the position must be re-anchored)."""
+    if not folds():
+        return False
     position, top = _positions()
     return top > position
+
+
+def _skip(position: int, top: int) -> int:
+    """Move the position past events that no lifecycle can have tracked (none is defined)."""
+    if _tracking_defined():  # one was defined meanwhile: fold properly
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT OR IGNORE INTO dashboard_trackingcursor (id, position, last_id) VALUES (1, 0, '')")
+        cursor.execute(_MOVE, [top, top, position])
+        return top - position if cursor.rowcount == 1 else 0
 
 
 def _compute(position: int, upto: int) -> None:
@@ -363,9 +423,8 @@ def _apply(position: int, upto: int) -> int:
     back) when a record is not as the merge read it. Precondition: inside the write transaction."""
     now = utc_text(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute("INSERT OR IGNORE INTO dashboard_trackingcursor (id, position) VALUES (1, 0)")
-        cursor.execute("UPDATE dashboard_trackingcursor SET position = %s WHERE id = 1 AND position = %s",
-                       [upto, position])  # fmt: skip
+        cursor.execute("INSERT OR IGNORE INTO dashboard_trackingcursor (id, position, last_id) VALUES (1, 0, '')")
+        cursor.execute(_MOVE, [upto, upto, position])
         if cursor.rowcount != 1:
             return 0
         cursor.execute("SELECT count(*), count(x_id) FROM temp.fold_record")

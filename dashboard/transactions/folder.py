@@ -10,14 +10,15 @@ within a second (CONTRACT §7) even when nobody reads it. Readers fold what is p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
-from dashboard.transactions.fold import fold_pending
+from dashboard.transactions import fold
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _thread: threading.Thread | None = None
 def folds() -> bool:
     """Whether this database folds records after the commit (SQLite) rather than merging them in
     the ingest transaction (PostgreSQL)."""
-    return connection.vendor == "sqlite"
+    return fold.folds()
 
 
 def wake() -> None:
@@ -51,12 +52,16 @@ def start() -> None:
 
 
 def _run() -> None:
+    failures = 0
     while True:
-        if _wakeup.wait(_POLL_SECONDS):
+        if _wakeup.wait(_POLL_SECONDS if not failures else min(30, 2**failures)):
             time.sleep(_GATHER_SECONDS)
         _wakeup.clear()
         try:
-            fold_pending()
-        except Exception:  # keep folding later; readers fold what is pending themselves
-            logger.exception("transaction folder: a fold failed")
-            close_old_connections()
+            fold.fold_pending()
+            failures = 0
+        except Exception:  # keep folding later, backing off; readers fold what is pending themselves
+            failures += 1
+            logger.exception("transaction folder: a fold failed (attempt %d)", failures)
+            with contextlib.suppress(Exception):
+                close_old_connections()
