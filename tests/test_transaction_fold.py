@@ -212,7 +212,7 @@ def test_a_record_changed_while_its_merge_was_computed_is_merged_again(monkeypat
 
     monkeypatch.setattr(fold, "_compute", compute_then_another_writer)
     assert fold_pending() == 1
-    assert len(computed) == 2  # the stale merge was refused and done again under the lock
+    assert len(computed) == 2  # the stale merge was refused and done again
     record = Transaction.objects.get(key="o-1")
     assert (record.steps_mask, record.missing_count, record.overdue_at) == (0b11, 1, overdue)
     assert list(record.steps_seen) == ["OrderCreated", "OrderPaid"]
@@ -323,3 +323,26 @@ def test_with_an_sqlite_older_than_3_38_ingest_merges_in_its_transaction(monkeyp
     store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
     assert Transaction.objects.get().key == "o-1"  # no fold needed (and none possible)
     assert fold_pending() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # so that "inside the write transaction" can be told apart
+def test_a_merge_refused_twice_is_done_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    Lifecycle.objects.create(**LIFECYCLES[0])
+    forget_lifecycles()
+    base = datetime.now(UTC).replace(microsecond=0)
+    store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
+    fold_pending()
+    store_events(_events([("OrderPaid", "a", 2, "o-1", 1, 0, "")], base), base)
+    compute, locked, changes = fold._compute, [], iter(range(1, 100))
+
+    def compute_then_another_writer(position: int, upto: int) -> None:
+        compute(position, upto)
+        if connection.in_atomic_block:
+            locked.append((position, upto))
+        else:  # off the lock: another writer gets in first, each time
+            Transaction.objects.filter(key="o-1").update(overdue_at=base + timedelta(seconds=next(changes)))
+
+    monkeypatch.setattr(fold, "_compute", compute_then_another_writer)
+    assert fold_pending() == 1
+    assert locked  # the third computation ran inside the write transaction, and nothing could change it
+    assert Transaction.objects.get(key="o-1").steps_mask == 0b11

@@ -293,8 +293,8 @@ def fold_pending() -> int:
     The merge is computed into temporary tables from a snapshot, outside the write lock, so that
     SQLite computes it beside ingest; only writing the records back takes the lock. If the sweep
     changed or a lifecycle deletion removed a record in between, the write finds out and the chunk
-    is merged again under the lock; if another fold moved the position first, this one stops. Where
-    records are merged at ingest, this returns 0 at once.
+    is merged again (under the lock if it happens twice); if another fold moved the position first,
+    this one stops. Where records are merged at ingest, this returns 0 at once.
     """
     if not folds() or not pending():
         return 0
@@ -319,16 +319,24 @@ def _fold_up_to_now() -> int:
             # Nothing stored can belong to a lifecycle: move past it without reading it.
             folded += run_alone_in_write_transaction(partial(_skip, position, top))
         else:
-            upto = min(top, position + CHUNK)
-            _compute(position, upto)
-            try:
-                folded += run_alone_in_write_transaction(partial(_apply, position, upto))
-            except _Changed:
-                folded += run_alone_in_write_transaction(_fold_locked)
-            finally:
-                _clear()
+            folded += _fold_chunk(position, min(top, position + CHUNK))
         position = _positions()[0]
     return folded
+
+
+def _fold_chunk(position: int, upto: int) -> int:
+    """Fold ``(position, upto]``: computed off the lock, written under it; computed again if a record
+    changed in between, and the second time that happens, computed and written under the lock."""
+    try:
+        for _ in range(2):
+            _compute(position, upto)
+            try:
+                return run_alone_in_write_transaction(partial(_apply, position, upto))
+            except _Changed:
+                continue
+        return run_alone_in_write_transaction(_fold_locked)
+    finally:
+        _clear()
 
 
 class _Changed(Exception):
