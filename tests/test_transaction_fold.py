@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from dashboard.envelope import NormalizedEvent
 from dashboard.ingest.store import store_events
 from dashboard.models import Event, Lifecycle, TrackingCursor, Transaction
-from dashboard.transactions import fold, folder
+from dashboard.transactions import fold
 from dashboard.transactions.definitions import forget_lifecycles
 from dashboard.transactions.fold import fold_pending, pending
 from dashboard.transactions.tracking import MAX_FACTS, MAX_LINKS
@@ -87,7 +87,7 @@ def _run(parts: list[list[NormalizedEvent]], folds: list[bool], monkeypatch: pyt
     Event.objects.all().delete()
     Transaction.objects.all().delete()
     with monkeypatch.context() as patch:
-        patch.setattr(folder, "folds", lambda: sql)
+        patch.setattr(fold, "folds", lambda: sql)
         for part, fold_now in zip(parts, folds, strict=True):
             store_events(list(part), timezone.now())
             if fold_now and sql:

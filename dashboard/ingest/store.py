@@ -13,7 +13,7 @@ from dashboard.ids import new_ids
 from dashboard.live.items import accepted_wire_events
 from dashboard.live.publish import publish_on_commit
 from dashboard.models import Event
-from dashboard.transactions import folder
+from dashboard.transactions import fold, folder
 from dashboard.transactions.definitions import active_lifecycles
 from dashboard.transactions.tracking import Match, encode_matches, entry_matches, record_matches
 
@@ -95,7 +95,8 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
     # SQLite folds the stored matches into records after the commit (``transactions.fold``);
     # PostgreSQL merges them here, in the transaction, under row locks.
-    merge_now = bool(lifecycle_matches) and not folder.folds()
+    folded_later = fold.folds()
+    merge_now = bool(lifecycle_matches) and not folded_later
 
     def write() -> dict[tuple[str, str], str]:
         insert_rows(Event, EVENT_FIELDS, rows, ignore_conflicts=True)
@@ -116,7 +117,7 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
 
     if rows:
         stored = run_in_write_transaction(write)
-        if lifecycle_matches and folder.folds():
+        if lifecycle_matches and folded_later:
             folder.wake()
     for result in results:
         if result.status == "rejected":

@@ -29,12 +29,6 @@ _started = threading.Lock()
 _thread: threading.Thread | None = None
 
 
-def folds() -> bool:
-    """Whether this database folds records after the commit (SQLite) rather than merging them in
-    the ingest transaction (PostgreSQL)."""
-    return fold.folds()
-
-
 def wake() -> None:
     """Tell the folder thread, if this process runs one, that tracked events were committed."""
     _wakeup.set()
@@ -43,7 +37,7 @@ def wake() -> None:
 def start() -> None:
     """Start the folder thread (once per process) when the database folds."""
     global _thread
-    if not folds() or not settings.EVENTSCOPE_FOLDER_THREAD:
+    if not fold.folds() or not settings.EVENTSCOPE_FOLDER_THREAD:
         return
     with _started:
         if _thread is None or not _thread.is_alive():
