@@ -49,6 +49,23 @@ event_specs = st.lists(
     max_size=40,
 )  # fmt: skip
 
+
+def _define(*lifecycles: dict[str, Any]) -> None:
+    for item in lifecycles:
+        Lifecycle.objects.create(**item)
+    forget_lifecycles()
+
+
+def _created_folded_then_paid() -> datetime:
+    """The order lifecycle; o-1's OrderCreated folded, its OrderPaid stored and pending; the base time."""
+    _define(LIFECYCLES[0])
+    base = datetime.now(UTC).replace(microsecond=0)
+    store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
+    fold_pending()
+    store_events(_events([("OrderPaid", "a", 2, "o-1", 1, 0, "")], base), base)
+    return base
+
+
 MANY_UPDATES_FIRST = [("OrderUpdated", "a", n, "o-1", 0, n % 13, "k-1") for n in range(MAX_FACTS + 5)]
 
 
@@ -104,9 +121,7 @@ def test_the_fold_leaves_the_records_the_python_merge_leaves(
     specs: list[tuple[str, str, int, str, int, int, str]], data: st.DataObject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not Lifecycle.objects.exists():
-        for item in LIFECYCLES:
-            Lifecycle.objects.create(**item)
-        forget_lifecycles()
+        _define(*LIFECYCLES)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=120)
     events = _events(specs, base)
     cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(events) - 1)), max_size=4))))
@@ -136,9 +151,7 @@ def _differences(folded: Records, expected: Records, but: tuple[str, ...] = ()) 
 
 
 def test_many_facts_and_links_are_capped_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    for item in LIFECYCLES:
-        Lifecycle.objects.create(**item)
-    forget_lifecycles()
+    _define(*LIFECYCLES)
     base = datetime.now(UTC) - timedelta(seconds=10)
     events = _events(MANY_UPDATES_FIRST, base)
     parts = [events[:7], events[7:]]
@@ -151,9 +164,7 @@ def test_many_facts_and_links_are_capped_the_same_way(monkeypatch: pytest.Monkey
 
 
 def test_an_event_near_the_end_of_the_calendar_gets_the_last_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    for item in LIFECYCLES:
-        Lifecycle.objects.create(**item)
-    forget_lifecycles()
+    _define(*LIFECYCLES)
     late = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
     spec = [("OrderCreated", "a", 1, "o-1", 0, 0, "")]
     expected = _run([_events(spec, late)], [True], monkeypatch, sql=False)
@@ -162,8 +173,7 @@ def test_an_event_near_the_end_of_the_calendar_gets_the_last_deadline(monkeypatc
 
 
 def test_deleting_the_newest_events_brings_the_fold_position_down() -> None:
-    Lifecycle.objects.create(**LIFECYCLES[0])
-    forget_lifecycles()
+    _define(LIFECYCLES[0])
     base = datetime.now(UTC)
     store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(3)], base), base)
     fold_pending()
@@ -179,9 +189,7 @@ def test_deleting_the_newest_events_brings_the_fold_position_down() -> None:
 
 
 def test_among_equal_occurrences_of_a_step_the_first_to_arrive_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    for item in LIFECYCLES:
-        Lifecycle.objects.create(**item)
-    forget_lifecycles()
+    _define(*LIFECYCLES)
     base = datetime.now(UTC).replace(microsecond=0)
     # The same time and producer id from two sources: equal by (time, id); the first one wins, in
     # one request and across two.
@@ -195,12 +203,7 @@ def test_among_equal_occurrences_of_a_step_the_first_to_arrive_is_kept(monkeypat
 
 
 def test_a_record_changed_while_its_merge_was_computed_is_merged_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    Lifecycle.objects.create(**LIFECYCLES[0])
-    forget_lifecycles()
-    base = datetime.now(UTC).replace(microsecond=0)
-    store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
-    fold_pending()
-    store_events(_events([("OrderPaid", "a", 2, "o-1", 1, 0, "")], base), base)
+    base = _created_folded_then_paid()
     overdue = base - timedelta(minutes=1)
     computed, compute = [], fold._compute
 
@@ -220,8 +223,7 @@ def test_a_record_changed_while_its_merge_was_computed_is_merged_again(monkeypat
 
 @pytest.mark.django_db(transaction=True)
 def test_the_merge_is_computed_while_another_process_holds_the_write_lock() -> None:
-    Lifecycle.objects.create(**LIFECYCLES[0])
-    forget_lifecycles()
+    _define(LIFECYCLES[0])
     base = datetime.now(UTC)
     store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(5)], base), base)
     holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=1)
@@ -265,8 +267,7 @@ def test_the_server_folds_a_moment_after_ingest_without_being_asked(live_server_
 
 @pytest.mark.django_db(transaction=True)
 def test_after_the_events_are_numbered_afresh_the_fold_goes_on_from_the_same_event() -> None:
-    Lifecycle.objects.create(**LIFECYCLES[0])
-    forget_lifecycles()
+    _define(LIFECYCLES[0])
     base = datetime.now(UTC)
     store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(6)], base), base)
     Event.objects.filter(event_id__in=["e-0", "e-1", "e-2"]).delete()  # gaps below the newest
@@ -299,9 +300,7 @@ def test_without_lifecycles_the_fold_moves_past_events_without_reading_them(monk
 
 @pytest.mark.django_db(transaction=True)  # the fold commits: a broken foreign key would fail it
 def test_a_lifecycle_deleted_while_its_records_were_merged_leaves_no_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    for item in LIFECYCLES:
-        Lifecycle.objects.create(**item)
-    forget_lifecycles()
+    _define(*LIFECYCLES)
     base = datetime.now(UTC)
     store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
     compute = fold._compute
@@ -316,8 +315,7 @@ def test_a_lifecycle_deleted_while_its_records_were_merged_leaves_no_record(monk
 
 
 def test_with_an_sqlite_older_than_3_38_ingest_merges_in_its_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
-    Lifecycle.objects.create(**LIFECYCLES[0])
-    forget_lifecycles()
+    _define(LIFECYCLES[0])
     monkeypatch.setattr(fold.sqlite3, "sqlite_version_info", (3, 37, 2))
     base = datetime.now(UTC)
     store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
@@ -327,12 +325,7 @@ def test_with_an_sqlite_older_than_3_38_ingest_merges_in_its_transaction(monkeyp
 
 @pytest.mark.django_db(transaction=True)  # so that "inside the write transaction" can be told apart
 def test_a_merge_refused_twice_is_done_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    Lifecycle.objects.create(**LIFECYCLES[0])
-    forget_lifecycles()
-    base = datetime.now(UTC).replace(microsecond=0)
-    store_events(_events([("OrderCreated", "a", 1, "o-1", 0, 0, "")], base), base)
-    fold_pending()
-    store_events(_events([("OrderPaid", "a", 2, "o-1", 1, 0, "")], base), base)
+    base = _created_folded_then_paid()
     compute, locked, changes = fold._compute, [], iter(range(1, 100))
 
     def compute_then_another_writer(position: int, upto: int) -> None:
