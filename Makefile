@@ -12,7 +12,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 DEMO_URL ?= http://$(HOST):$(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-postgres lint format bench worker demo screenshots clean
+.PHONY: help run test test-js test-sqlite test-postgres lint format bench worker demo screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,9 +33,13 @@ run: $(VENV)/.runtime ## Serve the dashboard (HTTP + websockets) on http://$(HOS
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-test: $(VENV)/.dev ## Run the whole test suite: embedded mode (SQLite), then the scaled mode (PostgreSQL + Redis)
+test: $(VENV)/.dev ## Run the whole test suite: page scripts, embedded mode (SQLite), then the scaled mode (PostgreSQL + Redis)
+	$(MAKE) --no-print-directory test-js
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+
+test-js: ## The page scripts' pure functions, with Node's built-in test runner (no npm packages)
+	node --test tests/js/
 
 test-sqlite: $(VENV)/.dev ## The suite on the embedded default (SQLite, in-process layer)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not redis" $(PYTEST_ARGS)

@@ -112,5 +112,25 @@ def test_the_event_page_shows_envelope_and_original_body_with_copy_buttons(page,
     assert page.script_errors == []
 
 
+def test_the_json_viewer_shows_and_copies_large_numbers_exactly(page, live_server_url, token):
+    event = {
+        "source": "shop.ledger",
+        "detail-type": "Posted",
+        "detail": {"entry": 1234567890123456789, "cents": -9007199254740993},
+    }
+    (event_id,) = send(live_server_url, token.token, [event])
+    page.goto(f"/events/{event_id}/")
+    envelope = page.locator(".json-view").first
+    # JSON.parse would show 1234567890123456800 and -9007199254740992.
+    expect(envelope.locator(".j-num")).to_have_text(["1234567890123456789", "-9007199254740993"])
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    envelope.locator("button.copy").click()
+    expect(envelope.locator("button.copy")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert '"entry": 1234567890123456789' in copied
+    assert orjson.loads(copied)["detail"]["cents"] == -9007199254740993
+    assert page.script_errors == []
+
+
 def test_an_unknown_event_is_a_404(page):
     assert page.goto("/events/01ARZ3NDEKTSV4RRFFQ69G5FAV/").status == 404

@@ -1,10 +1,8 @@
 // The report page draws its table first; the funnel (a count over every matching record, slow with
 // millions of them) is fetched afterwards as server-rendered HTML and put in its place.
-(function () {
-  "use strict";
-  const section = document.getElementById("funnel");
-  const body = document.getElementById("funnel-body");
-  if (!section || !body) return;
+const section = document.getElementById("funnel");
+const body = document.getElementById("funnel-body");
+if (section && body) {
   fetch(section.dataset.src, { credentials: "same-origin", headers: { Accept: "text/html" } })
     .then((response) => {
       if (response.redirected) throw new Error("signed out"); // to the login page
@@ -18,4 +16,4 @@
     .catch(() => {
       body.textContent = "The funnel could not be loaded; reload the page to try again.";
     });
-})();
+}

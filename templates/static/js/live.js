@@ -1,31 +1,32 @@
 // The live tail (/live/): a websocket on /ws/live/ with a server-side pattern filter.
 // Payload text only ever reaches the page through textContent and attribute setters.
-(function () {
-  "use strict";
+import { cell, linkCell, socketUrl } from "./dom.js";
+import { clock } from "./time.js";
 
-  var form = document.getElementById("live-form");
+function start() {
+  const form = document.getElementById("live-form");
   if (!form) return;
-  var rows = document.getElementById("live-rows");
-  var empty = document.getElementById("live-empty");
-  var stateBox = document.getElementById("live-state");
-  var patternBox = document.getElementById("live-pattern");
-  var patternStatus = document.getElementById("pattern-status");
-  var pauseButton = document.getElementById("pause");
-  var maxRows = parseInt(form.dataset.maxRows, 10) || 500;
-  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const rows = document.getElementById("live-rows");
+  const empty = document.getElementById("live-empty");
+  const stateBox = document.getElementById("live-state");
+  const patternBox = document.getElementById("live-pattern");
+  const patternStatus = document.getElementById("pattern-status");
+  const pauseButton = document.getElementById("pause");
+  const maxRows = parseInt(form.dataset.maxRows, 10) || 500;
+  const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
 
-  var socket = null;
-  var connectedOnce = false;
-  var retryDelay = 500;
-  var filter = { pattern: null, kinds: ["event", "span"] };
-  var paused = false;
-  var held = [];
-  var resuming = false;
-  var waiting = []; // items that arrive while a resume over HTTP is running
-  var lastEventId = null; // the newest stored event id shown: where a reconnect resumes from
-  var seen = new Set();
-  var arrivals = [];
-  var counts = { shown: 0, dropped: 0 };
+  let socket = null;
+  let connectedOnce = false;
+  let retryDelay = 500;
+  let filter = { pattern: null, kinds: ["event", "span"] };
+  let paused = false;
+  let held = [];
+  let resuming = false;
+  let waiting = []; // items that arrive while a resume over HTTP is running
+  let lastEventId = null; // the newest stored event id shown: where a reconnect resumes from
+  let seen = new Set();
+  const arrivals = [];
+  const counts = { shown: 0, dropped: 0 };
 
   function setText(id, value) { document.getElementById(id).textContent = String(value); }
 
@@ -34,29 +35,8 @@
     stateBox.className = "live-state" + (kind ? " " + kind : "");
   }
 
-  function cell(tr, text, className) {
-    var td = document.createElement("td");
-    if (className) td.className = className;
-    if (text !== null && text !== undefined) td.textContent = text;
-    tr.appendChild(td);
-    return td;
-  }
-
-  function linkCell(tr, text, href, className) {
-    var td = cell(tr, null, className);
-    if (text) {
-      var a = document.createElement("a");
-      a.href = href;
-      a.textContent = text;
-      td.appendChild(a);
-    }
-    return td;
-  }
-
-  function clock(iso) { return iso ? iso.replace("T", " ").replace("Z", "") : ""; }
-
   function preview(value) {
-    var text = JSON.stringify(value);
+    let text = JSON.stringify(value);
     return text && text.length > 160 ? text.slice(0, 160) + "…" : text;
   }
 
@@ -67,7 +47,7 @@
   }
 
   function eventRow(e) {
-    var tr = document.createElement("tr");
+    let tr = document.createElement("tr");
     tr.className = "live-event";
     tr.dataset.id = e.id;
     cell(tr, clock(e.received_at), "mono nowrap");
@@ -81,7 +61,7 @@
   }
 
   function spanRow(s) {
-    var tr = document.createElement("tr");
+    let tr = document.createElement("tr");
     tr.className = "live-span" + (s.status && s.status.code === "error" ? " error-row" : "");
     cell(tr, clock(s.start).slice(0, 23), "mono nowrap");
     cell(tr, "span", "kind");
@@ -94,16 +74,16 @@
   }
 
   function droppedRow(count) {
-    var tr = document.createElement("tr");
+    let tr = document.createElement("tr");
     tr.className = "live-dropped";
-    var td = cell(tr, count + " item(s) dropped: this view fell behind the stream");
+    let td = cell(tr, count + " item(s) dropped: this view fell behind the stream");
     td.colSpan = 7;
     return tr;
   }
 
   function show(message) {
     if (message.type === "event") {
-      var e = message.event;
+      let e = message.event;
       if (seen.has(e.id)) return;
       seen.add(e.id);
       if (seen.size > 20000) seen = new Set(Array.from(seen).slice(-10000));
@@ -149,9 +129,9 @@
   function resume() {
     if (!lastEventId || filter.kinds.indexOf("event") < 0) return;
     resuming = true;
-    var after = lastEventId;
+    let after = lastEventId;
     function page() {
-      var url = form.dataset.eventsApi + "?limit=500&after=" + encodeURIComponent(after) + patternParam();
+      let url = form.dataset.eventsApi + "?limit=500&after=" + encodeURIComponent(after) + patternParam();
       return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { results: [] }; })
         .then(function (body) {
@@ -161,12 +141,12 @@
         });
     }
     // Items of the resume go to the waiting list too, then everything is shown in order.
-    var pending = [];
-    var keep = waiting;
+    let pending = [];
+    let keep = waiting;
     waiting = pending;
     page().catch(function () { return null; }).then(function () {
       resuming = false;
-      var queued = pending.concat(keep);
+      let queued = pending.concat(keep);
       waiting = [];
       queued.forEach(place);
     });
@@ -179,14 +159,13 @@
   }
 
   function connect() {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + form.dataset.socket);
+    socket = new WebSocket(socketUrl(form.dataset.socket));
     socket.addEventListener("open", function () {
       retryDelay = 500;
       subscribe();
     });
     socket.addEventListener("message", function (frame) {
-      var message;
+      let message;
       try { message = JSON.parse(frame.data); } catch (err) { return; }
       if (message.type === "subscribed") {
         setState("live", "up");
@@ -213,16 +192,16 @@
   }
 
   // --- The pattern editor: checked as it is typed, applied on submit -------------------------------
-  var validation = 0;
+  let validation = 0;
   function readPattern() {
-    var text = patternBox.value.trim();
+    let text = patternBox.value.trim();
     if (!text) return { ok: true, pattern: null };
     try { return { ok: true, pattern: JSON.parse(text) }; } catch (err) { return { ok: false, error: "Not valid JSON: " + err.message }; }
   }
 
   function validate() {
-    var mine = ++validation;
-    var read = readPattern();
+    let mine = ++validation;
+    let read = readPattern();
     if (!read.ok) return Promise.resolve(report(mine, false, read.error));
     if (read.pattern === null) return Promise.resolve(report(mine, true, "No pattern: everything is shown."));
     return fetch(form.dataset.validateApi, {
@@ -246,7 +225,7 @@
     return ok;
   }
 
-  var typing = null;
+  let typing = null;
   patternBox.addEventListener("input", function () {
     clearTimeout(typing);
     typing = setTimeout(validate, 250);
@@ -256,7 +235,7 @@
     submitted.preventDefault();
     validate().then(function (ok) {
       if (!ok) return;
-      var kinds = [];
+      let kinds = [];
       if (document.getElementById("kind-event").checked) kinds.push("event");
       if (document.getElementById("kind-span").checked) kinds.push("span");
       if (!kinds.length) { report(validation, false, "Choose events, spans or both."); return; }
@@ -270,7 +249,7 @@
     pauseButton.textContent = paused ? "Resume" : "Pause";
     pauseButton.setAttribute("aria-pressed", String(paused));
     if (!paused) {
-      var backlog = held;
+      let backlog = held;
       held = [];
       setText("held", 0);
       backlog.forEach(show);
@@ -286,10 +265,12 @@
 
   // Items per second over the last five seconds.
   setInterval(function () {
-    var now = Date.now();
+    let now = Date.now();
     while (arrivals.length && arrivals[0] < now - 5000) arrivals.shift();
     setText("rate", (arrivals.length / 5).toFixed(arrivals.length < 50 ? 1 : 0));
   }, 1000);
 
   connect();
-})();
+}
+
+start();

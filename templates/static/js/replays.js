@@ -1,15 +1,15 @@
 // The replays page (/replays/): consumers, dry run then start, live progress over /ws/replays/<id>/,
 // cancel and re-drive. Payload text only ever reaches the page through textContent.
-(function () {
-  "use strict";
+import { cell, socketUrl } from "./dom.js";
 
-  var root = document.getElementById("replays-page");
+function start() {
+  const root = document.getElementById("replays-page");
   if (!root) return;
-  var csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
-  var rowsBox = document.getElementById("replay-rows");
-  var emptyBox = document.getElementById("replay-empty");
-  var sockets = {};
-  var ACTIVE = { pending: true, running: true };
+  const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const rowsBox = document.getElementById("replay-rows");
+  const emptyBox = document.getElementById("replay-empty");
+  const sockets = {};
+  const ACTIVE = { pending: true, running: true };
 
   function api(method, url, body) {
     return fetch(url, {
@@ -20,7 +20,7 @@
     }).then(function (response) {
       return response.json().then(function (data) {
         if (!response.ok) {
-          var message = data && data.error ? data.error.message : "HTTP " + response.status;
+          let message = data && data.error ? data.error.message : "HTTP " + response.status;
           throw new Error(message);
         }
         return data;
@@ -29,17 +29,9 @@
   }
 
   function say(id, text, isError) {
-    var box = document.getElementById(id);
+    let box = document.getElementById(id);
     box.textContent = text;
     box.classList.toggle("error", Boolean(isError));
-  }
-
-  function cell(tr, text, className) {
-    var td = document.createElement("td");
-    if (className) td.className = className;
-    if (text !== null && text !== undefined) td.textContent = String(text);
-    tr.appendChild(td);
-    return td;
   }
 
   function eta(seconds) {
@@ -50,9 +42,9 @@
   }
 
   function render(replay) {
-    var id = "replay-" + replay.id;
-    var tr = document.getElementById(id);
-    var fresh = !tr;
+    let id = "replay-" + replay.id;
+    let tr = document.getElementById(id);
+    let fresh = !tr;
     if (fresh) {
       tr = document.createElement("tr");
       tr.id = id;
@@ -62,13 +54,13 @@
     cell(tr, replay.id, "num");
     cell(tr, replay.name);
     cell(tr, replay.state, "state state-" + replay.state);
-    var progressCell = cell(tr, null, "progress-cell");
-    var bar = document.createElement("progress");
-    var done = replay.delivered + replay.failed;
+    let progressCell = cell(tr, null, "progress-cell");
+    let bar = document.createElement("progress");
+    let done = replay.delivered + replay.failed;
     bar.max = Math.max(replay.total, done, 1);
     bar.value = done;
     progressCell.appendChild(bar);
-    var label = document.createElement("span");
+    let label = document.createElement("span");
     label.className = "small";
     label.textContent = " " + done + " / " + (replay.planning_done ? replay.total : "≤" + replay.total);
     progressCell.appendChild(label);
@@ -78,9 +70,9 @@
     cell(tr, replay.rate === null || replay.rate === undefined ? "—" : replay.rate, "num");
     cell(tr, ACTIVE[replay.state] ? eta(replay.eta_seconds) : "—", "num");
     cell(tr, replay.last_replayed_time ? replay.last_replayed_time.replace("T", " ").replace("Z", "") : "—", "mono");
-    var actions = cell(tr, null, "nowrap");
+    let actions = cell(tr, null, "nowrap");
     if (ACTIVE[replay.state]) {
-      var cancel = document.createElement("button");
+      let cancel = document.createElement("button");
       cancel.type = "button";
       cancel.className = "cancel-replay";
       cancel.textContent = "Cancel";
@@ -94,7 +86,7 @@
       actions.appendChild(cancel);
     }
     if (replay.failed) {
-      var link = document.createElement("a");
+      let link = document.createElement("a");
       link.href = "?replay=" + encodeURIComponent(replay.id) + "#dead-letters";
       link.textContent = " dead letters";
       actions.appendChild(link);
@@ -108,12 +100,11 @@
 
   function watch(id) {
     if (sockets[id]) return;
-    var delay = 500;
-    var state = { closed: false, socket: null };
+    let delay = 500;
+    let state = { closed: false, socket: null };
     sockets[id] = state;
     function connect() {
-      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-      var socket = new WebSocket(scheme + window.location.host + root.dataset.socketPrefix + id + "/");
+      const socket = new WebSocket(socketUrl(root.dataset.socketPrefix + id + "/"));
       state.socket = socket;
       socket.addEventListener("open", function () {
         delay = 500;
@@ -121,7 +112,7 @@
         api("GET", "/api/replays/" + id).then(render).catch(function () {});
       });
       socket.addEventListener("message", function (message) {
-        var data;
+        let data;
         try { data = JSON.parse(message.data); } catch (err) { return; }
         if (data.type === "progress" && data.replay) render(data.replay);
       });
@@ -135,31 +126,31 @@
   }
 
   function unwatch(id) {
-    var state = sockets[id];
+    let state = sockets[id];
     if (!state) return;
     state.closed = true;
     if (state.socket) state.socket.close();
     delete sockets[id];
   }
 
-  var initial = JSON.parse(document.getElementById("replays-data").textContent);
-  for (var i = initial.length - 1; i >= 0; i--) render(initial[i]);
+  const initial = JSON.parse(document.getElementById("replays-data").textContent);
+  for (let i = initial.length - 1; i >= 0; i--) render(initial[i]);
 
   function readPattern(form) {
-    var text = form.elements.pattern.value.trim();
+    let text = form.elements.pattern.value.trim();
     if (!text) return null;
     return JSON.parse(text);
   }
 
   function readRate(form) {
-    var text = form.elements.rate_per_second.value.trim();
+    let text = form.elements.rate_per_second.value.trim();
     return text ? Number(text) : null;
   }
 
   document.getElementById("consumer-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var form = event.target;
-    var body;
+    let form = event.target;
+    let body;
     try {
       body = { name: form.elements.name.value.trim(), url: form.elements.url.value.trim(),
                pattern: readPattern(form), rate_per_second: readRate(form) };
@@ -174,26 +165,26 @@
     }).catch(function (err) { say("consumer-status", err.message, true); });
   });
 
-  var replayForm = document.getElementById("replay-form");
-  var startButton = document.getElementById("start-replay");
-  var planned = null;
+  const replayForm = document.getElementById("replay-form");
+  const startButton = document.getElementById("start-replay");
+  let planned = null;
 
   function replayBody(dryRun) {
-    var form = replayForm;
-    var consumers = [];
+    let form = replayForm;
+    let consumers = [];
     form.querySelectorAll("input[name=consumers]:checked").forEach(function (box) { consumers.push(box.value); });
-    var body = { name: form.elements.name.value.trim(), since: form.elements.since.value.trim(),
+    let body = { name: form.elements.name.value.trim(), since: form.elements.since.value.trim(),
                  pattern: readPattern(form), consumers: consumers, rate_per_second: readRate(form), dry_run: dryRun };
-    var until = form.elements.until.value.trim();
+    let until = form.elements.until.value.trim();
     if (until) body.until = until;
     return body;
   }
 
   function fillRows(id, pairs) {
-    var box = document.getElementById(id);
+    let box = document.getElementById(id);
     box.textContent = "";
     pairs.forEach(function (pair) {
-      var tr = document.createElement("tr");
+      let tr = document.createElement("tr");
       pair.forEach(function (value, index) { cell(tr, value, index ? "num" : ""); });
       box.appendChild(tr);
     });
@@ -206,12 +197,12 @@
     document.getElementById("plan-skipped").textContent = plan.skipped;
     fillRows("plan-types", Object.keys(plan.by_detail_type).map(function (k) { return [k, plan.by_detail_type[k]]; }));
     fillRows("plan-consumers", Object.keys(plan.by_consumer).map(function (k) { return [k, plan.by_consumer[k]]; }));
-    var first = document.getElementById("plan-first");
+    let first = document.getElementById("plan-first");
     first.textContent = "";
     plan.first_events.forEach(function (ev) {
-      var tr = document.createElement("tr");
-      var td = cell(tr, null, "mono");
-      var a = document.createElement("a");
+      let tr = document.createElement("tr");
+      let td = cell(tr, null, "mono");
+      let a = document.createElement("a");
       a.href = "/events/" + encodeURIComponent(ev.id) + "/";
       a.textContent = ev.time + " " + ev.id;
       td.appendChild(a);
@@ -224,7 +215,7 @@
 
   replayForm.addEventListener("submit", function (event) {
     event.preventDefault();
-    var body;
+    let body;
     try { body = replayBody(true); } catch (err) {
       say("replay-status", "The pattern is not valid JSON.", true);
       return;
@@ -262,7 +253,7 @@
     }).catch(function (err) { say("redrive-status", err.message, true); });
   }
 
-  var all = document.getElementById("redrive-all");
+  const all = document.getElementById("redrive-all");
   if (all) all.addEventListener("click", function () { all.disabled = true; redrive(all.dataset.replay, null); });
   document.querySelectorAll(".redrive-one").forEach(function (button) {
     button.addEventListener("click", function () {
@@ -270,4 +261,6 @@
       redrive(button.dataset.replay, [parseInt(button.dataset.delivery, 10)]);
     });
   });
-})();
+}
+
+start();

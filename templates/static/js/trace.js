@@ -4,35 +4,20 @@
 // committed while the socket was down is missed).
 //
 // Everything shown is producers' data: it is written with textContent/createElement only.
-(function () {
-  "use strict";
+import { colourOf, el, link, socketUrl } from "./dom.js";
+import { fmtMs, parseNs } from "./time.js";
+import { bounds, keyOf, layout, statusOf } from "./waterfall.js";
+
+function start() {
   const root = document.getElementById("waterfall");
   const dataNode = document.getElementById("trace-data");
   if (!root || !dataNode) return;
   const traceId = root.dataset.traceId;
-  const colourOf = (window.Eventscope && window.Eventscope.colourOf) || (() => "#3b6fd8");
   const INDENT = 14;
 
   const state = { spans: new Map(), events: new Map(), incoming: [], peers: {}, collapsed: new Set(), open: null };
 
   // --- data ---------------------------------------------------------------------------------------
-  function parseNs(iso) {
-    // RFC 3339 with up to nanoseconds, to (approximate) epoch nanoseconds.
-    if (typeof iso !== "string") return NaN;
-    const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(iso);
-    if (!m) return Date.parse(iso) * 1e6;
-    const fraction = ((m[2] || "") + "000000000").slice(0, 9);
-    return Date.parse(m[1] + m[3].replace(/^z$/i, "Z")) * 1e6 + Number(fraction);
-  }
-
-  function statusOf(span) {
-    const s = span.status;
-    if (!s) return "unset";
-    return typeof s === "string" ? s : s.code || "unset";
-  }
-
-  const keyOf = (traceOf, spanOf) => traceOf + "/" + spanOf;
-
   function addSpan(span) {
     const known = state.spans.get(keyOf(span.trace_id, span.span_id)) || {};
     const merged = Object.assign({}, known, span);
@@ -71,34 +56,7 @@
   }
 
   // --- drawing ------------------------------------------------------------------------------------
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function link(href, text, cls) {
-    const a = el("a", cls, text);
-    a.href = href;
-    return a;
-  }
-
-  function fmtMs(ms) {
-    if (ms < 1) return ms.toFixed(3) + " ms";
-    if (ms < 1000) return ms.toFixed(ms < 10 ? 2 : 1) + " ms";
-    return (ms / 1000).toFixed(2) + " s";
-  }
-
   function shortId(id) { return id.length > 12 ? id.slice(0, 12) + "…" : id; }
-
-  function bounds() {
-    let lo = Infinity, hi = -Infinity;
-    state.spans.forEach((s) => { lo = Math.min(lo, s.start_ns); hi = Math.max(hi, s.end_ns); });
-    state.events.forEach((e) => { if (!isNaN(e.time_ns)) { lo = Math.min(lo, e.time_ns); hi = Math.max(hi, e.time_ns); } });
-    if (!isFinite(lo)) return [0, 1];
-    return [lo, Math.max(hi, lo + 1)];
-  }
 
   function row(kind, depth, id) {
     const r = el("div", "wf-row " + kind);
@@ -208,64 +166,23 @@
   }
 
   function draw() {
-    const [t0, t1] = bounds();
+    const [t0, t1] = bounds(state.spans, state.events);
     const scale = 100 / (t1 - t0);
-    const children = new Map();
-    const entries = [];
-    const addChild = (parentKey, entry) => {
-      if (!children.has(parentKey)) children.set(parentKey, []);
-      children.get(parentKey).push(entry);
-    };
-    state.spans.forEach((s, key) => {
-      const entry = { kind: "span", at: s.start_ns, item: s, key, hop: false };
-      entries.push(entry);
-      const parentKey = keyOf(s.trace_id, s.parent_span_id);
-      if (s.parent_span_id && state.spans.has(parentKey)) { addChild(parentKey, entry); return; }
-      // A trace's root that consumed a message published by a span on the page hangs under that span.
-      const from = (s.links || []).find((l) => l.trace_id && l.trace_id !== s.trace_id && state.spans.has(keyOf(l.trace_id, l.span_id)));
-      if (from) { entry.hop = true; addChild(keyOf(from.trace_id, from.span_id), entry); return; }
-      entry.root = true;
-    });
-    state.events.forEach((e) => {
-      const entry = { kind: "event", at: e.time_ns, item: e };
-      entries.push(entry);
-      const parentKey = keyOf(e.trace_id, e.parent_span_id);
-      if (e.parent_span_id && state.spans.has(parentKey)) addChild(parentKey, entry); else entry.root = true;
-    });
-    const incoming = new Map();
-    state.incoming.forEach((l) => {
-      const key = keyOf(traceId, l.span_id);
-      if (!incoming.has(key)) incoming.set(key, []);
-      incoming.get(key).push(l);
-    });
-    const byTime = (a, b) => (a.at - b.at) || (a.kind === b.kind ? 0 : a.kind === "span" ? -1 : 1);
-
     const rows = el("div", "wf-rows");
-    const visited = new Set();
-    const visit = (entry, depth) => {
-      if (visited.has(entry)) return;
-      visited.add(entry);
-      if (entry.kind === "event") { rows.appendChild(eventRow(entry.item, depth, t0, scale)); return; }
-      const span = entry.item;
-      const kids = (children.get(entry.key) || []).sort(byTime);
-      // Links whose other end is drawn here already show as nesting; the rest are rows to click through.
-      const outs = (span.links || []).filter((l) => l.trace_id && !state.spans.has(keyOf(l.trace_id, l.span_id)));
-      const ins = (incoming.get(entry.key) || []).filter((l) => !state.spans.has(keyOf(l.trace_id, l.linked_span_id)));
-      rows.appendChild(spanRow(span, depth, kids.length + outs.length + ins.length > 0, t0, scale, entry.hop));
-      if (state.open === entry.key) rows.appendChild(detailPanel(span, depth + 1));
-      if (state.collapsed.has(entry.key)) { markHidden(entry); return; }
-      outs.forEach((l) => rows.appendChild(linkRow(depth + 1, "⇠", "follows from " + peerLabel(l.trace_id, l.span_id),
-        "/traces/" + l.trace_id + "/#span-" + l.span_id, l.trace_id)));
-      ins.forEach((l) => rows.appendChild(linkRow(depth + 1, "⇢", "consumed by " + peerLabel(l.trace_id, l.linked_span_id),
-        "/traces/" + l.trace_id + "/#span-" + l.linked_span_id, l.trace_id)));
-      kids.forEach((k) => visit(k, depth + 1));
-    };
-    const markHidden = (entry) => {
-      (children.get(entry.key) || []).forEach((k) => { visited.add(k); if (k.kind === "span") markHidden(k); });
-    };
-    entries.filter((e) => e.root).sort(byTime).forEach((entry) => visit(entry, 0));
-    // Anything left (links in a cycle) is drawn at the top level rather than lost.
-    entries.filter((e) => !visited.has(e)).sort(byTime).forEach((entry) => visit(entry, 0));
+    const found = layout({ spans: state.spans, events: state.events, incoming: state.incoming,
+      collapsed: state.collapsed, open: state.open, traceId });
+    found.forEach((r) => {
+      if (r.type === "span") rows.appendChild(spanRow(r.span, r.depth, r.hasChildren, t0, scale, r.hop));
+      else if (r.type === "detail") rows.appendChild(detailPanel(r.span, r.depth));
+      else if (r.type === "event") rows.appendChild(eventRow(r.event, r.depth, t0, scale));
+      else if (r.direction === "out") {
+        rows.appendChild(linkRow(r.depth, "⇠", "follows from " + peerLabel(r.traceId, r.spanId),
+          "/traces/" + r.traceId + "/#span-" + r.spanId, r.traceId));
+      } else {
+        rows.appendChild(linkRow(r.depth, "⇢", "consumed by " + peerLabel(r.traceId, r.spanId),
+          "/traces/" + r.traceId + "/#span-" + r.spanId, r.traceId));
+      }
+    });
 
     const axis = el("div", "wf-row wf-axis");
     const traces = new Set([...state.spans.values()].map((sp) => sp.trace_id));
@@ -323,9 +240,8 @@
   }
 
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     let socket;
-    try { socket = new WebSocket(scheme + location.host + root.dataset.socket); } catch (err) { setLive("offline", "down"); return; }
+    try { socket = new WebSocket(socketUrl(root.dataset.socket)); } catch (err) { setLive("offline", "down"); return; }
     socket.addEventListener("open", () => { backoff = 1000; setLive("live", "up"); fetchTrace(); });
     socket.addEventListener("message", (msg) => {
       let data;
@@ -346,4 +262,6 @@
   load(JSON.parse(dataNode.textContent));
   draw();
   connect();
-})();
+}
+
+start();
