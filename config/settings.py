@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "channels",
     "dashboard.apps.DashboardConfig",
     "tracing.apps.TracingConfig",
+    # Development tools (make demo, make screenshots): inert in the server, see dashboard/demo/apps.py.
+    "dashboard.demo.apps.DemoConfig",
 ]
 
 MIDDLEWARE = [

@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from dashboard.demo.management.commands.demo import NEEDS as DEMO_NEEDS
+from dashboard.demo.requirements import require
 
 CHROMIUM = os.environ.get("EVENTSCOPE_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "screenshots-" + secrets.token_hex(4)
@@ -42,6 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--height", type=int, default=860)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require("requests", "playwright", *DEMO_NEEDS)
         out = Path(options["out"])
         out.mkdir(parents=True, exist_ok=True)
         root = Path(settings.BASE_DIR)
@@ -50,7 +53,7 @@ class Command(BaseCommand):
             env.update(
                 {
                     "EVENTSCOPE_VAR_DIR": tmp,
-                    "SECRET_KEY": secrets.token_urlsafe(32),
+                    "SECRET_KEY": secrets.token_urlsafe(48),
                     "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
                     "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
                 }
@@ -80,6 +83,8 @@ class Command(BaseCommand):
                 server.wait(timeout=20)
 
     def _wait(self, url: str) -> None:
+        import requests
+
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dashboard.demo.shop import LIFECYCLE, SERVICES, Shop, Trouble
-from dashboard.demo.telemetry import Telemetry
-from dashboard.demo.transport import PublishError, Transport
+from dashboard.demo.requirements import require
+
+if TYPE_CHECKING:
+    from dashboard.demo.shop import Shop
+
+# What the shop sends through: the real OpenTelemetry exporter, boto3, the CloudEvents SDK.
+NEEDS = ("requests", "boto3", "botocore", "cloudevents", "opentelemetry.exporter.otlp.proto.http")
 
 
 class Command(BaseCommand):
@@ -47,6 +50,13 @@ class Command(BaseCommand):
         return create_token("demo", ["ingest", "read", "operate"]).token
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require(*NEEDS)
+        import requests
+
+        from dashboard.demo.shop import LIFECYCLE, SERVICES, Shop, Trouble
+        from dashboard.demo.telemetry import Telemetry
+        from dashboard.demo.transport import PublishError, Transport
+
         url = options["url"].rstrip("/")
         try:
             requests.get(f"{url}/healthz", timeout=5)
