@@ -22,7 +22,9 @@ def run_replay(replay_id: int) -> str:
 @shared_task(name="tasks.replay.recover_replays", ignore_result=True, time_limit=60, soft_time_limit=50)
 def recover_replays() -> list[int]:
     """Enqueue a run for each replay left running by a stopped worker (lease expired) or left
-    pending; beat runs it every few seconds. Returns the replay ids enqueued."""
+    pending (its start message was lost: a restart, or the broker went away just after the replay
+    was saved); beat runs it every few seconds. A replay that also has its first message queued
+    runs once: the run's lease lets one through. Returns the replay ids enqueued."""
     ids = replays_to_resume()
     for replay_id in ids:
         run_replay.delay(replay_id)

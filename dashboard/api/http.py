@@ -11,7 +11,9 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from kombu.exceptions import OperationalError as BrokerError
 
+from dashboard.broker import RETRY_AFTER_SECONDS, BrokerUnavailable
 from dashboard.models import SCOPES
 from dashboard.tokens import Principal, verify_bearer
 
@@ -49,6 +51,15 @@ def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse
     logger.warning("database unavailable for %s: %s", request.path, error)
     return error_response(
         503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"}
+    )
+
+
+def broker_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
+    """The answer to a task broker that is down: overload, not a crash, so the client is told to
+    come back. (Actions that queue a task check the broker before they save anything.)"""
+    logger.warning("task broker unavailable for %s: %s", request.path, error.__cause__ or error)
+    return error_response(
+        503, "unavailable", "The task queue is unavailable; retry shortly.", {"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
 
 
@@ -95,7 +106,8 @@ def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Pr
 
 
 def api_view(scope: str, methods: tuple[str, ...] = ("GET",), *, allow_session: bool = True) -> Callable[[View], View]:
-    """Wrap a JSON endpoint: method check, authentication for ``scope``, ApiError -> JSON error."""
+    """Wrap a JSON endpoint: method check, authentication for ``scope``, ApiError -> JSON error,
+    an unreachable task broker -> JSON 503 with ``Retry-After``."""
     assert scope in SCOPES
 
     def decorate(view: View) -> View:
@@ -111,6 +123,8 @@ def api_view(scope: str, methods: tuple[str, ...] = ("GET",), *, allow_session: 
                 return view(request, *args, **kwargs)
             except ApiError as err:
                 return error_response(err.status, err.code, err.message, err.headers)
+            except (BrokerUnavailable, BrokerError) as err:  # BrokerError: a task sent without a check
+                return broker_unavailable(request, err)
 
         return wrapped
 

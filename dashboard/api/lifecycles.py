@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.api.http import ApiError, api_view, error_response, json_response
+from dashboard.api.idempotency import idempotent
 from dashboard.models import Lifecycle
 from dashboard.transactions.changes import update_lifecycle
 from dashboard.transactions.definitions import LifecycleError, create_lifecycle, lifecycle_json
@@ -22,6 +23,7 @@ def _document(request: HttpRequest) -> object:
 
 
 @api_view("operate", methods=("POST",))
+@idempotent
 def create(request: HttpRequest) -> HttpResponse:
     try:
         lifecycle = create_lifecycle(_document(request))

@@ -9,6 +9,7 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.api.http import ApiError, api_view, json_response
+from dashboard.api.idempotency import idempotent
 from dashboard.envelope import format_time
 from dashboard.numbers import whole_number
 from dashboard.replay import actions
@@ -36,8 +37,10 @@ def _answer(work: Callable[[], HttpResponse]) -> HttpResponse:
 
 
 @api_view("operate", ("GET", "POST"))
+@idempotent
 def consumers(request: HttpRequest) -> HttpResponse:
-    """``GET``: every consumer. ``POST``: create one (``201`` with it; ``409`` for a taken name)."""
+    """``GET``: every consumer. ``POST``: create one (``201`` with it; ``409`` for a taken name;
+    an ``Idempotency-Key`` makes a retry answer the first result)."""
     if request.method == "GET":
         return json_response({"results": [consumer_json(c) for c in Consumer.objects.order_by("name")]})
     return _answer(lambda: json_response(consumer_json(actions.do_create_consumer(_body(request))), status=201))
@@ -71,9 +74,11 @@ def _create_replay(request: HttpRequest) -> HttpResponse:
 
 
 @api_view("operate", ("GET", "POST"))
+@idempotent
 def replays(request: HttpRequest) -> HttpResponse:
     """``GET``: the latest replays, newest first. ``POST``: a dry run (``200`` with the plan) or a
-    new replay (``202``, ``state`` pending)."""
+    new replay (``202``, ``state`` pending; ``503`` with ``Retry-After`` and nothing saved when the
+    task broker is down; an ``Idempotency-Key`` makes a retry answer the first result)."""
     if request.method == "GET":
         rows = Replay.objects.prefetch_related("consumers").order_by("-id")[:PAGE]
         return json_response({"results": [replay_json(r) for r in rows]})

@@ -3,10 +3,30 @@
 ``check_*`` functions validate input and raise :class:`Invalid` (answered as a 4xx by the API);
 ``do_*`` functions change state. Runs are enqueued after commit, so a worker never looks for a row
 that is not visible yet.
+
+Starting a replay and the task broker: a replay must neither be lost nor run twice when the broker
+is down. Two pieces make that so:
+
+* Before saving a replay (or re-driving a finished one), ``check_broker`` asks the broker to
+  answer within a second. When it does not, nothing is saved and the API answers ``503`` with
+  ``Retry-After``: the client's retry is then the only replay, not a second one.
+* The broker can still fail between that check and the message sent after commit. That message is
+  only a shortcut: the recovery task (``replays_to_resume``, on beat every few seconds) starts any
+  ``pending`` replay that no run took within a few seconds, so a replay whose message was lost
+  still starts once the broker is back, and the answer stays the ``202`` it was. A run takes the
+  replay's lease with a conditional UPDATE (``dashboard.replay.engine``), so a replay whose
+  message arrives twice (sent after commit and again by the recovery) still runs once.
+
+The check happens before the replay's transaction, not inside it: on SQLite a write transaction
+holds the database's write lock, which ingest waits for, and a broker that does not answer would
+hold it for the whole second. (A request with an ``Idempotency-Key`` runs inside the key's
+transaction, ``dashboard.api.idempotency``; that second is then the bound, and only with SQLite and
+an unresponsive Redis together: the embedded mode's in-process queue answers at once.)
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -18,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.broker import check_broker
 from dashboard.envelope import EntryError, parse_time
 from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.models import Consumer, Delivery, Replay
@@ -30,6 +51,7 @@ MIN_RATE = 0.001  # one delivery every ~17 minutes; below that a limiter's wait 
 MAX_LIST = 10_000  # ids or names in one request (each is a query parameter)
 _ID_MAX = 2**63 - 1
 RUN_TASK = "tasks.replay.run_replay"
+logger = logging.getLogger(__name__)
 
 
 class Invalid(ValueError):
@@ -43,10 +65,20 @@ class Invalid(ValueError):
 
 def enqueue_run(replay_id: int) -> None:
     """Start a run of the replay once the current transaction commits (a Celery task: a worker
-    process with ``REDIS_URL``, the server's in-process worker otherwise)."""
-    from config.celery import app
+    process with ``REDIS_URL``, the server's in-process worker otherwise).
 
-    transaction.on_commit(lambda: app.send_task(RUN_TASK, args=[replay_id]))
+    A message that cannot be sent is logged, not raised: the replay is committed ``pending`` by
+    then, and the recovery task starts it when the broker is back (see the module docstring)."""
+
+    def send() -> None:
+        from config.celery import app
+
+        try:
+            app.send_task(RUN_TASK, args=[replay_id])
+        except Exception as err:  # the broker went away after the check: recovery starts the run
+            logger.warning("replay %s: run not queued (%s); the recovery task will start it", replay_id, err)
+
+    transaction.on_commit(send)
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -223,7 +255,9 @@ def plan_replay(request: ReplayRequest) -> dict[str, Any]:
 
 
 def do_create_replay(request: ReplayRequest) -> Replay:
-    """Store the replay (``pending``) and enqueue its run after commit."""
+    """Store the replay (``pending``) and enqueue its run after commit; BrokerUnavailable, with
+    nothing stored, when the task broker does not answer (see the module docstring)."""
+    check_broker()
     with transaction.atomic():
         replay = Replay.objects.create(
             name=request.name,
@@ -263,7 +297,10 @@ def do_cancel_replay(replay: Replay) -> Replay:
 def do_redrive(replay: Replay, delivery_ids: Iterable[int] | None = None) -> int:
     """Send dead letters again (all of the replay's, or those of ``delivery_ids``): they become
     pending with a fresh attempt budget, and a finished replay runs again to send them. Returns how
-    many were re-driven."""
+    many were re-driven. A finished replay needs a new run: BrokerUnavailable, with nothing
+    changed, when the task broker does not answer (a running one picks the dead letters up itself)."""
+    if replay.state not in Replay.ACTIVE:
+        check_broker()
     with transaction.atomic():
         locked = Replay.objects.select_for_update().get(pk=replay.pk)
         query = Delivery.objects.filter(replay_id=replay.pk, state=Delivery.DEAD)

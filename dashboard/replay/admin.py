@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from dashboard.broker import BrokerUnavailable
 from dashboard.replay.actions import Invalid, check_pattern, check_rate, check_url_field, do_redrive
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 
@@ -53,7 +54,14 @@ class ReplayAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Re-drive the dead letters of the selected replays")
     def redrive_dead_letters(self, request: HttpRequest, queryset: QuerySet[Replay]) -> None:
-        count = sum(do_redrive(replay) for replay in queryset)
+        count = 0
+        try:
+            for replay in queryset:
+                count += do_redrive(replay)
+        except BrokerUnavailable:  # a finished replay needs a run, which cannot be queued now
+            message = f"The task queue is unavailable: {count} dead letters re-driven, the rest not; retry shortly."
+            self.message_user(request, message, messages.ERROR)
+            return
         self.message_user(request, f"{count} dead letters re-driven.", messages.SUCCESS)
 
 
