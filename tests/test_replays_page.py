@@ -68,3 +68,32 @@ def test_dead_letters_are_listed_and_re_driven_from_the_page(page):
         page.locator(f"#replay-{replay.pk} td.delivered", has_text="12").wait_for(timeout=30000)
         assert sorted(server.event_ids()) == sorted(set(server.event_ids())) and len(server.event_ids()) == 12
     assert page.script_errors == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("archive")
+def test_a_start_whose_answer_is_lost_can_be_tried_again_and_makes_one_replay(page):
+    make_consumer("orders-v2", "http://127.0.0.1:9/")
+    lost: list[str] = []
+
+    def lose_the_first_answer(route):
+        if route.request.method == "POST" and "idempotency-key" in route.request.headers and not lost:
+            route.fetch()  # the server makes the replay ...
+            lost.append(route.request.headers["idempotency-key"])
+            route.abort()  # ... and the browser never hears of it
+            return
+        route.continue_()
+
+    page.route("**/api/replays", lose_the_first_answer)
+    page.goto("/replays/")
+    page.fill("#replay-form input[name=name]", "lost-answer")
+    page.fill("#replay-form input[name=since]", "2026-01-01T00:00:00Z")
+    page.fill("#replay-form input[name=until]", "2026-01-02T00:00:00Z")
+    page.check("#replay-form input[name=consumers][value=orders-v2]")
+    page.click("#dry-run")
+    page.wait_for_selector("#plan:not([hidden])")
+    page.click("#start-replay")
+    page.wait_for_selector("#replay-status.error")
+    assert lost and Replay.objects.filter(name="lost-answer").count() == 1
+    page.click("#start-replay")  # enabled again: trying once more is safe
+    page.wait_for_selector("#replay-status:has-text('started')")
+    assert Replay.objects.filter(name="lost-answer").count() == 1

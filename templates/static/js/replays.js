@@ -11,11 +11,11 @@ function start() {
   const sockets = {};
   const ACTIVE = { pending: true, running: true };
 
-  function api(method, url, body) {
+  function api(method, url, body, extraHeaders) {
     return fetch(url, {
       method: method,
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      headers: Object.assign({ "Content-Type": "application/json", "X-CSRFToken": csrf }, extraHeaders),
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
       return response.json().then(function (data) {
@@ -168,6 +168,13 @@ function start() {
   const replayForm = document.getElementById("replay-form");
   const startButton = document.getElementById("start-replay");
   let planned = null;
+  let plannedKey = null; // one Idempotency-Key per planned replay: a double click starts it once
+
+  function newKey() {
+    // crypto.randomUUID needs a secure context; getRandomValues works on plain http too.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
 
   function replayBody(dryRun) {
     let form = replayForm;
@@ -224,6 +231,7 @@ function start() {
     say("replay-status", "Planning…");
     api("POST", root.dataset.replaysApi, body).then(function (plan) {
       planned = JSON.stringify(replayBody(false));
+      plannedKey = newKey();
       showPlan(plan);
       startButton.disabled = false;
       say("replay-status", "Dry run done: nothing was delivered. Start it when the plan looks right.");
@@ -238,10 +246,14 @@ function start() {
   startButton.addEventListener("click", function () {
     if (!planned) return;
     startButton.disabled = true;
-    api("POST", root.dataset.replaysApi, JSON.parse(planned)).then(function (replay) {
+    api("POST", root.dataset.replaysApi, JSON.parse(planned), { "Idempotency-Key": plannedKey }).then(function (replay) {
       say("replay-status", "Replay #" + replay.id + " started.");
       render(replay);
-    }).catch(function (err) { say("replay-status", err.message, true); });
+    }).catch(function (err) {
+      // Safe to try again: the same key makes the server answer with the replay it already made.
+      say("replay-status", err.message + " — try again.", true);
+      startButton.disabled = false;
+    });
   });
 
   function redrive(replayId, ids) {
