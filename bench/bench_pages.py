@@ -21,6 +21,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import sqlite3
 import tempfile
 import time
@@ -238,7 +239,9 @@ def _time(session: requests.Session, url: str, paths: list[str]) -> dict[str, fl
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-pages-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update({"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": "bench-secret", "DJANGO_SUPERUSER_PASSWORD": PASSWORD})
+        env.update(
+            {"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+        )
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "createsuperuser", "--no-input", "--username", "bench", "--email", "bench@example.com")
         stored = generate(Path(tmp) / "eventscope.sqlite3")

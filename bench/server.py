@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServe
     """A daphne server on a new SQLite database (or ``DATABASE_URL`` when given in ``extra_env``)."""
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update({"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": "bench-secret", **(extra_env or {})})
+        env.update({"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": secrets.token_urlsafe(50), **(extra_env or {})})
         manage(env, "migrate", "--no-input", "-v", "0")
         token = json.loads(manage(env, "create_token", "bench", "--scopes", "ingest,read", "--json").splitlines()[-1])
         with serve(env) as url:

@@ -14,6 +14,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from dashboard.embedded_worker import start_if_embedded  # noqa: E402
+from dashboard.httpserver import answer_refusals_as_json  # noqa: E402
 from dashboard.ingest.fastpath import IngestFastPath  # noqa: E402
 from dashboard.live.origin import BrowserOriginValidator  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
@@ -23,6 +24,8 @@ from dashboard.transactions.folder import start as start_folder  # noqa: E402
 # and so does the thread that folds tracked events into transaction records on SQLite.
 start_if_embedded()
 start_folder()
+# Requests the HTTP server refuses itself (a URL over 16 KiB, malformed HTTP) get a JSON error too.
+answer_refusals_as_json()
 
 application = ProtocolTypeRouter(
     {

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: errors on API paths are JSON whichever layer below answered them.
+    "dashboard.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.middleware.SecurityHeadersMiddleware",
     "dashboard.middleware.RefuseNulMiddleware",
@@ -241,11 +243,20 @@ EVENTSCOPE_LIVE_BUFFER = env_int("EVENTSCOPE_LIVE_BUFFER", 1000)
 # is picked up within this many seconds (in this process at once).
 EVENTSCOPE_LIFECYCLE_CACHE_SECONDS = env_int("EVENTSCOPE_LIFECYCLE_CACHE_SECONDS", 1)
 
+_LOG_LEVEL = env_str("EVENTSCOPE_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("EVENTSCOPE_LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    # Bad requests refused (4xx, django.security.*) are logged at INFO without a traceback.
+    "filters": {"refusals_at_info": {"()": "dashboard.logging_filters.RefusalsAtInfo"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals_at_info"]}},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers (a second console in debug mode, mail to ADMINS) are dropped: its
+        # records go to the console above, once, through the filter.
+        "django": {"handlers": [], "level": _LOG_LEVEL},
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+    },
 }

@@ -7,6 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+# Django's own rule for a strong key (its deployment check security.W009), applied here at every
+# start and not only under ``check --deploy``: token secrets are HMACs keyed by SECRET_KEY, so a
+# weak key lets anyone who guesses it mint every token's secret.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -24,4 +30,34 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     if not settings.DEBUG and "*" in settings.ALLOWED_HOSTS:
         messages.append(Warning("ALLOWED_HOSTS allows any host.", id="dashboard.W001"))
+    messages.extend(check_secret_key())
     return messages
+
+
+def secret_key_is_weak(key: str) -> bool:
+    """Whether ``key`` fails Django's strength rule: short, few distinct characters, or the
+    ``django-insecure-`` prefix of a key that ``startproject`` generated for development."""
+    return (
+        len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or key.startswith("django-insecure-")
+    )
+
+
+def check_secret_key() -> list[CheckMessage]:
+    """A weak SECRET_KEY: an error with ``DEBUG`` off (it stops ``migrate`` and ``make run``), a
+    warning in debug mode."""
+    if not secret_key_is_weak(settings.SECRET_KEY):
+        return []
+    message = (
+        f"SECRET_KEY is weak: it has {len(settings.SECRET_KEY)} characters, "
+        f"{len(set(settings.SECRET_KEY))} of them distinct; token secrets and sessions are derived from it."
+    )
+    hint = (
+        f"Use at least {SECRET_KEY_MIN_LENGTH} random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))', or unset SECRET_KEY to have one "
+        "generated into var/secret_key. Changing it invalidates existing tokens and sessions."
+    )
+    if settings.DEBUG:
+        return [Warning(message, hint=hint, id="dashboard.W002")]
+    return [Error(message, hint=hint, id="dashboard.E004")]

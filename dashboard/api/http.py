@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -43,6 +44,30 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
     return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+# The codes of errors answered by status alone (the server or Django refused before any view ran).
+STATUS_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    431: "request_header_fields_too_large",
+    500: "internal_error",
+}
+
+
+def error_response_for_status(status: int, message: str | None = None) -> HttpResponse:
+    """The JSON error for ``status`` when nothing more specific is known: the code from
+    ``STATUS_CODES`` (else the status phrase in snake case), the message given or the phrase."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    code = STATUS_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
+    return error_response(status, code, message or f"{phrase}.")
 
 
 def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:

@@ -36,13 +36,18 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# The ingest endpoints (POST): they read their bodies themselves, bounded, and answer in their
+# protocol's own error forms.
+INGEST_PATHS = frozenset({"/v1/traces", "/v1/logs", "/api/events", "/api/cloudevents", "/aws", "/aws/"})
+
+
 def _routes() -> dict[str, Callable[[HttpRequest], HttpResponse]]:
     from dashboard.ingest.cloudevents import ingest_cloudevents
     from dashboard.ingest.eventbridge import aws_endpoint
     from dashboard.ingest.native import ingest_events
     from tracing.views import export_logs, export_traces
 
-    return {
+    routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {
         "/v1/traces": export_traces,
         "/v1/logs": export_logs,
         "/api/events": ingest_events,
@@ -50,6 +55,8 @@ def _routes() -> dict[str, Callable[[HttpRequest], HttpResponse]]:
         "/aws": aws_endpoint,
         "/aws/": aws_endpoint,
     }
+    assert routes.keys() == INGEST_PATHS
+    return routes
 
 
 def _run_view(view: Callable[[HttpRequest], HttpResponse], request: HttpRequest) -> HttpResponse:

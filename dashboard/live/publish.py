@@ -11,6 +11,13 @@ and returns; it never waits for the layer.
 
 On each loop one task sends the queued messages in order, so the numbering a hub checks for gaps
 (see ``dashboard.live.hub``) is the order the layer sees.
+
+When the layer is unreachable (Redis down), ingest goes on and the live tail misses what it sends
+meanwhile (a gap in this process's numbering: a hub that saw its earlier batches reports the missed
+items as ``dropped`` once the layer is back). The log says so once, as
+a WARNING, then at most once per ``REMINDER_SECONDS`` with the number of failed publishes, and at
+INFO when a publish succeeds again: every ingest request publishes, so a line (or a traceback) per
+failure would bury everything else.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +33,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from dashboard.live.groups import firehose_group, replay_group
 from dashboard.live.hub import active_hubs
@@ -34,6 +43,62 @@ logger = logging.getLogger(__name__)
 
 # The most items one merged layer message carries (see _Sender._run).
 MERGE_LIMIT = 2000
+# While publishing keeps failing, how often the log reminds of it.
+REMINDER_SECONDS = 60.0
+
+
+class _FailureLog:
+    """Publishing failures, logged without flooding: the first failure is a WARNING, further ones
+    are counted and reminded of at most every ``REMINDER_SECONDS``, and the first success after
+    them is an INFO. Thread-safe; a success while nothing failed costs one attribute read."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.failing = False
+        self.failed = 0  # failures since the first one of this outage
+        self.unreported = 0  # failures since the last line logged
+        self.reported_at = 0.0
+
+    def failure(self, what: str, error: BaseException) -> None:
+        with self.lock:
+            now = self.clock()
+            self.failed += 1
+            if not self.failing:
+                self.failing, self.unreported, self.reported_at = True, 0, now
+                # A connection error says all there is in one line; anything else may be a bug,
+                # so its first occurrence keeps the traceback.
+                logger.warning(
+                    "live: %s failed; ingest goes on, the live tail misses items until it works again: %s",
+                    what,
+                    _describe(error),
+                    exc_info=None if isinstance(error, OSError | RedisError) else error,
+                )
+                return
+            self.unreported += 1
+            if now - self.reported_at >= REMINDER_SECONDS:
+                logger.warning(
+                    "live: the live layer is still failing: %d publishes failed in the last %.0f s (%s)",
+                    self.unreported,
+                    now - self.reported_at,
+                    _describe(error),
+                )
+                self.unreported, self.reported_at = 0, now
+
+    def success(self) -> None:
+        if not self.failing:
+            return
+        with self.lock:
+            if self.failing:
+                logger.info("live: publishing works again, after %d failed publishes", self.failed)
+                self.failing, self.failed, self.unreported = False, 0, 0
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+_failures = _FailureLog()
 
 
 class _Sender:
@@ -85,8 +150,10 @@ class _Sender:
     async def _send(layer: Any, group: str, message: dict[str, Any]) -> None:
         try:
             await layer.group_send(group, message)
-        except Exception:  # the layer is down: the live tail misses this, ingest goes on
-            logger.exception("live: publishing to %s failed", group)
+        except Exception as err:  # the layer is down: the live tail misses this, ingest goes on
+            _failures.failure("publishing to the live layer", err)
+        else:
+            _failures.success()
 
 
 def _shape(batch: dict[str, Any]) -> tuple[bool, bool]:
@@ -144,8 +211,8 @@ def publish_items(events: list[WireEvent], spans: list[WireSpan]) -> None:
         for sender in _targets():
             batch: LiveBatch = {"type": "live.batch", "events": events, "spans": spans}
             sender.submit(firehose_group(), dict(batch))
-    except Exception:
-        logger.exception("live: publishing a batch failed")
+    except Exception as err:
+        _failures.failure("handing a batch to the publisher", err)
 
 
 def publish_on_commit(build: Callable[[], tuple[list[WireEvent], list[WireSpan]]]) -> None:
@@ -170,5 +237,5 @@ def publish_replay_progress(replay_id: int | str, replay: dict[str, Any]) -> Non
     try:
         for sender in _targets(watchers=True):
             sender.submit(replay_group(replay_id), dict(message))
-    except Exception:
-        logger.exception("live: publishing progress of replay %s failed", replay_id)
+    except Exception as err:
+        _failures.failure(f"handing progress of replay {replay_id} to the publisher", err)

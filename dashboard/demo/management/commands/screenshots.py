@@ -53,7 +53,7 @@ class Command(BaseCommand):
             env.update(
                 {
                     "EVENTSCOPE_VAR_DIR": tmp,
-                    "SECRET_KEY": secrets.token_urlsafe(48),
+                    "SECRET_KEY": secrets.token_urlsafe(50),
                     "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
                     "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
                 }
