@@ -4,7 +4,7 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
 from dashboard import health
-from dashboard.api import events, keys, patterns
+from dashboard.api import events, keys, openapi, patterns
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import transactions as transaction_api
@@ -29,6 +29,7 @@ urlpatterns = [
     path("aws", eventbridge.aws_endpoint, name="aws"),
     path("aws/", eventbridge.aws_endpoint),
     # Query API
+    path("api/openapi.json", openapi.openapi_json, name="api-openapi"),
     path("api/events", events.list_events_or_ingest, name="api-events"),
     path("api/events/<str:event_id>", events.get_event, name="api-event"),
     path("api/traces/<str:trace_id>", trace_api.get_trace, name="api-trace"),
