@@ -4,7 +4,7 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
 from dashboard import health
-from dashboard.api import events, keys, patterns
+from dashboard.api import events, keys, openapi, patterns
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import transactions as transaction_api
@@ -29,13 +29,15 @@ urlpatterns = [
     path("aws", eventbridge.aws_endpoint, name="aws"),
     path("aws/", eventbridge.aws_endpoint),
     # Query API
+    path("api/openapi.json", openapi.openapi_json, name="api-openapi"),
     path("api/events", events.list_events_or_ingest, name="api-events"),
     path("api/events/<str:event_id>", events.get_event, name="api-event"),
     path("api/traces/<str:trace_id>", trace_api.get_trace, name="api-trace"),
-    path("api/keys/<path:key>", keys.get_key, name="api-key"),
+    # Keys and lifecycle names are any text, newlines included ("." in <path:…> stops at a newline).
+    re_path(r"^api/keys/(?P<key>[\s\S]+)\Z", keys.get_key, name="api-key"),
     path("api/patterns/test", patterns.test_pattern, name="api-patterns-test"),
     path("api/lifecycles", lifecycle_api.lifecycles, name="api-lifecycles"),
-    path("api/lifecycles/<path:name>", lifecycle_api.lifecycle, name="api-lifecycle"),
+    re_path(r"^api/lifecycles/(?P<name>[\s\S]+)\Z", lifecycle_api.lifecycle, name="api-lifecycle"),
     path("api/transactions", transaction_api.list_transactions, name="api-transactions"),
     path("api/transactions.csv", transaction_api.export_csv, name="api-transactions-csv"),
     path("api/transactions/funnel", transaction_api.get_funnel, name="api-transactions-funnel"),
