@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.api import events as events_api
+from dashboard.api import idempotency
 from dashboard.api import keys as keys_api
 from dashboard.api import replays as replays_api
 from dashboard.api.http import error_response
@@ -115,7 +116,17 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "schema": text(maxLength=256),
-    "description": "Makes a retried create return the first result instead of creating a second object.",
+    "description": "The idempotency key of the event.",
+}
+# On the operate API's creates: a retry with the same key answers the first result (docs/api.md).
+CREATE_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": text(minLength=1, maxLength=idempotency.MAX_KEY, pattern="^[\\x20-\\x7e]+$"),
+    "description": "Makes a retried create return the first result (same status and body, with "
+    "Idempotent-Replayed: true) instead of creating a second object; the same key with another body "
+    "is a 422. Keys are kept 24 hours.",
 }
 
 
@@ -629,6 +640,7 @@ def _responses() -> dict[str, Schema]:
         "Conflict": answer("The change conflicts with the current state (see the message).", error),
         "PayloadTooLarge": answer("The body is over the limit.", error),
         "UriTooLong": answer("The URL is over the limit.", error),
+        "IdempotencyKeyReused": answer("The Idempotency-Key was used before with another body.", error),
         "Unavailable": answer(
             "The database is busy or unreachable (or the server is overloaded); retry.", error, headers=RETRY_AFTER
         ),
@@ -643,6 +655,7 @@ _COMMON_ERRORS = {
     409: "Conflict",
     413: "PayloadTooLarge",
     414: "UriTooLong",
+    422: "IdempotencyKeyReused",
     503: "Unavailable",
 }
 
@@ -677,6 +690,8 @@ def operation(
         codes |= {401, 403, 503}
     if any(p["in"] in ("path", "query") for p in parameters) or body is not None:
         codes.add(400)
+    if any(p is CREATE_KEY for p in parameters):
+        codes.add(422)
     if scope in ("read", "operate"):
         codes.add(414)
         if body is not None:
@@ -1013,7 +1028,7 @@ def _paths() -> dict[str, Schema]:
                 "Define a lifecycle",
                 "Lifecycles",
                 scope="operate",
-                parameters=[IDEMPOTENCY_KEY],
+                parameters=[CREATE_KEY],
                 body=json_body(ref("LifecycleCreate")),
                 description="A taken name is a 400 (invalid_lifecycle).",
                 ok={201: answer("The new lifecycle.", ref("Lifecycle"))},
@@ -1095,7 +1110,7 @@ def _paths() -> dict[str, Schema]:
                 "Create a consumer (a replay target)",
                 "Consumers",
                 scope="operate",
-                parameters=[IDEMPOTENCY_KEY],
+                parameters=[CREATE_KEY],
                 body=json_body(ref("ConsumerCreate")),
                 ok={201: answer("The new consumer.", ref("Consumer"))},
                 errors=[409],
@@ -1147,7 +1162,7 @@ def _paths() -> dict[str, Schema]:
                 "Start a replay, or plan one (dry run)",
                 "Replays",
                 scope="operate",
-                parameters=[IDEMPOTENCY_KEY],
+                parameters=[CREATE_KEY],
                 body=json_body(ref("ReplayCreate")),
                 description="With dry_run true: 200 with the plan, nothing delivered. Otherwise 202 with the replay "
                 "(state pending) and its Location; when its run cannot be queued, a 503 with Retry-After and "
