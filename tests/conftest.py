@@ -124,9 +124,9 @@ def live_server_url(
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code in (200, 503):
+            if requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503):
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting (a read timeout)
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
