@@ -6,12 +6,20 @@ objects) and the events are EventBridge envelopes with varied details, both gene
 seed so runs are comparable. Every pattern is evaluated against every event (1,000,000 calls to
 ``CompiledPattern.matches``) in a single thread; compilation is not timed.
 
-Run with ``python -m bench.bench_patterns``; prints one JSON object on one line. The goal is at
+Run with ``python -m bench.bench_patterns``; prints one JSON object per line. The goal is at
 least 200,000 evaluations per second.
+
+A second line, ``pattern_limits``, measures the limits on what one pattern may ask for: how long
+refusing a 200,000-alternative ``$or`` (about 7 MB, which used to cost ten seconds of CPU to
+compile) takes, as a parsed pattern, as pattern text, and with the JSON parse of a request body
+that carries it; and, for the largest patterns the limits allow (each shape filled up to a limit),
+the compile time and the time to evaluate one event, with the cost of a search scanning its
+20,000-row bound with the slowest of them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import random
@@ -19,7 +27,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dashboard.patterns import compile_pattern
+import orjson
+
+from dashboard.patterns import (
+    MAX_ALTERNATIVES,
+    MAX_PATTERN_SIZE,
+    MAX_VALUES,
+    CompiledPattern,
+    PatternError,
+    compile_pattern,
+)
 
 SEED = 20240611
 PATTERN_COUNT = 100
@@ -160,8 +177,112 @@ def run() -> dict[str, Any]:
     }
 
 
+HUGE_ALTERNATIVES = 200_000
+SCAN_LIMIT = 20_000  # rows one pattern= search looks at (dashboard.api.events.SCAN_LIMIT)
+REPEATS = 5
+
+
+def _compact_size(pattern: Any) -> int:
+    return len(json.dumps(pattern, separators=(",", ":"), ensure_ascii=False))
+
+
+def _padded(make: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """``make(padding)`` with the largest padding that keeps it within MAX_PATTERN_SIZE."""
+    padding = 0
+    assert _compact_size(make(padding)) <= MAX_PATTERN_SIZE
+    while _compact_size(make(padding + 1)) <= MAX_PATTERN_SIZE:
+        padding += 1
+    return make(padding)
+
+
+def largest_patterns() -> dict[str, dict[str, Any]]:
+    """One pattern per expensive shape, each filled up to a limit (and to the size limit)."""
+
+    def alternatives(pad: int) -> list[dict[str, Any]]:
+        # Prefixes no event's state has: every alternative is evaluated for every event.
+        return [
+            {"detail": {"state": [{"prefix": f"s{index:02d}" + "x" * (pad if index == 0 else 0)}]}}
+            for index in range(MAX_ALTERNATIVES)
+        ]
+
+    def wildcards(pad: int) -> list[dict[str, Any]]:
+        return [
+            {"wildcard": f"*{index:03d}*.z*" + "y" * (pad if index == 0 else 0)}
+            for index in range(MAX_PATTERN_SIZE // 26)
+        ]
+
+    return {
+        "or_alternatives": _padded(lambda pad: {"$or": alternatives(pad)}),
+        "values": {"detail": {"count": list(range(MAX_VALUES))}},
+        "wildcards": _padded(lambda pad: {"detail": {"file": wildcards(pad)}}),
+        "numeric_ranges": _padded(
+            lambda count: {"detail": {"price": [{"numeric": [">", i * 10, "<=", i * 10 + 5]} for i in range(count)]}}
+        ),
+    }
+
+
+def _best_of(work: Callable[[], object], repeats: int = REPEATS) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _refusal(pattern: Any) -> Callable[[], None]:
+    def refuse() -> None:
+        try:
+            compile_pattern(pattern)
+        except PatternError:
+            return
+        raise AssertionError("the pattern was accepted")
+
+    return refuse
+
+
+def _match_all(compiled: CompiledPattern, events: list[Mapping[str, Any]]) -> int:
+    return sum(1 for event in events if compiled.matches(event))
+
+
+def run_limits() -> dict[str, Any]:
+    huge = {"$or": [{"source": [f"shop.orders-{index}"]} for index in range(HUGE_ALTERNATIVES)]}
+    text = orjson.dumps(huge).decode()
+    body = orjson.dumps({"pattern": huge, "event": {"source": "shop.orders-1"}})
+
+    def refuse_body() -> None:
+        _refusal(orjson.loads(body)["pattern"])()
+
+    rng = random.Random(SEED)
+    events: list[Mapping[str, Any]] = [make_event(rng, index) for index in range(2_000)]
+    largest: dict[str, Any] = {}
+    for shape, pattern in largest_patterns().items():
+        compiled = compile_pattern(pattern)  # within the limits, or this raises
+        matching = functools.partial(_match_all, compiled, events)
+        largest[shape] = {
+            "size": _compact_size(pattern),
+            "compile_ms": round(_best_of(functools.partial(compile_pattern, pattern)) * 1e3, 2),
+            "us_per_event": round(_best_of(matching, 3) / len(events) * 1e6, 2),
+        }
+    slowest = max(item["us_per_event"] for item in largest.values())
+    return {
+        "bench": "pattern_limits",
+        "huge_pattern_alternatives": HUGE_ALTERNATIVES,
+        "huge_pattern_bytes": len(text),
+        "refuse_parsed_ms": round(_best_of(_refusal(huge)) * 1e3, 3),
+        "refuse_text_ms": round(_best_of(_refusal(text)) * 1e3, 3),
+        "refuse_request_body_ms": round(_best_of(refuse_body) * 1e3, 1),
+        "largest_allowed": largest,
+        "largest_compile_ms": max(item["compile_ms"] for item in largest.values()),
+        "scan_bound_rows": SCAN_LIMIT,
+        "slowest_scan_matching_s": round(slowest * SCAN_LIMIT / 1e6, 2),
+        "python": platform.python_version(),
+    }
+
+
 def main() -> None:
     print(json.dumps(run()))
+    print(json.dumps(run_limits()))
 
 
 if __name__ == "__main__":

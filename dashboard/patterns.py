@@ -33,6 +33,13 @@ Semantics follow EventBridge (its ``TestEventPattern`` answer is the reference):
 
 ``compile_pattern(None)`` raises :class:`PatternError`: callers that store "no pattern" as ``None``
 treat it as "match everything" before reaching this module.
+
+Bounded work: a pattern that is taken (``compile_pattern``, ``matches``) must stay within
+:data:`MAX_PATTERN_SIZE` characters of compact JSON, :data:`MAX_VALUES` listed values,
+:data:`MAX_ALTERNATIVES` ``$or`` alternatives and :data:`MAX_DEPTH` levels of objects. These are
+checked by a walk that stops at the first limit passed, before anything is compiled, so a pattern of
+any size is refused after reading about ``MAX_PATTERN_SIZE`` characters' worth of it. Nothing here
+recurses on an event: any event a JSON parser returns either matches or does not.
 """
 
 from __future__ import annotations
@@ -46,9 +53,24 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from dashboard.nul import text_holds_nul
 
-__all__ = ["CompiledPattern", "PatternError", "compile_pattern", "matches"]
+__all__ = [
+    "MAX_ALTERNATIVES",
+    "MAX_DEPTH",
+    "MAX_PATTERN_SIZE",
+    "MAX_VALUES",
+    "TOO_DEEP",
+    "TOO_DEEP_BODY",
+    "CompiledPattern",
+    "PatternError",
+    "check_limits",
+    "compile_pattern",
+    "json_too_deep",
+    "matches",
+]
 
 # A predicate over one event value (a scalar, a list, a mapping or _MISSING).
 _ValuePred = Callable[[Any], bool]
@@ -76,9 +98,28 @@ _IPV6_RE: Final = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*")
 _MASK_RE: Final = re.compile(r"[+-]?[0-9]{1,9}")  # bounded: int() refuses very long digit strings
 
 _CACHE_SIZE: Final = 256
-# Objects nested deeper than this are refused: compiling and matching recurse once per level, and
-# a JSON body can nest a thousand levels (which would end in RecursionError, a 500).
+
+# Limits on one pattern (docs/patterns.md). EventBridge's quota on a pattern's size is 2,048
+# characters by default and 4,096 at most; the same 4,096 here, counted on compact JSON (so
+# whitespace is free). Compiling costs about a microsecond per character and matching grows with
+# the number of values and alternatives, so these bound the work one request can ask for.
+MAX_PATTERN_SIZE: Final = 4096
+MAX_VALUES: Final = 1000
+MAX_ALTERNATIVES: Final = 100
+# Pattern objects nested deeper than this are refused: compiling and matching recurse once per level.
 MAX_DEPTH: Final = 32
+# The walk's coarse guard on JSON nesting: no valid pattern nests its objects and arrays deeper (a
+# pattern object is at most two levels below its parent, via "$or", and a leaf adds at most four).
+_MAX_NESTING: Final = 2 * (MAX_DEPTH + 2)
+# Pattern text longer than this is refused before it is parsed (whitespace allowance included).
+_MAX_TEXT: Final = 16 * MAX_PATTERN_SIZE
+TOO_DEEP: Final = f"the pattern is too deep: objects are nested more than {MAX_DEPTH} levels deep"
+# The answer to a JSON body past the parser's depth (orjson reads 1,024 levels), which is most
+# often a pattern nested far too deep: "too deep", not "not valid JSON".
+TOO_DEEP_BODY: Final = (
+    "The body is too deep: JSON is read up to 1,024 levels of objects and arrays,"
+    f" and a pattern may nest {MAX_DEPTH} levels of objects."
+)
 
 
 class PatternError(ValueError):
@@ -150,6 +191,11 @@ def _in_numeric_range(value: float) -> bool:
     return -_NUMERIC_LIMIT <= value <= _NUMERIC_LIMIT
 
 
+def _is_finite(value: float) -> bool:
+    # math.isfinite converts an int to a float first, which overflows for integers past 1e308.
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def _parse_ip(text: str) -> tuple[int, int] | None:
     """``(version, integer address)`` when ``text`` is an IPv4 or IPv6 literal, else ``None``.
 
@@ -179,16 +225,38 @@ def _iter_mappings(value: Any) -> Iterator[Mapping[str, Any]]:
         yield value
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _iter_mappings(item)
+            if isinstance(item, Mapping):
+                yield item
+            elif isinstance(item, list | tuple):
+                yield from _iter_nested(item, mappings=True)
 
 
 def _iter_leaves(values: list[Any] | tuple[Any, ...]) -> Iterator[Any]:
     """The scalar leaves of an event array; nested arrays are flattened, objects are not leaves."""
     for item in values:
         if isinstance(item, list | tuple):
-            yield from _iter_leaves(item)
+            yield from _iter_nested(item, mappings=False)
         elif not isinstance(item, Mapping):
             yield item
+
+
+def _iter_nested(values: list[Any] | tuple[Any, ...], *, mappings: bool) -> Iterator[Any]:
+    """The objects (``mappings``) or else the scalar leaves of a nested array, in order.
+
+    An explicit stack rather than recursion: an event may nest arrays as deep as its parser allows
+    (1,024 levels), past Python's recursion limit. Flat arrays never get here, so the common case
+    pays nothing for it.
+    """
+    stack = [iter(values)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list | tuple):
+                stack.append(iter(item))
+                break
+            if isinstance(item, Mapping) is mappings:
+                yield item
+        else:
+            stack.pop()
 
 
 def _resolve_dotted(obj: Mapping[str, Any], key: str) -> Any:
@@ -206,15 +274,22 @@ def _resolve_dotted(obj: Mapping[str, Any], key: str) -> Any:
 
 
 def _collect_dotted(obj: Mapping[str, Any], key: str, found: list[Any]) -> None:
-    if key in obj:
-        found.append(obj[key])
-    cut = key.find(".")
-    while cut != -1:
-        head = key[:cut]
-        if head in obj:
-            for child in _iter_mappings(obj[head]):
-                _collect_dotted(child, key[cut + 1 :], found)
-        cut = key.find(".", cut + 1)
+    # Depth-first, in the order a recursive walk would take, but with an explicit stack: a key may
+    # hold thousands of dots and the event nest as deep.
+    stack: list[tuple[Mapping[str, Any], str]] = [(obj, key)]
+    while stack:
+        current, rest = stack.pop()
+        if rest in current:
+            found.append(current[rest])
+        below: list[tuple[Mapping[str, Any], str]] = []
+        cut = rest.find(".")
+        while cut != -1:
+            head = rest[:cut]
+            if head in current:
+                tail = rest[cut + 1 :]
+                below.extend((child, tail) for child in _iter_mappings(current[head]))
+            cut = rest.find(".", cut + 1)
+        stack.extend(reversed(below))
 
 
 def _dotted_children(obj: Mapping[str, Any], key: str) -> Any:
@@ -479,7 +554,7 @@ class _Leaf:
             else:
                 self.false_ok = True
         elif isinstance(value, int | float):
-            if not math.isfinite(value):
+            if not _is_finite(value):
                 raise PatternError(path, f"numbers must be finite, got {value!r}")
             if _in_numeric_range(value):
                 self.exact_micros.add(_quantize(value))
@@ -724,7 +799,7 @@ def _numeric_bound(terms: list[Any], index: int, operator: str, path: str) -> fl
     if not _is_number(value):
         reason = f"numeric: {operator!r} must be followed by a number, got {_describe(value)}"
         raise PatternError(path, reason)
-    if not math.isfinite(value) or not _in_numeric_range(value):
+    if not _is_finite(value) or not _in_numeric_range(value):
         raise PatternError(path, f"numeric: {value!r} is outside the supported range -5e9..5e9")
     return float(value) if isinstance(value, float) else value
 
@@ -828,7 +903,7 @@ def _parse_anything_but(operand: Any, path: str) -> _AnythingBut:
 
 
 def _anything_but_number(value: Any, path: str) -> int:
-    if not math.isfinite(value) or not _in_numeric_range(value):
+    if not _is_finite(value) or not _in_numeric_range(value):
         raise PatternError(path, f"anything-but: {value!r} is outside the supported range -5e9..5e9")
     return _quantize(value)
 
@@ -893,7 +968,7 @@ class _Node:
 
 def _compile_object(pattern: Any, path: str, in_or: bool, depth: int = 1) -> _Node:
     if depth > MAX_DEPTH:
-        raise PatternError(path, f"objects are nested more than {MAX_DEPTH} levels deep")
+        raise PatternError(path, TOO_DEEP)
     if not isinstance(pattern, Mapping):
         raise PatternError(path, f"must be an object, got {_describe(pattern)}")
     if not pattern:
@@ -1102,40 +1177,113 @@ class CompiledPattern:
         return f"CompiledPattern({self.source})"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def _too_large(size: str = f"more than {MAX_PATTERN_SIZE:,}") -> PatternError:
+    """The refusal of a pattern past MAX_PATTERN_SIZE; ``size`` is what was measured, if known."""
+    return PatternError(
+        "", f"the pattern is too large: {size} characters as compact JSON, at most {MAX_PATTERN_SIZE:,}"
+    )
 
 
-def _load_json(text: str | bytes | bytearray) -> Any:
+def check_limits(pattern: Any) -> None:
+    """Raise :class:`PatternError` when ``pattern`` (parsed JSON) passes a limit on its size.
+
+    The limits are :data:`MAX_VALUES` entries in value lists and operator operands,
+    :data:`MAX_ALTERNATIVES` ``$or`` alternatives (all groups together), a nesting no valid pattern
+    exceeds (reported as :data:`TOO_DEEP`) and :data:`MAX_PATTERN_SIZE` characters. The walk uses an
+    explicit stack and stops at the first limit passed, so its cost is bounded by the limits, not
+    by the pattern. Its size is a lower bound of the compact JSON (escapes are not counted):
+    :func:`compile_pattern` measures the exact size once the pattern has compiled. Anything the
+    walk lets through is bounded work for the compiler; whether it is a valid pattern is the
+    compiler's business.
+    """
+    size = values = alternatives = 0
+    # (node, JSON nesting level, whether node is the value of a "$or" field)
+    stack: list[tuple[Any, int, bool]] = [(pattern, 1, False)]
+    while stack:
+        node, depth, under_or = stack.pop()
+        if isinstance(node, Mapping):
+            if depth > _MAX_NESTING:
+                raise PatternError("", TOO_DEEP)
+            size += 1 + 2 * len(node)  # braces, and a colon and a comma (or "}") per field
+            if size > MAX_PATTERN_SIZE:
+                raise _too_large()
+            for key, value in node.items():
+                size += len(key) + 2 if isinstance(key, str) else 1
+                stack.append((value, depth + 1, key == "$or"))
+        elif isinstance(node, list | tuple):
+            if depth > _MAX_NESTING:
+                raise PatternError("", TOO_DEEP)
+            if under_or:
+                alternatives += len(node)
+                if alternatives > MAX_ALTERNATIVES:
+                    reason = f"the pattern has too many $or alternatives: more than {MAX_ALTERNATIVES} in all"
+                    raise PatternError("", reason)
+            else:
+                values += len(node)
+                if values > MAX_VALUES:
+                    raise PatternError("", f"the pattern lists too many values: more than {MAX_VALUES:,} in all")
+            size += len(node) + 1 if node else 2  # brackets and commas
+            if size > MAX_PATTERN_SIZE:
+                raise _too_large()
+            stack.extend((item, depth + 1, False) for item in node)
+        else:
+            if isinstance(node, str):
+                size += len(node) + 2
+            elif node is None or isinstance(node, bool):
+                size += 4
+            else:
+                size += 1  # a number has at least one digit
+            if size > MAX_PATTERN_SIZE:
+                raise _too_large()
+
+
+def json_too_deep(error: ValueError) -> bool:
+    """Whether a JSON parser's ``error`` is its nesting limit rather than a syntax error.
+
+    orjson reads up to 1,024 levels and says "depth limit exceeded" past them; the answer to such
+    a body is "too deep", not "not valid JSON".
+    """
+    return "depth limit exceeded" in str(error)
+
+
+def _load_json(text: str | bytes | bytearray, limits: bool = True) -> Any:
+    if limits and len(text) > _MAX_TEXT:  # refused unread: a pattern within the limits is never this long
+        reason = f"the pattern is too large: {len(text):,} characters of JSON text, at most {_MAX_TEXT:,}"
+        raise PatternError("", reason)
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if json_too_deep(exc):
+            raise PatternError("", TOO_DEEP) from None
         raise PatternError("", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PatternError("", f"invalid JSON: {exc}") from None
-    except RecursionError:  # nested far past MAX_DEPTH: refused before it is even parsed
-        raise PatternError("", f"objects are nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _canonical(pattern: Any) -> str:
     return json.dumps(pattern, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def compile_pattern(pattern: Any) -> CompiledPattern:
+def compile_pattern(pattern: Any, *, limits: bool = True) -> CompiledPattern:
     """Validate and compile an event pattern given as a mapping or as a JSON string.
 
     Raises :class:`PatternError` for anything EventBridge would reject, including ``None`` and the
-    empty pattern ``{}`` (callers that store "no pattern" as ``None`` handle match-all themselves).
+    empty pattern ``{}`` (callers that store "no pattern" as ``None`` handle match-all themselves),
+    and, unless ``limits`` is false, for a pattern past the limits (:func:`check_limits`), checked
+    before anything is compiled. ``limits=False`` is for patterns already stored, which were
+    accepted under the limits of their day; the depth limit holds either way.
     """
-    parsed = _load_json(pattern) if isinstance(pattern, str | bytes | bytearray) else pattern
+    parsed = _load_json(pattern, limits) if isinstance(pattern, str | bytes | bytearray) else pattern
     if parsed is None:
         raise PatternError("", "the pattern is null; an event pattern must be a JSON object")
     if not isinstance(parsed, Mapping):
         raise PatternError("", f"an event pattern must be a JSON object, got {_describe(parsed)}")
     if not parsed:
         raise PatternError("", "an empty pattern {} is not allowed; name at least one field")
+    if limits:
+        check_limits(parsed)
     root = _compile_object(parsed, "", in_or=False)
     canonical = _canonical(parsed)
+    if limits and len(canonical) > MAX_PATTERN_SIZE:
+        raise _too_large(f"{len(canonical):,}")
     if text_holds_nul(canonical):  # no event can hold it, and no database column stores it
         raise PatternError("", "a pattern must not contain the character U+0000 (NUL)")
     return CompiledPattern(root, canonical)
@@ -1156,6 +1304,7 @@ def matches(pattern: Any, event: Mapping[str, Any]) -> bool:
     if isinstance(pattern, CompiledPattern):
         return pattern.matches(event)
     parsed = _load_json(pattern) if isinstance(pattern, str | bytes | bytearray) else pattern
+    check_limits(parsed)  # before the canonical JSON below, whose work grows with the pattern
     try:
         source = _canonical(parsed)
         # json.dumps quietly turns non-string keys into strings; only a faithful round trip may

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dashboard.patterns import PatternError, compile_pattern, matches
+from dashboard.patterns import MAX_PATTERN_SIZE, PatternError, compile_pattern, matches
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -101,6 +101,8 @@ def patterns(draw: st.DrawFn, depth: int = 2) -> dict[str, Any]:
             result[name] = draw(LEAVES)
     if depth > 0 and draw(st.integers(0, 3)) == 0:
         result["$or"] = draw(st.lists(patterns(depth=depth - 1), min_size=2, max_size=3))
+    # Past the size limit a pattern is refused whole (tests/test_pattern_limits.py), not matched.
+    assume(len(json.dumps(result, separators=(",", ":"), ensure_ascii=False)) <= MAX_PATTERN_SIZE)
     return result
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
-import orjson
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -18,9 +18,13 @@ from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
 from dashboard.serializers import LIST_FIELDS, envelope_of, event_detail_json, event_json
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
-# A pattern is matched in Python after the indexed filters; one request scans at most this many rows
-# and hands back a cursor to go on from, so a rare pattern never turns into an unbounded scan.
-PATTERN_SCAN_LIMIT = 20_000
+# A pattern is matched in Python, and q= is a substring search the database cannot index, both
+# after the indexed filters. One request scans at most this many rows, or for at most this many
+# seconds, and hands back a cursor to go on from: a rare pattern or text never turns into an
+# unbounded scan, and no request holds the CPU for long.
+SCAN_LIMIT = 20_000
+SCAN_SECONDS = 1.0
+MAX_TEXT_LENGTH = 200
 _PAGE = 500
 _CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -49,15 +53,23 @@ def parse_pattern_param(raw: str | None) -> CompiledPattern | None:
     if not raw:
         return None
     try:
-        return compile_pattern(orjson.loads(raw))
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_pattern", "'pattern' is not valid JSON.") from None
+        return compile_pattern(raw)  # as text: too long, not JSON or too deep is said as such
     except PatternError as err:
         raise ApiError(400, "invalid_pattern", f"Invalid event pattern: {err}") from None
 
 
+def _text_param(request: HttpRequest) -> str:
+    text = request.GET.get("q", "")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ApiError(400, "invalid_parameter", f"'q' is longer than {MAX_TEXT_LENGTH} characters.")
+    return text
+
+
 def filtered_events(request: HttpRequest, pattern: CompiledPattern | None) -> QuerySet[Event]:
-    """The indexed filters of a search, newest first; the pattern's pinned fields narrow it too."""
+    """The indexed filters of a search, newest first; the pattern's pinned fields narrow it too.
+
+    Neither the pattern nor ``q`` is applied here: :func:`search_events` scans for them, bounded.
+    """
     query = Event.objects.all()
     for param, column in (
         ("source", "source"),
@@ -73,9 +85,6 @@ def filtered_events(request: HttpRequest, pattern: CompiledPattern | None) -> Qu
         query = query.filter(time__gte=since)
     if until:
         query = query.filter(time__lt=until)
-    text = request.GET.get("q")
-    if text:
-        query = query.filter(raw__icontains=text)
     if pattern is not None:
         for field, column in (("source", "source"), ("detail-type", "detail_type")):
             pinned = pattern.pinned_values(field)
@@ -96,28 +105,50 @@ def filtered_events(request: HttpRequest, pattern: CompiledPattern | None) -> Qu
 
 
 def search_events(request: HttpRequest) -> tuple[list[Event], str | None]:
-    """One page of a search and the cursor of the next page (None on the last)."""
+    """One page of a search and the cursor of the next page (None on the last).
+
+    With ``pattern`` or ``q``, at most ``SCAN_LIMIT`` rows (or ``SCAN_SECONDS`` of work) are looked
+    at; a page may then hold fewer than ``limit`` events, or none, with a cursor to go on from.
+    """
     limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     pattern = parse_pattern_param(request.GET.get("pattern"))
+    text = _text_param(request)
     query = filtered_events(request, pattern).only(*LIST_FIELDS, "account", "region")
-    if pattern is None:
+    if pattern is None and not text:
         rows = list(query[: limit + 1])
         return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+    return _scan(query, limit, pattern, text, oldest_first=bool(request.GET.get("after")))
+
+
+def _scan(
+    query: QuerySet[Event], limit: int, pattern: CompiledPattern | None, text: str, *, oldest_first: bool
+) -> tuple[list[Event], str | None]:
+    """Up to ``limit`` events of ``query`` (in its order) that hold ``text`` and match ``pattern``,
+    looking at one window of ``_PAGE`` rows at a time; the cursor is the last event returned, or
+    the last row looked at when the scan stops at its bound (None when ``query`` is exhausted)."""
     found: list[Event] = []
     scanned, last_id = 0, None
-    while scanned < PATTERN_SCAN_LIMIT:
-        onward = {"id__gt": last_id} if request.GET.get("after") else {"id__lt": last_id}
-        page = list(query.filter(**onward)[:_PAGE] if last_id else query[:_PAGE])
+    started = time.monotonic()
+    while True:
+        window = query.filter(**{"id__gt" if oldest_first else "id__lt": last_id}) if last_id else query
+        if text:
+            # The substring test runs in the database (its own case folding), on this window only.
+            ids = list(window.values_list("id", flat=True)[:_PAGE])
+            page = list(query.filter(id__in=ids, raw__icontains=text)) if ids else []
+        else:
+            page = list(window[:_PAGE])
+            ids = [event.id for event in page]
+        scanned += len(ids)
         for event in page:
-            scanned += 1
-            last_id = event.id
-            if pattern.matches(envelope_of(event)):
+            if pattern is None or pattern.matches(envelope_of(event)):
                 found.append(event)
                 if len(found) == limit:
                     return found, event.id
-        if len(page) < _PAGE:
+        if len(ids) < _PAGE:
             return found, None
-    return found, last_id
+        last_id = ids[-1]
+        if scanned >= SCAN_LIMIT or time.monotonic() - started >= SCAN_SECONDS:
+            return found, last_id
 
 
 @api_view("read")

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from dashboard.api.http import ApiError, api_view, error_response, json_response
 from dashboard.api.idempotency import idempotent
 from dashboard.models import Lifecycle
+from dashboard.patterns import TOO_DEEP_BODY, json_too_deep
 from dashboard.transactions.changes import update_lifecycle
 from dashboard.transactions.definitions import LifecycleError, create_lifecycle, lifecycle_json
 
@@ -18,7 +19,9 @@ from dashboard.transactions.definitions import LifecycleError, create_lifecycle,
 def _document(request: HttpRequest) -> object:
     try:
         return orjson.loads(request.body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as err:
+        if json_too_deep(err):  # e.g. a pattern nested a thousand levels: say so, not "not JSON"
+            raise ApiError(400, "too_deep", TOO_DEEP_BODY) from None
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 

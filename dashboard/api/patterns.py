@@ -6,14 +6,16 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.patterns import PatternError, compile_pattern
+from dashboard.patterns import TOO_DEEP_BODY, PatternError, compile_pattern, json_too_deep
 
 
 @api_view("read", ("POST",))
 def test_pattern(request: HttpRequest) -> HttpResponse:
     try:
         document = orjson.loads(request.body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as err:
+        if json_too_deep(err):
+            raise ApiError(400, "too_deep", TOO_DEEP_BODY) from None
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
     if not isinstance(document, dict) or "pattern" not in document or "event" not in document:
         raise ApiError(400, "invalid_body", 'Send {"pattern": {...}, "event": {...}}.')

@@ -12,6 +12,7 @@ from dashboard.api.http import ApiError, api_view, json_response
 from dashboard.api.idempotency import idempotent
 from dashboard.envelope import format_time
 from dashboard.numbers import whole_number
+from dashboard.patterns import TOO_DEEP_BODY, json_too_deep
 from dashboard.replay import actions
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
@@ -25,7 +26,9 @@ def _body(request: HttpRequest) -> Any:
         return {}
     try:
         return orjson.loads(request.body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as err:
+        if json_too_deep(err):  # e.g. a pattern nested a thousand levels: say so, not "not JSON"
+            raise ApiError(400, "too_deep", TOO_DEEP_BODY) from None
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 

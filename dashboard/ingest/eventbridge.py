@@ -18,7 +18,7 @@ from dashboard.api.http import ApiError
 from dashboard.envelope import EntryError, NormalizedEvent, from_putevents
 from dashboard.ingest.body import read_body
 from dashboard.ingest.store import store_events
-from dashboard.patterns import PatternError, compile_pattern
+from dashboard.patterns import PatternError, compile_pattern, json_too_deep
 from dashboard.sigv4 import SigV4Error, verify_request
 from dashboard.tokens import Principal, principal_for_key, secret_for
 
@@ -95,7 +95,10 @@ def test_event_pattern(document: dict[str, Any]) -> dict[str, Any]:
         raise AwsError("InvalidEventPatternException", f"Event pattern is not valid. Reason: {err}") from None
     try:
         event = orjson.loads(event_text)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as err:
+        if json_too_deep(err):  # an event the parser reads (1,024 levels) is matched; deeper is refused
+            reason = "it nests objects and arrays more than 1,024 levels deep."
+            raise AwsError("InvalidArgument", f"Parameter Event is not valid: {reason}") from None
         raise AwsError("InvalidArgument", "Parameter Event is not valid: it is not valid JSON.") from None
     if not isinstance(event, dict) or any(name not in event for name in _TEST_EVENT_FIELDS):
         raise AwsError(

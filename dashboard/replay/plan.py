@@ -33,8 +33,11 @@ FIRST_EVENTS = 10
 
 
 def compiled_or_none(pattern: Any) -> CompiledPattern | None:
-    """The compiled pattern, or None for "every event" (a stored null pattern)."""
-    return None if pattern is None else compile_pattern(pattern)
+    """The compiled pattern, or None for "every event" (a stored null pattern).
+
+    Stored patterns were checked when saved, under the limits of their day: they are not refused now.
+    """
+    return None if pattern is None else compile_pattern(pattern, limits=False)
 
 
 def archive_range(since: datetime, until: datetime, pattern: CompiledPattern | None) -> QuerySet[Event]:

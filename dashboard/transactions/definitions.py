@@ -54,7 +54,7 @@ class LifecycleDef:
             steps=steps,
             step_index={step: index for index, step in enumerate(steps)},
             timeout=timedelta(seconds=lifecycle.timeout_seconds),
-            pattern=compile_pattern(lifecycle.pattern) if lifecycle.pattern is not None else None,
+            pattern=compile_pattern(lifecycle.pattern, limits=False) if lifecycle.pattern is not None else None,
         )
 
     def key_of(self, entry: NormalizedEvent) -> str | None:
