@@ -726,7 +726,11 @@ def _event_filters() -> list[Schema]:
         query("idempotency_key", text(), "Events that carried this idempotency key."),
         query("since", TIME, "The event's time at or after this (RFC 3339)."),
         query("until", TIME, "The event's time before this (RFC 3339)."),
-        query("q", text(), "Text in the payload (case-insensitive). Too long a text is a 400."),
+        query(
+            "q",
+            text(),
+            f"Text in the payload (case-insensitive), at most {events_api.MAX_TEXT_LENGTH} characters (more is a 400).",
+        ),
         query(
             "pattern",
             text(contentMediaType=JSON),
