@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from dashboard.demo.requirements import require
 from tests.conftest import ROOT
 
-DEV_ONLY = ("boto3", "botocore", "cloudevents", "requests", "playwright", "opentelemetry.sdk")
+DEV_ONLY = ("boto3", "botocore", "cloudevents", "requests", "playwright", "schemathesis", "hypothesis")
 
 
 def test_the_server_imports_none_of_the_development_requirements():
