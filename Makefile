@@ -31,7 +31,7 @@ run: $(VENV)/.runtime ## Serve the dashboard (HTTP + websockets) on http://$(HOS
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py bootstrap --host $(HOST) --port $(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	exec $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev ## Run the whole test suite: page scripts, embedded mode (SQLite), then the scaled mode (PostgreSQL + Redis)
 	$(MAKE) --no-print-directory test-js

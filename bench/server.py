@@ -45,7 +45,7 @@ def serve(env: dict[str, str]) -> Iterator[str]:
     """daphne serving the project with ``env`` (a migrated data directory), until the block ends; its URL."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -147,7 +147,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The in-process queue names a host only so that kombu does not log a warning that it assumed one.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -179,6 +180,9 @@ EVENTSCOPE_EMBEDDED_WORKER_THREADS = env_int("EVENTSCOPE_EMBEDDED_WORKER_THREADS
 # SQLite only: a thread of the server process folds tracked events into transaction records a
 # moment after ingest (see dashboard/transactions/folder.py). Readers fold what is pending anyway.
 EVENTSCOPE_FOLDER_THREAD = env_bool("EVENTSCOPE_FOLDER_THREAD", True)
+# On SIGTERM/SIGINT, how long `manage.py serve` lets requests in flight and background work finish
+# before it exits anyway (see config/server.py).
+EVENTSCOPE_SHUTDOWN_GRACE_SECONDS = env_int("EVENTSCOPE_SHUTDOWN_GRACE_SECONDS", 10)
 
 # --- Auth and sessions ----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -4,11 +4,15 @@ Without Redis, Celery's broker is ``memory://``: a queue inside the process. Cod
 exactly as in the scaled mode (``task.delay``, ``app.send_task``, ``delay_on_commit``); this worker
 consumes that queue on a thread of the server process and runs each task on a small thread pool
 (``EVENTSCOPE_EMBEDDED_WORKER_THREADS``), honouring ``countdown``/``eta``. A beat thread sends the
-entries of ``CELERY_BEAT_SCHEDULE`` on their schedules, as ``celery beat`` does in the scaled mode.
+entries of ``CELERY_BEAT_SCHEDULE`` once when it starts (so the recovery sweep resumes at once the
+replays a stopped server gave up) and then on their schedules, as ``celery beat`` does in the scaled
+mode.
 
-It is started by the ASGI entry point (``config/asgi.py``), so ``make run`` has it and management
-commands and the test process do not (a test that wants it calls :func:`start`). A task that fails
-is logged; the worker goes on.
+It is started and stopped with the server (``config.asgi.start_background``, called by
+``manage.py serve``), so ``make run`` has it and other management commands and the test process do
+not (a test that wants it calls :func:`start`). A task that fails is logged; the worker goes on.
+Tasks still queued when it stops are dropped with the in-memory queue, as they would be when the
+process ends: the recovery sweep finds the replays they would have run.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import itertools
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +44,10 @@ class EmbeddedWorker:
         self._timers_lock = threading.Lock()
         self._order = itertools.count()
         self._threads: list[threading.Thread] = []
+        # Tasks submitted and not finished; guarded with the decision to stop, so that no task is
+        # submitted to a pool that was shut down.
+        self._running: set[Future[None]] = set()
+        self._submit_lock = threading.Lock()
         self.started_at = time.time()
         self.tasks_run = 0
         self.tasks_failed = 0
@@ -55,11 +64,20 @@ class EmbeddedWorker:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop taking tasks and wait up to ``timeout`` seconds for the running ones; True when they
+        all finished. A long task (a replay run) must be told to stop by its own means first."""
+        deadline = time.monotonic() + timeout
+        with self._submit_lock:
+            self._stop.set()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            running = list(self._running)
         for thread in self._threads:
-            thread.join(timeout)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        _, unfinished = wait_for_futures(running, timeout=max(0.0, deadline - time.monotonic()))
+        if unfinished:
+            logger.warning("embedded worker: %d task(s) still running after %.1f s", len(unfinished), timeout)
+        return not unfinished
 
     def alive(self) -> bool:
         return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
@@ -85,14 +103,22 @@ class EmbeddedWorker:
         finally:
             connections.close_all()
 
+    def _run_task(self, name: str, args: list[Any], kwargs: dict[str, Any], task_id: str) -> None:
+        with self._submit_lock:
+            if self._stop.is_set():
+                logger.info("embedded worker: stopping; task %s not run", name)
+                return
+            future = self._pool.submit(self._execute, name, args, kwargs, task_id)
+            self._running.add(future)
+        future.add_done_callback(self._running.discard)
+
     def _submit(self, name: str, args: list[Any], kwargs: dict[str, Any], task_id: str, eta: str | None) -> None:
         due = datetime.fromisoformat(eta).timestamp() if eta else 0.0
         if due > time.time():
             with self._timers_lock:
                 heapq.heappush(self._timers, (due, next(self._order), name, args, kwargs, task_id))
             return
-        if not self._stop.is_set():
-            self._pool.submit(self._execute, name, args, kwargs, task_id)
+        self._run_task(name, args, kwargs, task_id)
 
     def _run_due_timers(self) -> None:
         now = time.time()
@@ -101,7 +127,7 @@ class EmbeddedWorker:
                 if not self._timers or self._timers[0][0] > now:
                     return
                 _, _, name, args, kwargs, task_id = heapq.heappop(self._timers)
-            self._pool.submit(self._execute, name, args, kwargs, task_id)
+            self._run_task(name, args, kwargs, task_id)
 
     def _consume(self) -> None:
         from kombu import Consumer
@@ -139,15 +165,15 @@ class EmbeddedWorker:
         from config.celery import app
 
         entries = []
-        started = datetime.now(UTC)
         for name, entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).items():
-            entries.append([name, entry, maybe_schedule(entry["schedule"], app=app), started])
+            entries.append([name, entry, maybe_schedule(entry["schedule"], app=app), None])
         while not self._stop.is_set():
             wait = 1.0
             for item in entries:
                 name, entry, schedule, last_run = item
                 try:
-                    due, next_check = schedule.is_due(last_run)
+                    # Never run: due now (the first pass, as the worker starts).
+                    due, next_check = schedule.is_due(last_run) if last_run else (True, 0.0)
                     if due:
                         item[3] = datetime.now(UTC)
                         app.send_task(entry["task"], args=entry.get("args", ()), kwargs=entry.get("kwargs", {}))
@@ -180,12 +206,16 @@ def start() -> EmbeddedWorker:
         return _worker
 
 
-def stop() -> None:
+def stop(timeout: float = 5.0) -> bool:
+    """Stop this process's embedded worker, if it runs (see :meth:`EmbeddedWorker.stop`); True
+    when no task is left running."""
     global _worker
     with _lock:
-        if _worker is not None:
-            _worker.stop()
-            _worker = None
+        if _worker is None:
+            return True
+        stopped = _worker.stop(timeout)
+        _worker = None
+        return stopped
 
 
 def start_if_embedded() -> None:

@@ -21,6 +21,13 @@ Work is claimed in the database, which is what makes a restart safe:
 Order: a lane sends its deliveries' first attempts in ``seq`` order (the events' time order). A
 delivery waiting for a retry blocks its idempotency key: later deliveries with that key wait
 ("held") until it is delivered or dead-lettered; deliveries with other keys go on.
+
+Stopping (a server or worker shutting down, :func:`stop_runs`): every run of the process stops at a
+delivery boundary. A delivery in flight completes and is recorded; what a lane claimed but did not
+send goes back to ``pending`` (or ``retry``) unclaimed; a wait for the rate limiter or for a retry is
+cut short. The run then gives the replay up still ``running`` with its lease expired, so that the
+recovery sweep starts a new run at once (on another worker, or when the server starts again), and
+the new run finds nothing "outcome unknown".
 """
 
 from __future__ import annotations
@@ -111,6 +118,8 @@ class Shared:
     planned_seq: int = 0
     walk_done: bool = False
     error: str = ""
+    # Stopped because the process is stopping (not cancelled, not failed): the replay is given up.
+    interrupted: bool = False
 
     def advance(self, planned_seq: int, walk_done: bool) -> None:
         with self.cond:
@@ -124,6 +133,10 @@ class Shared:
         self.stop.set()
         with self.cond:
             self.cond.notify_all()
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.halt()
 
 
 def backoff_seconds(drive_attempts: int, retry_after: float | None) -> float:
@@ -657,9 +670,28 @@ class ReplayRun:
             if not planning:
                 self.shared.stop.wait(0.05)
 
+    def _give_up(self) -> None:
+        """Release the replay, still running, with its lease already expired: the recovery sweep
+        starts a new run at once instead of waiting for the lease to run out."""
+        Replay.objects.filter(pk=self.replay_id, lease_owner=self.owner, state=Replay.RUNNING).update(
+            lease_owner="", lease_expires_at=timezone.now()
+        )
+
     def execute(self) -> str:
-        """Run the replay to its end; returns the state it was left in, or ``busy`` when another run
-        holds it (or it is no longer pending/running)."""
+        """Run the replay to its end; returns the state it was left in, ``busy`` when another run
+        holds it (or it is no longer pending/running), or ``stopped`` when this process is stopping
+        (see :func:`stop_runs`). A run stopped on the way returns ``running``."""
+        with _runs_lock:
+            if _stopping:
+                return "stopped"
+            _runs.add(self)
+        try:
+            return self._execute()
+        finally:
+            with _runs_lock:
+                _runs.discard(self)
+
+    def _execute(self) -> str:
         if not self._acquire():
             return "busy"
         try:
@@ -680,12 +712,43 @@ class ReplayRun:
                 lane.join()
         if self.shared.error:
             self._fail(self.shared.error)
+        elif self.shared.interrupted:
+            self._give_up()
         Replay.objects.filter(pk=self.replay_id, lease_owner=self.owner).exclude(state=Replay.RUNNING).update(
             lease_owner="", lease_expires_at=None
         )
         self._publish()
         replay = Replay.objects.filter(pk=self.replay_id).only("state").first()
         return replay.state if replay else "gone"
+
+
+# This process's runs, so that a stopping server or worker can stop them (``stop_runs``).
+_runs: set[ReplayRun] = set()
+_runs_lock = threading.Lock()
+_stopping = False
+
+
+def stop_runs() -> int:
+    """Stop every replay run of this process at its next delivery boundary (see the module
+    docstring), and refuse to start new ones until :func:`allow_runs`. Returns at once, with the
+    number of runs told to stop; each returns from ``execute`` once its outcomes are written and
+    its replay released."""
+    global _stopping
+    with _runs_lock:
+        _stopping = True
+        runs = list(_runs)
+    for run in runs:
+        run.shared.interrupt()
+    if runs:
+        logger.info("stopping %d replay run(s) at a delivery boundary", len(runs))
+    return len(runs)
+
+
+def allow_runs() -> None:
+    """Let runs start again after :func:`stop_runs` (a process that goes on, e.g. a test)."""
+    global _stopping
+    with _runs_lock:
+        _stopping = False
 
 
 def run_replay(replay_id: int, *, resolver: Resolver | None = None) -> str:

@@ -68,7 +68,7 @@ class Command(BaseCommand):
             port = _free_port()
             url = f"http://127.0.0.1:{port}"
             server = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=root,
                 env=env,
                 stdout=subprocess.DEVNULL,
