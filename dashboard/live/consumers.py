@@ -1,10 +1,11 @@
 """Websocket consumers of CONTRACT §5: thin adapters between a socket and the hub.
 
-Authentication happens on the handshake: a logged-in session, when the page that opened the socket
-is one of ours (``dashboard.live.origin``), or an ``Authorization: Bearer`` header with the ``read``
-scope. Anyone else is closed with code 4401 and never sent data. (ASGI turns a close *before*
-``accept`` into a plain HTTP 403, which carries no close code; so the handshake completes and the
-socket is closed at once, with nothing sent.)
+Authentication happens on the handshake (``dashboard.live.credentials.authenticate``): a logged-in
+session, when the page that opened the socket is one of ours (``dashboard.live.origin``), or an
+``Authorization: Bearer`` header with the ``read`` scope. Anyone else is closed with code 4401 and
+never sent data. (ASGI turns a close *before* ``accept`` into a plain HTTP 403, which carries no
+close code; so the handshake completes and the socket is closed at once, with nothing sent.) While
+the socket is open its credential is watched: revoked or logged out, it is closed with 4401 too.
 
 The sockets have no channel of their own: the process's hub (``dashboard.live.hub``) is the live
 layer's one member and feeds them. When the layer cannot be reached a socket gets a
@@ -17,14 +18,13 @@ import logging
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from dashboard.live.credentials import Credential, authenticate, watch_for_running_loop
 from dashboard.live.hub import KINDS, Hub, LiveUnavailable, Subscription, hub_for_running_loop, unavailable_frame
 from dashboard.live.messages import CLOSE_TRY_AGAIN_LATER, CLOSE_UNAUTHORIZED, ErrorMessage, SubscribedMessage
 from dashboard.patterns import PatternError, compile_pattern
-from dashboard.tokens import verify_bearer
 
 logger = logging.getLogger(__name__)
 
@@ -33,47 +33,28 @@ logger = logging.getLogger(__name__)
 _NO_LAYER = "eventscope.sockets-are-fed-by-the-hub"
 
 
-def _bearer(scope: dict[str, Any]) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            kind, _, token = value.decode("latin1").strip().partition(" ")
-            return token.strip() if kind.lower() == "bearer" else ""
-    return None
-
-
-@database_sync_to_async
-def _token_can_read(token: str) -> bool:
-    principal = verify_bearer(token) if token else None
-    return principal is not None and "read" in principal.scopes
-
-
-async def may_read(scope: dict[str, Any]) -> bool:
-    """Whether the handshake carries a bearer token with ``read``, or a logged-in session."""
-    token = _bearer(scope)
-    if token is not None:
-        return await _token_can_read(token)
-    user = scope.get("user")
-    return bool(user is not None and user.is_authenticated)
-
-
 class _HubConsumer(AsyncJsonWebsocketConsumer):
     """An authenticated connection that the hub feeds through its ``Subscription``."""
 
     channel_layer_alias = _NO_LAYER
+    credential: Credential | None = None
     hub: Hub | None = None
     subscription: Subscription | None = None
+    _watching: object | None = None
 
     def new_subscription(self) -> Subscription:
         raise NotImplementedError
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
-        if not await may_read(self.scope):
+        self.credential = await authenticate(self.scope)
+        if self.credential is None:
             await self.accept()
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         await super().websocket_connect(message)
 
     async def connect(self) -> None:
+        assert self.credential is not None
         await self.accept()
         self.subscription = self.new_subscription()
         self.hub = hub_for_running_loop()
@@ -82,10 +63,26 @@ class _HubConsumer(AsyncJsonWebsocketConsumer):
         except LiveUnavailable:  # logged by the hub, once per outage
             await self.send(text_data=unavailable_frame())
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
+        self._watching = watch_for_running_loop().watch(self.credential, self._withdrawn)
 
     async def disconnect(self, code: int) -> None:
+        if self._watching is not None:
+            watch_for_running_loop().forget(self._watching)
+            self._watching = None
+        await self._leave()
+
+    async def _leave(self) -> None:
         if self.hub is not None and self.subscription is not None:
             await self.hub.remove(self.subscription)  # idempotent
+
+    async def _withdrawn(self) -> None:
+        """The credential no longer holds: stop feeding the socket and close it with 4401."""
+        try:
+            await self._leave()
+            await self.close(code=CLOSE_UNAUTHORIZED)
+        except Exception:  # the socket went away meanwhile
+            logger.debug("live: closing a socket whose credential was withdrawn failed", exc_info=True)
 
     async def _send_frame(self, frame: str) -> None:
         await self.send(text_data=frame)
