@@ -33,7 +33,9 @@ def _persistent_secret_key() -> str:
 
 SECRET_KEY = env_secret("SECRET_KEY") or _persistent_secret_key()
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Also the page origins a logged-in websocket may come from (dashboard/live/origin.py). Django's test
+# client's "testserver" is added by the test environment, never here.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -5,6 +5,7 @@ These run in ``make test-postgres`` (REDIS_URL set); they fail, never skip, when
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 import redis
 from channels.layers import get_channel_layer
 
+from dashboard.live.hub import hub_for_running_loop
+from dashboard.live.publish import publish_replay_progress
 from tests import test_live_layer_loss, test_live_replay_socket, test_live_socket, test_live_trace_socket
+from tests.live_support import bearer, event, ingest, open_socket, receive_until, run, subscribe
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -58,3 +62,37 @@ def test_over_redis_replay_progress_reaches_the_socket(redis_layer: None, token:
 
 def test_over_redis_a_lost_batch_is_reported_as_dropped(redis_layer: None, token: Any) -> None:
     test_live_layer_loss.test_a_gap_in_a_publishers_numbering_is_reported_as_dropped(token)
+
+
+def test_an_idle_live_tail_outlasts_the_layers_read_timeouts(settings: Any, token: Any) -> None:
+    # redis-py gives up reading after socket_timeout (5 s by default), while channels-redis waits
+    # for messages in 5 s BZPOPMINs: on an idle channel the read times out. That is no outage.
+    url = settings.REDIS_URL or DEFAULT_REDIS
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": url, "socket_timeout": 0.2}],
+                "prefix": f"test-{uuid.uuid4().hex[:8]}",
+            },
+        }
+    }
+    settings.REDIS_URL = url
+
+    async def scenario() -> None:
+        socket = await open_socket("/ws/live/", bearer(token.token))
+        await subscribe(socket, None, ["event"])
+        replay = await open_socket("/ws/replays/9/", bearer(token.token))
+        hub = hub_for_running_loop()
+        async with asyncio.timeout(10):
+            while hub.read_timeouts < 2:
+                await asyncio.sleep(0.05)
+        await ingest(token.token, [event("shop", "AfterTheTimeouts")])
+        (got,) = await receive_until(socket, lambda m: len(m) == 1)
+        assert got["event"]["detail-type"] == "AfterTheTimeouts"
+        await asyncio.to_thread(publish_replay_progress, 9, {"id": 9, "state": "running"})
+        assert (await replay.receive_json_from(timeout=10))["replay"]["state"] == "running"
+        await socket.disconnect()
+        await replay.disconnect()
+
+    run(scenario())

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 import pytest
 import requests
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.live_support import span_request
+from tests.live_support import logged_in_cookie, span_request, ws_url
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 TRACE = "5b8efff798038103d269b633813fc60c"
-
-
-def ws_url(live_server_url: str, path: str) -> str:
-    return live_server_url.replace("http://", "ws://") + path
 
 
 def post_events(live_server_url: str, token: str, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -87,34 +82,21 @@ def test_a_bad_token_is_closed_with_4401(live_server_url: str) -> None:
     assert closed.value.rcvd.code == 4401
 
 
-def _logged_in_cookie(live_server_url: str, django_user_model: Any) -> str:
-    django_user_model.objects.create_user("watcher", password="pw-watcher-123")
-    session = requests.Session()
-    page = session.get(f"{live_server_url}/login/", timeout=10).text
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    assert csrf
-    session.post(
-        f"{live_server_url}/login/",
-        data={"username": "watcher", "password": "pw-watcher-123", "csrfmiddlewaretoken": csrf.group(1)},
-        headers={"Referer": f"{live_server_url}/login/"},
-        timeout=10,
-    )
-    assert "sessionid" in session.cookies
-    return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
-
-
 def test_the_session_cookie_of_a_logged_in_page_authenticates(
     live_server_url: str, token: Any, django_user_model: Any
 ) -> None:
-    cookie = _logged_in_cookie(live_server_url, django_user_model)
+    cookie = logged_in_cookie(live_server_url, django_user_model)
     url = ws_url(live_server_url, "/ws/live/")
     with connect(url, origin=live_server_url, additional_headers={"Cookie": cookie}) as socket:  # type: ignore[arg-type]
         subscribe(socket, None, ["event"])
         post_events(live_server_url, token.token, [{"source": "s", "detail-type": "Seen", "detail": {}}])
         assert receive(socket)["event"]["detail-type"] == "Seen"
-    # Another site's page cannot ride on the same cookie.
-    with pytest.raises(InvalidStatus):
-        connect(url, origin="http://evil.example", additional_headers={"Cookie": cookie})  # type: ignore[arg-type]
+    # Another site's page cannot ride on the same cookie: closed as unauthenticated, nothing sent.
+    socket = connect(url, origin="http://evil.example", additional_headers={"Cookie": cookie})  # type: ignore[arg-type]
+    with socket, pytest.raises(ConnectionClosed) as closed:
+        socket.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
 
 
 def test_a_burst_larger_than_the_buffer_is_counted_not_lost(live_server_url: str, token: Any) -> None:

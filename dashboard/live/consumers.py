@@ -1,9 +1,15 @@
 """Websocket consumers of CONTRACT §5: thin adapters between a socket and the hub.
 
-Authentication happens on the handshake: a logged-in session (the pages' cookie) or an
+Authentication happens on the handshake (``dashboard.live.credentials.authenticate``): a logged-in
+session, when the page that opened the socket is one of ours (``dashboard.live.origin``), or an
 ``Authorization: Bearer`` header with the ``read`` scope. Anyone else is closed with code 4401 and
 never sent data. (ASGI turns a close *before* ``accept`` into a plain HTTP 403, which carries no
-close code; so the handshake completes and the socket is closed at once, with nothing sent.)
+close code; so the handshake completes and the socket is closed at once, with nothing sent.) While
+the socket is open its credential is watched: revoked or logged out, it is closed with 4401 too.
+
+The sockets have no channel of their own: the process's hub (``dashboard.live.hub``) is the live
+layer's one member and feeds them. When the layer cannot be reached a socket gets a
+``live_unavailable`` error and a 4503 ("try again later") close, never an internal error.
 """
 
 from __future__ import annotations
@@ -12,51 +18,77 @@ import logging
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from dashboard.live.groups import replay_group
-from dashboard.live.hub import KINDS, Hub, Subscription, hub_for_running_loop
-from dashboard.live.messages import ErrorMessage, ProgressMessage, ReplayProgress, SubscribedMessage
+from dashboard.live.credentials import Credential, authenticate, watch_for_running_loop
+from dashboard.live.hub import KINDS, Hub, LiveUnavailable, Subscription, hub_for_running_loop, unavailable_frame
+from dashboard.live.messages import CLOSE_TRY_AGAIN_LATER, CLOSE_UNAUTHORIZED, ErrorMessage, SubscribedMessage
 from dashboard.patterns import PatternError, compile_pattern
-from dashboard.tokens import verify_bearer
 
 logger = logging.getLogger(__name__)
 
-UNAUTHORIZED = 4401
+# No channel layer is configured under this alias, so Channels gives these consumers no channel of
+# their own (``get_channel_layer`` answers None): nothing per socket waits on the layer.
+_NO_LAYER = "eventscope.sockets-are-fed-by-the-hub"
 
 
-def _bearer(scope: dict[str, Any]) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            kind, _, token = value.decode("latin1").strip().partition(" ")
-            return token.strip() if kind.lower() == "bearer" else ""
-    return None
+class _HubConsumer(AsyncJsonWebsocketConsumer):
+    """An authenticated connection that the hub feeds through its ``Subscription``."""
 
+    channel_layer_alias = _NO_LAYER
+    credential: Credential | None = None
+    hub: Hub | None = None
+    subscription: Subscription | None = None
+    _watching: object | None = None
 
-@database_sync_to_async
-def _token_can_read(token: str) -> bool:
-    principal = verify_bearer(token) if token else None
-    return principal is not None and "read" in principal.scopes
+    def new_subscription(self) -> Subscription:
+        raise NotImplementedError
 
-
-async def may_read(scope: dict[str, Any]) -> bool:
-    """Whether the handshake carries a bearer token with ``read``, or a logged-in session."""
-    token = _bearer(scope)
-    if token is not None:
-        return await _token_can_read(token)
-    user = scope.get("user")
-    return bool(user is not None and user.is_authenticated)
-
-
-class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_connect(self, message: dict[str, Any]) -> None:
-        if not await may_read(self.scope):
+        self.credential = await authenticate(self.scope)
+        if self.credential is None:
             await self.accept()
-            await self.close(code=UNAUTHORIZED)
+            await self.close(code=CLOSE_UNAUTHORIZED)
             return
         await super().websocket_connect(message)
+
+    async def connect(self) -> None:
+        assert self.credential is not None
+        await self.accept()
+        self.subscription = self.new_subscription()
+        self.hub = hub_for_running_loop()
+        try:
+            await self.hub.add(self.subscription)
+        except LiveUnavailable:  # logged by the hub, once per outage
+            await self.send(text_data=unavailable_frame())
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
+        self._watching = watch_for_running_loop().watch(self.credential, self._withdrawn)
+
+    async def disconnect(self, code: int) -> None:
+        if self._watching is not None:
+            watch_for_running_loop().forget(self._watching)
+            self._watching = None
+        await self._leave()
+
+    async def _leave(self) -> None:
+        if self.hub is not None and self.subscription is not None:
+            await self.hub.remove(self.subscription)  # idempotent
+
+    async def _withdrawn(self) -> None:
+        """The credential no longer holds: stop feeding the socket and close it with 4401."""
+        try:
+            await self._leave()
+            await self.close(code=CLOSE_UNAUTHORIZED)
+        except Exception:  # the socket went away meanwhile
+            logger.debug("live: closing a socket whose credential was withdrawn failed", exc_info=True)
+
+    async def _send_frame(self, frame: str) -> None:
+        await self.send(text_data=frame)
+
+    async def _close(self, code: int) -> None:
+        await self.close(code=code)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
@@ -67,28 +99,14 @@ class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(error)
 
 
-class _ItemConsumer(_AuthenticatedConsumer):
-    """A connection fed by the hub: its subscription decides which items it gets."""
-
-    hub: Hub | None = None
-    subscription: Subscription | None = None
+class _ItemConsumer(_HubConsumer):
+    """A connection fed items by the hub: its subscription decides which."""
 
     def trace_id(self) -> str | None:
         return None
 
-    async def connect(self) -> None:
-        await self.accept()
-        self.subscription = Subscription(self._send_frame, settings.EVENTSCOPE_LIVE_BUFFER, self.trace_id())
-        self.hub = hub_for_running_loop()
-        await self.hub.add(self.subscription)
-
-    async def _send_frame(self, frame: str) -> None:
-        await self.send(text_data=frame)
-
-    async def disconnect(self, code: int) -> None:
-        if self.hub is not None and self.subscription is not None:
-            await self.hub.remove(self.subscription)
-            self.subscription = None
+    def new_subscription(self) -> Subscription:
+        return Subscription(self._send_frame, settings.EVENTSCOPE_LIVE_BUFFER, self.trace_id(), close=self._close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         # A client's bad JSON is answered, never a crash of the connection.
@@ -109,7 +127,8 @@ class _ItemConsumer(_AuthenticatedConsumer):
 
     async def subscribe(self, content: dict[str, Any]) -> None:
         """Replace the filter; an invalid one is answered with an error and the old one stays."""
-        assert self.subscription is not None
+        if self.subscription is None:
+            return  # refused at the handshake; the client sent this before it saw the close
         raw_pattern = content.get("pattern")
         kinds = content.get("kinds", ["event", "span"])
         if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) and k in KINDS for k in kinds):
@@ -144,29 +163,15 @@ class TraceConsumer(_ItemConsumer):
         return str(self.scope["url_route"]["kwargs"]["trace_id"]).lower()
 
 
-class ReplayConsumer(_AuthenticatedConsumer):
+class ReplayConsumer(_HubConsumer):
     """``/ws/replays/<id>/``: the replay's state whenever it changes."""
 
-    group: str | None = None
-
-    async def connect(self) -> None:
-        self.group = replay_group(self.scope["url_route"]["kwargs"]["replay_id"])
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        hub_for_running_loop().watchers += 1
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            hub_for_running_loop().watchers -= 1
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
+    def new_subscription(self) -> Subscription:
+        replay_id = str(self.scope["url_route"]["kwargs"]["replay_id"])
+        return Subscription(self._send_frame, settings.EVENTSCOPE_LIVE_BUFFER, replay_id=replay_id, close=self._close)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         await self.send_error("invalid_message", "This socket only sends; it takes no messages.")
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         await self.receive_json(None)
-
-    async def replay_progress(self, message: ReplayProgress) -> None:
-        progress: ProgressMessage = {"type": "progress", "replay": message["replay"]}
-        await self.send_json(progress)

@@ -4,12 +4,22 @@ Two families live here. Client messages are what a browser or script sends and r
 ``/ws/live/``, ``/ws/traces/<trace_id>/`` and ``/ws/replays/<id>/``. Layer messages are what
 producers put on the channel layer (``live.batch`` for ingest, ``replay.progress`` for replays);
 Channels dispatches a layer message to the consumer method named after its type (``.`` → ``_``).
-Every producer and every consumer imports its shapes from this module.
+Every producer and every consumer imports its shapes from this module, and the close codes.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
+
+# --- Close codes ---------------------------------------------------------------------------------
+
+# Not authenticated, or no longer: no token or login, a foreign Origin, a token revoked or a
+# session ended while the socket was open. Nothing is sent before it.
+CLOSE_UNAUTHORIZED = 4401
+# The live layer cannot be reached: try again later; sent after a live_unavailable error. 4000 + 503,
+# as 4401 is 4000 + 401. (The standard 1013 "Try Again Later" cannot be sent: daphne's websocket
+# library lets a server close only with 1000 or 3000-4999, and any other code becomes a 1011.)
+CLOSE_TRY_AGAIN_LATER = 4503
 
 # --- Items as a client sees them ------------------------------------------------------------------
 
@@ -98,10 +108,12 @@ class ProgressMessage(TypedDict):
 
 
 class ErrorMessage(TypedDict):
-    """A message the server could not act on; the connection and its current filter stay."""
+    """A message the server could not act on; the connection and its current filter stay. Except
+    ``live_unavailable``: the live layer cannot be reached, and a close with
+    ``CLOSE_TRY_AGAIN_LATER`` follows."""
 
     type: Literal["error"]
-    code: str  # invalid_json | invalid_message | invalid_pattern
+    code: str  # invalid_json | invalid_message | invalid_pattern | live_unavailable
     message: str
 
 
@@ -149,4 +161,4 @@ class LiveBatch(TypedDict):
 
 class ReplayProgress(TypedDict):
     type: Literal["replay.progress"]
-    replay: dict[str, Any]
+    replay: dict[str, Any]  # its "id" is what the hub hands it to the watchers of
