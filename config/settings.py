@@ -139,7 +139,10 @@ if REDIS_URL:
             # The prefix namespaces every key: deployments (or test runs) sharing one Redis database
             # must not see each other's live items.
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis waits up to 5 s for a message; a read timeout above that keeps an idle
+                # connection from timing out on every wait, and the connect timeout bounds a Redis
+                # that hangs instead of refusing.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 2}],
                 "capacity": 1000,
                 "expiry": 30,
                 "prefix": env_str("EVENTSCOPE_CHANNEL_PREFIX", "asgi"),
@@ -152,6 +155,9 @@ else:
 # The in-process queue names a host only so that kombu does not log a warning that it assumed one.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
+# A Redis that is down or hangs is noticed in seconds, not after the client's defaults.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

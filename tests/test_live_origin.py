@@ -64,6 +64,12 @@ def test_a_socket_without_token_or_origin_is_closed_with_4401_not_refused(
         assert until_closed(socket) == (4401, [])
 
 
+@pytest.mark.parametrize("path", ["/ws/nope/", "/ws/live", "/ws/traces/not-a-trace/", "/"])
+def test_a_socket_on_a_path_that_serves_none_is_closed_with_4404(live_server_url: str, path: str) -> None:
+    with connect(ws_url(live_server_url, path)) as socket:
+        assert until_closed(socket) == (4404, [])
+
+
 # --- The rule itself -------------------------------------------------------------------------------
 
 

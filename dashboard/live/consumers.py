@@ -23,7 +23,13 @@ from django.conf import settings
 
 from dashboard.live.credentials import Credential, authenticate, watch_for_running_loop
 from dashboard.live.hub import KINDS, Hub, LiveUnavailable, Subscription, hub_for_running_loop, unavailable_frame
-from dashboard.live.messages import CLOSE_TRY_AGAIN_LATER, CLOSE_UNAUTHORIZED, ErrorMessage, SubscribedMessage
+from dashboard.live.messages import (
+    CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN_LATER,
+    CLOSE_UNAUTHORIZED,
+    ErrorMessage,
+    SubscribedMessage,
+)
 from dashboard.patterns import PatternError, compile_pattern
 
 logger = logging.getLogger(__name__)
@@ -175,3 +181,12 @@ class ReplayConsumer(_HubConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         await self.receive_json(None)
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any other websocket path: accepted only to be closed with 4404 and nothing sent (refusing
+    before ``accept`` would be an HTTP 403 that carries no reason)."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

@@ -20,6 +20,8 @@ CLOSE_UNAUTHORIZED = 4401
 # as 4401 is 4000 + 401. (The standard 1013 "Try Again Later" cannot be sent: daphne's websocket
 # library lets a server close only with 1000 or 3000-4999, and any other code becomes a 1011.)
 CLOSE_TRY_AGAIN_LATER = 4503
+# No socket is served at that path (4000 + 404).
+CLOSE_NOT_FOUND = 4404
 
 # --- Items as a client sees them ------------------------------------------------------------------
 
