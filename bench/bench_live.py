@@ -30,7 +30,7 @@ import requests
 from websockets.asyncio.client import connect
 
 from bench.server import BenchServer, bench_server
-from dashboard.patterns import compile_pattern
+from dashboard.patterns.engine import compile_pattern
 
 RATE = 1000  # events per second
 PER_REQUEST = 10

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from dashboard.patterns import (
+from dashboard.patterns.engine import (
     MAX_ALTERNATIVES,
     MAX_PATTERN_SIZE,
     MAX_VALUES,

@@ -95,7 +95,7 @@ GENERATORS = {"separate": separate_request, "overlapping": overlapping_request}
 
 def define_lifecycles(server: BenchServer, scenario: str) -> None:
     code = (
-        "from dashboard.transactions.definitions import create_lifecycle\n"
+        "from dashboard.lifecycles.definitions import create_lifecycle\n"
         f"for item in {SCENARIOS[scenario]!r}:\n"
         "    create_lifecycle({**item, 'timeout_seconds': 900})\n"
     )

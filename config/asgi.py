@@ -19,13 +19,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from dashboard import embedded_worker  # noqa: E402
-from dashboard.httpserver import answer_refusals_as_json  # noqa: E402
-from dashboard.ingest.fastpath import IngestFastPath  # noqa: E402
+from config.fastpath import IngestFastPath  # noqa: E402
+from dashboard.core import embedded_worker  # noqa: E402
+from dashboard.core.httpserver import answer_refusals_as_json  # noqa: E402
+from dashboard.lifecycles import folder  # noqa: E402
 from dashboard.live.origin import BrowserOriginValidator  # noqa: E402
+from dashboard.live.routing import websocket_urlpatterns  # noqa: E402
 from dashboard.replay import engine  # noqa: E402
-from dashboard.routing import websocket_urlpatterns  # noqa: E402
-from dashboard.transactions import folder  # noqa: E402
 
 # Requests the HTTP server refuses itself (a URL over 16 KiB, malformed HTTP) get a JSON error too.
 answer_refusals_as_json()

@@ -39,7 +39,7 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor
 
-from dashboard.api.http import error_response
+from dashboard.core.http import error_response
 
 logger = logging.getLogger(__name__)
 

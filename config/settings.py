@@ -47,18 +47,26 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "dashboard.apps.DashboardConfig",
+    # The project's apps, lowest first; each imports only those listed before it (make lint checks).
+    "dashboard.core.apps.CoreConfig",
+    "dashboard.events.apps.EventsConfig",
+    "dashboard.ingest.apps.IngestConfig",
+    "dashboard.live.apps.LiveConfig",
     "tracing.apps.TracingConfig",
+    "dashboard.lifecycles.apps.LifecyclesConfig",
+    "dashboard.replay.apps.ReplayConfig",
+    "dashboard.api.apps.ApiConfig",
+    "dashboard.pages.apps.PagesConfig",
     # Development tools (make demo, make screenshots): inert in the server, see dashboard/demo/apps.py.
     "dashboard.demo.apps.DemoConfig",
 ]
 
 MIDDLEWARE = [
     # Outermost: errors on API paths are JSON whichever layer below answered them.
-    "dashboard.middleware.ApiErrorsMiddleware",
+    "dashboard.core.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "dashboard.middleware.SecurityHeadersMiddleware",
-    "dashboard.middleware.RefuseNulMiddleware",
+    "dashboard.core.middleware.SecurityHeadersMiddleware",
+    "dashboard.core.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -182,11 +190,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 CELERY_IMPORTS = ["tasks.replay", "tasks.transactions"]
 # Beat keeps its schedule state under var/, not in the current directory.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Embedded mode only: run tasks in threads of the server process (see dashboard/embedded_worker.py).
+# Embedded mode only: run tasks in threads of the server process (see dashboard/core/embedded_worker.py).
 EVENTSCOPE_EMBEDDED_WORKER = env_bool("EVENTSCOPE_EMBEDDED_WORKER", True)
 EVENTSCOPE_EMBEDDED_WORKER_THREADS = env_int("EVENTSCOPE_EMBEDDED_WORKER_THREADS", 4)
 # SQLite only: a thread of the server process folds tracked events into transaction records a
-# moment after ingest (see dashboard/transactions/folder.py). Readers fold what is pending anyway.
+# moment after ingest (see dashboard/lifecycles/folder.py). Readers fold what is pending anyway.
 EVENTSCOPE_FOLDER_THREAD = env_bool("EVENTSCOPE_FOLDER_THREAD", True)
 # On SIGTERM/SIGINT, how long `manage.py serve` lets requests in flight and background work finish
 # before it exits anyway (see config/server.py).
@@ -261,7 +269,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Bad requests refused (4xx, django.security.*) are logged at INFO without a traceback.
-    "filters": {"refusals_at_info": {"()": "dashboard.logging_filters.RefusalsAtInfo"}},
+    "filters": {"refusals_at_info": {"()": "dashboard.core.logging_filters.RefusalsAtInfo"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals_at_info"]}},
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {

@@ -3,20 +3,20 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
-from dashboard import health
 from dashboard.api import events, keys, openapi, patterns
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
+from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
+from dashboard.core import health
 from dashboard.ingest import cloudevents, eventbridge
-from dashboard.views import events as event_pages
-from dashboard.views import keys as key_pages
-from dashboard.views import live as live_pages
-from dashboard.views import overview as overview_page
-from dashboard.views import replays as replay_pages
-from dashboard.views import traces as trace_pages
-from dashboard.views import transactions as transaction_pages
-from tracing import api as trace_api
+from dashboard.pages import events as event_pages
+from dashboard.pages import keys as key_pages
+from dashboard.pages import live as live_pages
+from dashboard.pages import overview as overview_page
+from dashboard.pages import replays as replay_pages
+from dashboard.pages import traces as trace_pages
+from dashboard.pages import transactions as transaction_pages
 from tracing import views as otlp
 
 urlpatterns = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from dashboard.transactions.sweep import mark_overdue
+from dashboard.lifecycles.sweep import mark_overdue
 
 
 @shared_task(

@@ -16,8 +16,8 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from dashboard import tokens
-from dashboard.tokens import IssuedToken
+from dashboard.core import tokens
+from dashboard.core.tokens import IssuedToken
 
 ROOT = Path(__file__).resolve().parent.parent
 # The Celery queue of this test run's servers and workers (scaled mode).
@@ -65,7 +65,7 @@ def _fresh_token_cache() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_lifecycle_cache() -> Iterator[None]:
     # Lifecycle definitions are cached per process; a test's rolled-back lifecycles must not outlive it.
-    from dashboard.transactions.definitions import forget_lifecycles
+    from dashboard.lifecycles.definitions import forget_lifecycles
 
     forget_lifecycles()
     yield

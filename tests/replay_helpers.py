@@ -7,8 +7,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from dashboard.ids import new_id
-from dashboard.models import Event
+from dashboard.core.ids import new_id
+from dashboard.events.models import Event
 from dashboard.replay.models import Consumer, Replay
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,8 +8,9 @@ import io
 import pytest
 from django.core.management import call_command
 
+from dashboard.core.models import ApiToken
 from dashboard.demo.shop import Trouble
-from dashboard.models import ApiToken, Event
+from dashboard.events.models import Event
 from tests.demo_shop import run_shop
 from tracing.models import Span, SpanLink
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard import embedded_worker
+from dashboard.core import embedded_worker
 from dashboard.replay.models import Replay
 from tests.consumer_servers import consumer_server
 from tests.replay_helpers import archive_event, make_consumer, make_replay

@@ -100,7 +100,7 @@ def test_refusals_are_logged_at_info_without_a_traceback(server):
         "INFO django.security.SuspiciousFileOperation",
         "INFO django.security.DisallowedHost",
         "INFO django.request Not Found: /api/no-such-endpoint",
-        "INFO dashboard.httpserver refused a request",
+        "INFO dashboard.core.httpserver refused a request",
         "INFO django.request Request Entity Too Large: /api/patterns/test",
     ]
     log = server.wait_for_log(lambda text: all(line in text for line in expected))

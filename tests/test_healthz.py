@@ -13,7 +13,7 @@ import requests
 
 @pytest.mark.django_db
 def test_healthz_reports_each_part_without_auth(client, settings):
-    from dashboard import embedded_worker
+    from dashboard.core import embedded_worker
 
     settings.REDIS_URL = ""
     embedded_worker.start()  # `make run` starts it with the server; the test process does not

@@ -17,9 +17,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from dashboard.models import Event, Lifecycle, Transaction
+from dashboard.events.models import Event
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Lifecycle, Transaction
 from dashboard.replay.delivery import parse_retry_after
-from dashboard.transactions.fold import fold_pending
 from tracing.models import Span
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,8 @@ import requests
 from django.utils import timezone
 
 from dashboard.api.idempotency import KEY_LIFETIME
-from dashboard.models import IdempotencyRecord, Lifecycle
+from dashboard.core.models import IdempotencyRecord
+from dashboard.lifecycles.models import Lifecycle
 from dashboard.replay.models import Consumer, Replay
 from tests.replay_helpers import make_consumer
 

@@ -11,7 +11,7 @@ from cloudevents.core.v1.event import CloudEvent as CoreCloudEvent
 from cloudevents.v1.conversion import to_binary, to_structured
 from cloudevents.v1.http import CloudEvent
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import requests
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -210,7 +210,7 @@ def test_it_requires_the_ingest_scope(client, make_token):
 
 
 def test_a_revoked_token_is_refused(client, token, auth):
-    from dashboard.tokens import revoke
+    from dashboard.core.tokens import revoke
 
     assert post(client, auth, event()).status_code == 200
     revoke(token.key_id)

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 from tracing.models import LogRecord, Span, SpanLink
 
 pytestmark = pytest.mark.usefixtures("transactional_db")

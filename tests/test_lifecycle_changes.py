@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from dashboard.envelope import format_time
-from dashboard.models import Lifecycle, Transaction
+from dashboard.events.envelope import format_time
+from dashboard.lifecycles.models import Lifecycle, Transaction
 from tests.test_lifecycles_admin import form
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +152,7 @@ def test_reading_needs_read_and_changing_needs_operate(api: Client, client: Clie
 
 def test_the_admin_changes_a_lifecycle_as_the_api_does(api: Client, admin: Client) -> None:
     send(api, "OrderCreated")
-    url = f"/admin/dashboard/lifecycle/{Lifecycle.objects.get().pk}/change/"
+    url = f"/admin/lifecycles/lifecycle/{Lifecycle.objects.get().pk}/change/"
     refused = admin.post(url, form(steps='["OrderPaid", "OrderCreated"]'))
     assert refused.status_code == 200
     assert "can only be extended at the end" in refused.content.decode()

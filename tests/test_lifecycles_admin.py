@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from dashboard.envelope import NormalizedEvent
+from dashboard.events.envelope import NormalizedEvent
 from dashboard.ingest.store import store_events
-from dashboard.models import Lifecycle
+from dashboard.lifecycles.models import Lifecycle
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def form(**change: str) -> dict[str, str]:
 
 
 def test_the_admin_creates_a_valid_lifecycle(admin: Client) -> None:
-    response = admin.post("/admin/dashboard/lifecycle/add/", form())
+    response = admin.post("/admin/lifecycles/lifecycle/add/", form())
     assert response.status_code == 302
     assert Lifecycle.objects.get().steps == ["OrderCreated", "OrderPaid"]
 
@@ -39,7 +39,7 @@ def test_the_admin_creates_a_valid_lifecycle(admin: Client) -> None:
     ],
 )
 def test_the_admin_refuses_what_the_api_refuses(admin: Client, change: dict[str, str], reason: str) -> None:
-    response = admin.post("/admin/dashboard/lifecycle/add/", form(**change))
+    response = admin.post("/admin/lifecycles/lifecycle/add/", form(**change))
     assert response.status_code == 200
     assert reason in response.content.decode()
     assert not Lifecycle.objects.exists()
@@ -51,7 +51,7 @@ def test_transactions_are_listed_but_not_added_by_hand(admin: Client) -> None:
     created = NormalizedEvent(event_id="e-1", source="shop", detail_type="OrderCreated", time=now,
                               detail={"order-id": "o-admin"}, format="native", raw="{}")  # fmt: skip
     store_events([created], now)
-    listing = admin.get("/admin/dashboard/transaction/")
+    listing = admin.get("/admin/lifecycles/transaction/")
     assert listing.status_code == 200
     assert "o-admin" in listing.content.decode()  # the list holds the event just stored
-    assert admin.get("/admin/dashboard/transaction/add/").status_code == 403
+    assert admin.get("/admin/lifecycles/transaction/add/").status_code == 403

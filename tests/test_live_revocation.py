@@ -17,9 +17,9 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from websockets.sync.client import ClientConnection, connect
 
-from dashboard import tokens
+from dashboard.core import tokens
+from dashboard.core.models import ApiToken
 from dashboard.live.credentials import Credential, withdrawn
-from dashboard.models import ApiToken
 from tests.live_support import logged_in_cookie, project_server, until_closed, ws_url
 
 # The promise is one second; the bound leaves room for a busy test machine.

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.asgi import application
-from dashboard.envelope import NormalizedEvent
+from dashboard.events.envelope import NormalizedEvent
 from dashboard.ingest.store import store_events
 from tests.live_support import bearer, event, ingest, open_socket, receive_until, run, subscribe
 

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config import urls
-from dashboard import tokens
-from dashboard.tokens import IssuedToken
+from dashboard.core import tokens
+from dashboard.core.tokens import IssuedToken
 from tests.consumer_servers import consumer_server
 from tests.task_worker import scaled_mode_worker  # noqa: F401  (a fixture)
 

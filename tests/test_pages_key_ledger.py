@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.demo.shop import Trouble
-from dashboard.models import Event
+from dashboard.events.models import Event
 from tests.demo_shop import run_shop
 from tracing.models import Span
 

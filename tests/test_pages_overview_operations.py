@@ -10,9 +10,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 
-from dashboard.models import Event, Lifecycle
+from dashboard.events.models import Event
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Lifecycle
 from dashboard.replay.models import Consumer, Replay
-from dashboard.transactions.fold import fold_pending
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from dashboard.models import Event
-from dashboard.transactions.fold import fold_pending
+from dashboard.events.models import Event
+from dashboard.lifecycles.fold import fold_pending
 from tests.demo_shop import run_shop
 
 pytestmark = pytest.mark.usefixtures("transactional_db")

@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 from tests.demo_shop import run_shop
 from tracing.models import Span
 

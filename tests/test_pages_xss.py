@@ -14,7 +14,7 @@ import orjson
 import pytest
 import requests
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from django.test import Client
 
-from dashboard.patterns import (
+from dashboard.patterns.engine import (
     MAX_ALTERNATIVES,
     MAX_DEPTH,
     MAX_PATTERN_SIZE,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.patterns import CompiledPattern, PatternError, compile_pattern, matches
+from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern, matches
 
 # The EC2 example event from "Creating Amazon EventBridge event patterns".
 BASE_EVENT: dict[str, Any] = {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dashboard.patterns import MAX_PATTERN_SIZE, PatternError, compile_pattern, matches
+from dashboard.patterns.engine import MAX_PATTERN_SIZE, PatternError, compile_pattern, matches
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

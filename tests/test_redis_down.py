@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from dashboard.events.models import Event
 from dashboard.live.publish import REMINDER_SECONDS, _FailureLog
-from dashboard.models import Event
 from tests.logged_server import LoggedServer, free_port, logged_server
 
 PUBLISH_LOGGER = "dashboard.live.publish"

@@ -243,7 +243,7 @@ def test_the_admins_redrive_says_the_task_queue_is_down_and_changes_nothing(admi
         replay=finished, event=event, consumer=consumer, seq=0, state=Delivery.DEAD, updated_at=timezone.now()
     )
     response = admin.post(
-        "/admin/dashboard/replay/", {"action": "redrive_dead_letters", "_selected_action": [finished.pk]}, follow=True
+        "/admin/replay/replay/", {"action": "redrive_dead_letters", "_selected_action": [finished.pk]}, follow=True
     )
     assert response.status_code == 200
     assert "The task queue is unavailable" in response.content.decode()

@@ -27,7 +27,7 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from dashboard.models import Event
+from dashboard.events.models import Event
 from dashboard.replay import engine
 from dashboard.replay.engine import UNKNOWN_OUTCOME, ReplayRun, run_replay
 from dashboard.replay.models import Delivery, Replay

@@ -24,7 +24,7 @@ from django.http.request import HttpHeaders
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.sigv4 import (
+from dashboard.core.sigv4 import (
     INCOMPLETE_SIGNATURE,
     INVALID_SIGNATURE,
     MISSING_AUTHENTICATION,

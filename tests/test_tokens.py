@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from dashboard.models import ApiToken
-from dashboard.tokens import secret_for, verify_bearer
+from dashboard.core.models import ApiToken
+from dashboard.core.tokens import secret_for, verify_bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracing.context import TraceContext, format_traceparent, parse_traceparent, parse_xray_header
+from dashboard.core.trace_context import TraceContext, format_traceparent, parse_traceparent, parse_xray_header
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

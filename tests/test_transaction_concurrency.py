@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from dashboard.models import Lifecycle, Transaction
-from dashboard.transactions.fold import fold_pending
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Lifecycle, Transaction
 from tests.conftest import ROOT, _database_url_of_test_db
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -28,9 +28,9 @@ import sys
 import django
 django.setup()
 from django.utils import timezone
-from dashboard.envelope import NormalizedEvent
+from dashboard.events.envelope import NormalizedEvent
 from dashboard.ingest.store import store_events
-from dashboard.transactions.fold import fold_pending
+from dashboard.lifecycles.fold import fold_pending
 
 process, keys, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 steps = ["OrderCreated", "OrderPaid", "OrderShipped", "OrderUpdated"]

@@ -1,4 +1,4 @@
-"""The SQLite fold (set-based SQL, ``dashboard.transactions.fold``) against the merge PostgreSQL
+"""The SQLite fold (set-based SQL, ``dashboard.lifecycles.fold``) against the merge PostgreSQL
 runs in the ingest transaction (``tracking.State.apply``, in Python): the same events, in the same
 order and the same requests, must leave the same records, out-of-order facts included."""
 
@@ -17,13 +17,14 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.envelope import NormalizedEvent
+from dashboard.events.envelope import NormalizedEvent
+from dashboard.events.models import Event
 from dashboard.ingest.store import store_events
-from dashboard.models import Event, Lifecycle, TrackingCursor, Transaction
-from dashboard.transactions import fold
-from dashboard.transactions.definitions import forget_lifecycles
-from dashboard.transactions.fold import fold_pending, pending
-from dashboard.transactions.tracking import MAX_FACTS, MAX_LINKS
+from dashboard.lifecycles import fold
+from dashboard.lifecycles.definitions import forget_lifecycles
+from dashboard.lifecycles.fold import fold_pending, pending
+from dashboard.lifecycles.models import Lifecycle, TrackingCursor, Transaction
+from dashboard.lifecycles.tracking import MAX_FACTS, MAX_LINKS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 

@@ -12,11 +12,12 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.envelope import NormalizedEvent
+from dashboard.events.envelope import NormalizedEvent
+from dashboard.events.models import Event
 from dashboard.ingest.store import store_events
-from dashboard.models import Event, Lifecycle, Transaction
-from dashboard.transactions.definitions import forget_lifecycles
-from dashboard.transactions.fold import fold_pending
+from dashboard.lifecycles.definitions import forget_lifecycles
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Lifecycle, Transaction
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ import time_machine
 from django.conf import settings
 from django.test import Client
 
-from dashboard.models import Transaction
-from dashboard.transactions.fold import fold_pending
-from dashboard.transactions.sweep import mark_overdue
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Transaction
+from dashboard.lifecycles.sweep import mark_overdue
 from tasks.transactions import sweep_overdue_transactions
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from dashboard.envelope import format_time
-from dashboard.models import Transaction
-from dashboard.transactions.fold import fold_pending
+from dashboard.events.envelope import format_time
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Transaction
 
 pytestmark = pytest.mark.django_db
 

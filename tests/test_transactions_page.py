@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from dashboard.models import Lifecycle
+from dashboard.lifecycles.models import Lifecycle
 from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db

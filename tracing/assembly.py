@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dashboard.models import Event
-from dashboard.serializers import LIST_FIELDS, event_json
+from dashboard.events.models import Event
+from dashboard.events.shapes import LIST_FIELDS, event_json
 from tracing.models import LogRecord, Span, SpanLink
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")

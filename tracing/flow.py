@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db.models import Q
 
-from dashboard.models import Event
-from dashboard.serializers import LIST_FIELDS, event_json
+from dashboard.events.models import Event
+from dashboard.events.shapes import LIST_FIELDS, event_json
 from tracing.assembly import span_json
 from tracing.models import Span, SpanLink
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from dashboard.jsonfield import FastJSONField
+from dashboard.core.jsonfield import FastJSONField
 
 
 class Span(models.Model):

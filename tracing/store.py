@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import connection
 
-from dashboard.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction, without_nul
-from dashboard.envelope import EntryError, NormalizedEvent, from_log_record
+from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction, without_nul
+from dashboard.events.envelope import EntryError, NormalizedEvent, from_log_record
 from dashboard.ingest.store import EntryResult, store_events
 from dashboard.live.items import wire_span
 from dashboard.live.publish import publish_on_commit

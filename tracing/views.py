@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from dashboard.api.http import ApiError, authenticate, error_response
+from dashboard.core.http import ApiError, authenticate, error_response
 from dashboard.ingest.body import media_type, read_body
 from tracing.otlp import Encoding, OtlpDecodeError, decode_logs, decode_traces, encode_export_response, encode_status
 from tracing.store import store_logs, store_spans

@@ -10,12 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.envelope import EntryError, parse_time
-from dashboard.models import Event
-from dashboard.numbers import whole_number
-from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
-from dashboard.serializers import LIST_FIELDS, envelope_of, event_detail_json, event_json
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.core.numbers import whole_number
+from dashboard.events.envelope import EntryError, parse_time
+from dashboard.events.models import Event
+from dashboard.events.shapes import LIST_FIELDS, envelope_of, event_detail_json, event_json
+from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 # A pattern is matched in Python, and q= is a substring search the database cannot index, both

@@ -34,8 +34,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from dashboard.api.http import ApiError, View
-from dashboard.models import IdempotencyRecord
+from dashboard.core.http import ApiError, View
+from dashboard.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

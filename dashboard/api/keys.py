@@ -6,9 +6,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.models import Event
-from dashboard.serializers import LIST_FIELDS, event_json
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.events.models import Event
+from dashboard.events.shapes import LIST_FIELDS, event_json
 
 LEDGER_LIMIT = 1000
 

@@ -1,6 +1,6 @@
 """``POST /api/lifecycles`` (operate) defines a lifecycle; ``GET /api/lifecycles`` (read) lists them.
 ``/api/lifecycles/<name>``: ``GET`` (read) one, ``PATCH`` (operate) changes it (see
-``dashboard.transactions.changes``), ``DELETE`` (operate) removes it with its transaction records."""
+``dashboard.lifecycles.changes``), ``DELETE`` (operate) removes it with its transaction records."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from dashboard.api.http import ApiError, api_view, error_response, json_response
 from dashboard.api.idempotency import idempotent
-from dashboard.models import Lifecycle
-from dashboard.patterns import TOO_DEEP_BODY, json_too_deep
-from dashboard.transactions.changes import update_lifecycle
-from dashboard.transactions.definitions import LifecycleError, create_lifecycle, lifecycle_json
+from dashboard.core.http import ApiError, api_view, error_response, json_response
+from dashboard.lifecycles.changes import update_lifecycle
+from dashboard.lifecycles.definitions import LifecycleError, create_lifecycle, lifecycle_json
+from dashboard.lifecycles.models import Lifecycle
+from dashboard.patterns.engine import TOO_DEEP_BODY, json_too_deep
 
 
 def _document(request: HttpRequest) -> object:

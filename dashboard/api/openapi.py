@@ -22,13 +22,13 @@ from dashboard.api import events as events_api
 from dashboard.api import idempotency
 from dashboard.api import keys as keys_api
 from dashboard.api import replays as replays_api
-from dashboard.api.http import error_response
-from dashboard.models import MAX_LIFECYCLE_STEPS
+from dashboard.core.http import error_response
+from dashboard.lifecycles import definitions as lifecycle_defs
+from dashboard.lifecycles import report as tx_report
+from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
 from dashboard.replay.models import Delivery, Replay
-from dashboard.transactions import definitions as lifecycle_defs
-from dashboard.transactions import report as tx_report
 from tracing import assembly
 
 JSON = "application/json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.patterns import TOO_DEEP_BODY, PatternError, compile_pattern, json_too_deep
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.patterns.engine import TOO_DEEP_BODY, PatternError, compile_pattern, json_too_deep
 
 
 @api_view("read", ("POST",))

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api.http import ApiError, api_view, json_response
 from dashboard.api.idempotency import idempotent
-from dashboard.envelope import format_time
-from dashboard.numbers import whole_number
-from dashboard.patterns import TOO_DEEP_BODY, json_too_deep
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.core.numbers import whole_number
+from dashboard.events.envelope import format_time
+from dashboard.patterns.engine import TOO_DEEP_BODY, json_too_deep
 from dashboard.replay import actions
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.shapes import consumer_json, delivery_json, replay_json

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.transactions.report import Report, ReportError, build_report, csv_rows, first_page, funnel
-from dashboard.transactions.report import transaction_json as record_json
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.lifecycles.report import Report, ReportError, build_report, csv_rows, first_page, funnel
+from dashboard.lifecycles.report import transaction_json as record_json
 
 
 def _report(request: HttpRequest) -> Report:

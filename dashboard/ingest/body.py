@@ -7,7 +7,7 @@ import zlib
 from django.conf import settings
 from django.http import HttpRequest
 
-from dashboard.api.http import ApiError
+from dashboard.core.http import ApiError
 
 
 def media_type(request: HttpRequest) -> str:

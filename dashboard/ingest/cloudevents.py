@@ -6,8 +6,8 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.envelope import TOO_DEEP, EntryError, NormalizedEvent, from_cloudevent
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent, from_cloudevent
 from dashboard.ingest.body import read_body
 from dashboard.ingest.cloudevents_format import (
     CloudEventError,

@@ -46,7 +46,7 @@ from urllib.parse import unquote_to_bytes
 
 import orjson
 
-from dashboard import exactjson
+from dashboard.core import exactjson
 
 __all__ = [
     "BATCH_MEDIA_TYPE",

@@ -14,13 +14,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from dashboard.api.http import ApiError
-from dashboard.envelope import EntryError, NormalizedEvent, from_putevents
+from dashboard.core.http import ApiError
+from dashboard.core.sigv4 import SigV4Error, verify_request
+from dashboard.core.tokens import Principal, principal_for_key, secret_for
+from dashboard.events.envelope import EntryError, NormalizedEvent, from_putevents
 from dashboard.ingest.body import read_body
 from dashboard.ingest.store import store_events
-from dashboard.patterns import PatternError, compile_pattern, json_too_deep
-from dashboard.sigv4 import SigV4Error, verify_request
-from dashboard.tokens import Principal, principal_for_key, secret_for
+from dashboard.patterns.engine import PatternError, compile_pattern, json_too_deep
 
 AMZ_JSON = "application/x-amz-json-1.1"
 MAX_ENTRIES = 10

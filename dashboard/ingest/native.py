@@ -9,9 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from dashboard import exactjson
-from dashboard.api.http import ApiError, api_view, json_response
-from dashboard.envelope import EntryError, NormalizedEvent, from_native
+from dashboard.core import exactjson
+from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.events.envelope import EntryError, NormalizedEvent, from_native
 from dashboard.ingest.body import media_type, read_body
 from dashboard.ingest.responses import summary
 from dashboard.ingest.store import store_events

@@ -7,15 +7,15 @@ from datetime import datetime
 
 import orjson
 
-from dashboard.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction
-from dashboard.envelope import TOO_DEEP, EntryError, NormalizedEvent
-from dashboard.ids import new_ids
+from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction
+from dashboard.core.ids import new_ids
+from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent
+from dashboard.events.models import Event
+from dashboard.lifecycles import fold, folder
+from dashboard.lifecycles.definitions import active_lifecycles
+from dashboard.lifecycles.tracking import Match, encode_matches, entry_matches, record_matches
 from dashboard.live.items import accepted_wire_events
 from dashboard.live.publish import publish_on_commit
-from dashboard.models import Event
-from dashboard.transactions import fold, folder
-from dashboard.transactions.definitions import active_lifecycles
-from dashboard.transactions.tracking import Match, encode_matches, entry_matches, record_matches
 
 EVENT_FIELDS = (
     "id", "event_id", "source", "detail_type", "time", "account", "region", "resources", "detail", "extra", "raw",

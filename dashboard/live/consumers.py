@@ -30,7 +30,7 @@ from dashboard.live.messages import (
     ErrorMessage,
     SubscribedMessage,
 )
-from dashboard.patterns import PatternError, compile_pattern
+from dashboard.patterns.engine import PatternError, compile_pattern
 
 logger = logging.getLogger(__name__)
 

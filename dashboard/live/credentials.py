@@ -1,7 +1,7 @@
 """Who a websocket is, and closing it once that no longer holds.
 
 A socket is authenticated at its handshake (``authenticate``), but stays open for hours. What let
-it in can be withdrawn meanwhile: a token revoked (``dashboard.tokens.revoke``, ``revoked_at`` set
+it in can be withdrawn meanwhile: a token revoked (``dashboard.core.tokens.revoke``, ``revoked_at`` set
 or the row deleted by hand) or its ``read`` scope taken away; a session ended by logging out, or
 expired; a user deactivated. Each server process (each event loop) has one ``CredentialWatch``
 that every ``CHECK_SECONDS`` asks the database, in one query for all its token sockets (and two
@@ -28,8 +28,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from dashboard.models import ApiToken
-from dashboard.tokens import verify_bearer
+from dashboard.core.models import ApiToken
+from dashboard.core.tokens import verify_bearer
 
 logger = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from dashboard.live.groups import firehose_group, replay_group
 from dashboard.live.items import event_envelope, live_span, span_document
 from dashboard.live.messages import CLOSE_TRY_AGAIN_LATER, ErrorMessage, LiveBatch, ProgressMessage, ReplayProgress
-from dashboard.patterns import CompiledPattern
+from dashboard.patterns.engine import CompiledPattern
 
 logger = logging.getLogger(__name__)
 

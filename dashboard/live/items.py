@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from dashboard.envelope import EntryError, NormalizedEvent, format_time
+from dashboard.events.envelope import EntryError, NormalizedEvent, format_time
+from dashboard.events.shapes import flat_event
 from dashboard.live.messages import LiveEvent, LiveSpan, WireEvent, WireSpan
-from dashboard.serializers import flat_event
 from tracing.assembly import SPAN_KINDS, STATUS_CODES, format_ns
 
 if TYPE_CHECKING:

@@ -38,9 +38,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from dashboard.broker import check_broker
-from dashboard.envelope import EntryError, parse_time
-from dashboard.patterns import CompiledPattern, PatternError, compile_pattern
+from dashboard.core.broker import check_broker
+from dashboard.events.envelope import EntryError, parse_time
+from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.models import Consumer, Delivery, Replay
 from dashboard.replay.plan import compiled_or_none, dry_run
 from dashboard.replay.targets import TargetRefused, check_url

@@ -1,4 +1,4 @@
-"""Admin pages for consumers, replays and deliveries (registered by ``dashboard.admin``)."""
+"""Admin pages for consumers, replays and deliveries (registered by ``dashboard.lifecycles.admin``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from dashboard.broker import BrokerUnavailable
+from dashboard.core.broker import BrokerUnavailable
 from dashboard.replay.actions import Invalid, check_pattern, check_rate, check_url_field, do_redrive
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 

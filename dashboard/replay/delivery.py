@@ -23,8 +23,8 @@ import urllib3
 from django.conf import settings
 from urllib3.exceptions import HTTPError as TransportError
 
-from dashboard.nul import replace_nul
-from dashboard.numbers import whole_number
+from dashboard.core.nul import replace_nul
+from dashboard.core.numbers import whole_number
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
 
 USER_AGENT = "Eventscope-Replay/1"

@@ -51,10 +51,10 @@ from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from dashboard.bulk import db_datetime, insert_rows
-from dashboard.envelope import canonical_envelope
-from dashboard.models import Event
-from dashboard.patterns import CompiledPattern
+from dashboard.core.bulk import db_datetime, insert_rows
+from dashboard.events.envelope import canonical_envelope
+from dashboard.events.models import Event
+from dashboard.patterns.engine import CompiledPattern
 from dashboard.replay import progress
 from dashboard.replay.delivery import DELIVERED, RETRY, Outcome, Sender, delivery_body, delivery_headers
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay

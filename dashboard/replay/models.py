@@ -1,13 +1,13 @@
 """Replay data: consumers, replays, and one delivery row per (replay, event, consumer).
 
-Imported by ``dashboard.models`` so that Django sees these models as the ``dashboard`` app's.
+Their tables keep the names of the app they were born in (``dashboard_*``).
 """
 
 from __future__ import annotations
 
 from django.db import models
 
-from dashboard.jsonfield import FastJSONField
+from dashboard.core.jsonfield import FastJSONField
 
 
 class Consumer(models.Model):
@@ -23,6 +23,7 @@ class Consumer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "dashboard_consumer"  # the app it was born in
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -50,7 +51,7 @@ class Replay(models.Model):
     since = models.DateTimeField()
     until = models.DateTimeField()
     pattern = FastJSONField(null=True, blank=True, default=None)
-    consumers = models.ManyToManyField(Consumer, related_name="replays")
+    consumers = models.ManyToManyField(Consumer, related_name="replays", db_table="dashboard_replay_consumers")
     rate_per_second = models.FloatField(null=True, blank=True)
     state = models.CharField(max_length=16, default=PENDING)
     error = models.TextField(blank=True, default="")
@@ -71,6 +72,7 @@ class Replay(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "dashboard_replay"  # the app it was born in
         indexes = [models.Index(fields=["state", "lease_expires_at"], name="replay_state_lease")]
 
     def __str__(self) -> str:
@@ -90,7 +92,7 @@ class Delivery(models.Model):
     PENDING, SENDING, RETRY, DELIVERED, DEAD = "pending", "sending", "retry", "delivered", "dead"
 
     replay = models.ForeignKey(Replay, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey("dashboard.Event", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
     consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="deliveries")
     seq = models.PositiveIntegerField()
     idempotency_key = models.CharField(max_length=256, blank=True, default="")
@@ -106,6 +108,7 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
+        db_table = "dashboard_delivery"  # the app it was born in
         constraints = [
             models.UniqueConstraint(fields=["replay", "event", "consumer"], name="delivery_replay_event_consumer"),
         ]
@@ -131,6 +134,7 @@ class DeliveryAttempt(models.Model):
     outcome = models.CharField(max_length=16)
 
     class Meta:
+        db_table = "dashboard_deliveryattempt"  # the app it was born in
         indexes = [models.Index(fields=["delivery", "number"], name="attempt_delivery_number")]
 
     def __str__(self) -> str:

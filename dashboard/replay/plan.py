@@ -16,11 +16,11 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from dashboard.bulk import db_datetime, insert_rows
-from dashboard.models import Event
-from dashboard.patterns import CompiledPattern, compile_pattern
+from dashboard.core.bulk import db_datetime, insert_rows
+from dashboard.events.models import Event
+from dashboard.events.shapes import envelope_of, event_json
+from dashboard.patterns.engine import CompiledPattern, compile_pattern
 from dashboard.replay.models import Consumer, Delivery
-from dashboard.serializers import envelope_of, event_json
 
 PAGE = 500
 WALK_FIELDS = (

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from dashboard.envelope import format_time
+from dashboard.events.envelope import format_time
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 
 

@@ -44,7 +44,7 @@ class Command(BaseCommand):
     def _token(self, given: str) -> str:
         if given:
             return given
-        from dashboard.tokens import create_token
+        from dashboard.core.tokens import create_token
 
         # The demo runs beside the dashboard it feeds, on the same database: it makes its own token.
         return create_token("demo", ["ingest", "read", "operate"]).token

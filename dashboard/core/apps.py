@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Tokens and auth, errors, ids, JSON helpers, health, settings checks: what every app stands on.
+
+    Its label is ``dashboard``, the one the project's tables and migrations were born with: the
+    migration history goes on here, and moved models keep their ``dashboard_*`` tables.
+    """
+
+    name = "dashboard.core"
+    label = "dashboard"
+    verbose_name = "Eventscope"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dashboard.core import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,87 @@
+"""How an event looks wherever the API lists one (CONTRACT §4), and the detail view of one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from dashboard.events.envelope import canonical_envelope, format_time
+from dashboard.events.models import Event
+
+# The columns needed to list events; the raw body and extra attributes stay behind until asked for.
+LIST_FIELDS = (
+    "id", "event_id", "source", "detail_type", "time", "resources", "detail", "trace_id", "parent_span_id",
+    "idempotency_key", "received_at", "format", "replay_name",
+)  # fmt: skip
+
+
+def flat_event(
+    stored_id: str,
+    event_id: str,
+    source: str,
+    detail_type: str,
+    time: datetime,
+    resources: list[str],
+    detail: Any,
+    trace_id: str,
+    parent_span_id: str,
+    idempotency_key: str,
+    received_at: str,
+    format: str,
+    replay_name: str,
+) -> dict[str, Any]:
+    """The flat event shape of CONTRACT §4, the one place it is built (the API, pages and live tail)."""
+    return {
+        "id": stored_id,
+        "event_id": event_id,
+        "source": source,
+        "detail-type": detail_type,
+        "time": format_time(time),
+        "resources": resources,
+        "detail": detail,
+        "trace_id": trace_id or None,
+        "parent_span_id": parent_span_id or None,
+        "idempotency_key": idempotency_key or None,
+        "received_at": received_at,
+        "format": format,
+        "replay_name": replay_name or None,
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return flat_event(
+        event.id, event.event_id, event.source, event.detail_type, event.time, event.resources, event.detail,
+        event.trace_id, event.parent_span_id, event.idempotency_key, format_time(event.received_at), event.format,
+        event.replay_name,
+    )  # fmt: skip
+
+
+def envelope_of(event: Event) -> dict[str, Any]:
+    return canonical_envelope(
+        event.event_id, event.source, event.detail_type, event.time, event.account, event.region,
+        event.resources, event.detail,
+    )  # fmt: skip
+
+
+def original_body(event: Event) -> Any:
+    """The entry as received: JSON when it was JSON, else the text."""
+    try:
+        return orjson.loads(event.raw)
+    except orjson.JSONDecodeError:
+        return event.raw
+
+
+def event_detail_json(event: Event) -> dict[str, Any]:
+    out = event_json(event)
+    out["envelope"] = envelope_of(event)
+    out["extra"] = event.extra
+    out["original"] = original_body(event)
+    out["links"] = {
+        "self": f"/api/events/{event.id}",
+        "page": f"/events/{event.id}/",
+        "trace": f"/api/traces/{event.trace_id}" if event.trace_id else None,
+        "key": f"/api/keys/{event.idempotency_key}" if event.idempotency_key else None,
+    }
+    return out

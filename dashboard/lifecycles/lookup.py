@@ -1,0 +1,71 @@
+"""Transactions seen from elsewhere: the ones an event belongs to, and the overview's summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from dashboard.events.envelope import NormalizedEvent
+from dashboard.events.models import Event
+from dashboard.lifecycles.definitions import active_lifecycles
+from dashboard.lifecycles.fold import fold_pending
+from dashboard.lifecycles.models import Transaction
+from dashboard.lifecycles.report import status_q, transaction_json
+
+OVERVIEW_ROWS = 10
+
+
+def _as_entry(event: Event) -> NormalizedEvent:
+    return NormalizedEvent(
+        event_id=event.event_id, source=event.source, detail_type=event.detail_type, time=event.time,
+        detail=event.detail, format=event.format, raw="", resources=event.resources, account=event.account,
+        region=event.region, extra=event.extra, trace_id=event.trace_id, parent_span_id=event.parent_span_id,
+        idempotency_key=event.idempotency_key,
+    )  # fmt: skip
+
+
+def transactions_of_event(event: Event, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The transaction records ``event`` belongs to (one per lifecycle whose key it carries and whose
+    pattern it matches), in the report's shape; one query, none when no lifecycle applies."""
+    entry = _as_entry(event)
+    wanted: dict[tuple[int, str], None] = {}
+    envelope: dict[str, Any] | None = None
+    for lifecycle in active_lifecycles():
+        key = lifecycle.key_of(entry)
+        if key is None:
+            continue
+        if lifecycle.pattern is not None:
+            envelope = envelope or entry.envelope()
+            if not lifecycle.pattern.matches(envelope):
+                continue
+        wanted[(lifecycle.id, key)] = None
+    if not wanted:
+        return []
+    fold_pending()
+    condition = Q()
+    for lifecycle_id, key in wanted:
+        condition |= Q(lifecycle_id=lifecycle_id, key=key)
+    now = now or timezone.now()
+    records = Transaction.objects.filter(condition).select_related("lifecycle").order_by("lifecycle__name")
+    return [transaction_json(tx, tx.lifecycle, now) for tx in records]
+
+
+def incomplete_summary(now: datetime | None = None) -> dict[str, Any]:
+    """For the overview: how many transactions are incomplete right now, per lifecycle, and the
+    latest of them (two queries)."""
+    fold_pending()
+    now = now or timezone.now()
+    incomplete = Transaction.objects.filter(status_q(Transaction.INCOMPLETE, now))
+    counts = {
+        row["lifecycle__name"]: row["n"]
+        for row in incomplete.values("lifecycle__name").order_by("lifecycle__name").annotate(n=Count("id"))
+    }
+    latest = list(incomplete.select_related("lifecycle").order_by("-deadline")[:OVERVIEW_ROWS])
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "latest": [transaction_json(tx, tx.lifecycle, now) for tx in latest],
+    }

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class LiveConfig(AppConfig):
+    """Websockets, the per-process hub, after-commit publishing."""
+
+    name = "dashboard.live"
+    label = "live"
+    verbose_name = "Live"
+    default_auto_field = "django.db.models.BigAutoField"
