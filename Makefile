@@ -47,10 +47,11 @@ test-sqlite: $(VENV)/.dev ## The suite on the embedded default (SQLite, in-proce
 test-postgres: $(VENV)/.dev ## The database-backed tests again on PostgreSQL, with Redis
 	DATABASE_URL=$(TEST_POSTGRES_URL) REDIS_URL=$(TEST_REDIS_URL) EVENTSCOPE_TEST_DB_ONLY=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.dev ## ruff (lint + format check) and mypy
+lint: $(VENV)/.dev ## ruff (lint + format check), mypy and the import contracts (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.dev ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
