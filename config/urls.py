@@ -21,7 +21,8 @@ from tracing import views as otlp
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
-    # Ingest
+    # Ingest. The route table for ingest too: when daphne serves, their POSTs (and those of
+    # api/events below) reach these same views through config.fastpath, which looks them up here.
     path("v1/traces", otlp.export_traces, name="otlp-traces"),
     path("v1/logs", otlp.export_logs, name="otlp-logs"),
     path("api/cloudevents", cloudevents.ingest_cloudevents, name="ingest-cloudevents"),
