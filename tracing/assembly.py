@@ -6,22 +6,14 @@ traces carried: a message published in one trace and consumed in another shows u
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from dashboard.core.spans import SPAN_KINDS, STATUS_CODES, format_ns
 from dashboard.events.models import Event
 from dashboard.events.shapes import LIST_FIELDS, event_json
 from tracing.models import LogRecord, Span, SpanLink
 
-SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
-STATUS_CODES = ("unset", "ok", "error")
 MAX_SPANS = 10_000
-
-
-def format_ns(ns: int) -> str:
-    """RFC 3339 in UTC with nanoseconds, as OTLP gave them."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
 
 
 def span_json(span: Span) -> dict[str, Any]:

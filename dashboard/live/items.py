@@ -1,24 +1,19 @@
-"""Live items: built on the ingest thread from data it already holds, shaped for clients later.
+"""Live items: built after the commit from what ingest stored, shaped for clients later.
 
-The ingest side (``wire_event`` / ``wire_span``) only copies values it has at hand into small dicts;
-formatting span times and building the envelope a pattern matches against happen in the hub, once
-per item, and only while someone is subscribed.
+The ingest side (``wire_events`` here, ``tracing.live`` for spans) only copies values it has at
+hand into small dicts; formatting span times and building the envelope a pattern matches against
+happen in the hub, once per item, and only while someone is subscribed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from dashboard.events.envelope import EntryError, NormalizedEvent, format_time
+from dashboard.core.spans import SPAN_KINDS, STATUS_CODES, format_ns
+from dashboard.events.envelope import NormalizedEvent, canonical_envelope, format_time
 from dashboard.events.shapes import flat_event
+from dashboard.ingest.observers import StoredEvents
 from dashboard.live.messages import LiveEvent, LiveSpan, WireEvent, WireSpan
-from tracing.assembly import SPAN_KINDS, STATUS_CODES, format_ns
-
-if TYPE_CHECKING:
-    from dashboard.ingest.store import EntryResult
-    from tracing.otlp import SpanRecord
 
 
 def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> WireEvent:
@@ -33,39 +28,23 @@ def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> Wire
     return {"event": event, "account": entry.account, "region": entry.region}
 
 
-def wire_span(span: SpanRecord) -> WireSpan:
-    return {
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id,
-        "name": span.name,
-        "kind": span.kind,
-        "service": span.service,
-        "start_ns": span.start_ns,
-        "end_ns": span.end_ns,
-        "status_code": span.status_code,
-        "status_message": span.status_message,
-        "attributes": span.attributes,
-    }
+def wire_events(stored: StoredEvents) -> list[WireEvent]:
+    """The wire events of a batch ingest stored (just now, duplicates left out)."""
+    when = format_time(stored.received_at)
+    return [wire_event(stored_id, entry, when) for stored_id, entry in stored.events]
 
 
 def event_envelope(item: WireEvent) -> dict[str, Any]:
-    """The canonical envelope (CONTRACT §3.5) of a wire event: what event patterns match."""
+    """The canonical envelope of a wire event: what event patterns match."""
     event = item["event"]
-    return {
-        "version": "0",
-        "id": event["event_id"],
-        "source": event["source"],
-        "detail-type": event["detail-type"],
-        "time": event["time"],
-        "account": item["account"],
-        "region": item["region"],
-        "resources": event["resources"],
-        "detail": event["detail"],
-    }
+    return canonical_envelope(
+        event["event_id"], event["source"], event["detail-type"], event["time"], item["account"], item["region"],
+        event["resources"], event["detail"],
+    )  # fmt: skip
 
 
 def live_span(span: WireSpan) -> LiveSpan:
+    """The client form of a wire span (the hub builds it only for spans someone is subscribed to)."""
     kind, code = span["kind"], span["status_code"]
     return {
         "trace_id": span["trace_id"],
@@ -87,17 +66,3 @@ def live_span(span: WireSpan) -> LiveSpan:
 def span_document(span: LiveSpan, attributes: dict[str, Any]) -> dict[str, Any]:
     """What a pattern matches for a span: its live fields plus its attributes."""
     return {**span, "attributes": attributes}
-
-
-def accepted_wire_events(
-    entries: Sequence[NormalizedEvent | EntryError], results: Sequence[EntryResult], received_at: datetime
-) -> list[WireEvent]:
-    """The wire events of the entries ``store_events`` answered ``accepted`` (stored just now)."""
-    when = format_time(received_at)
-    out: list[WireEvent] = []
-    for result in results:
-        if result.status == "accepted":
-            entry = entries[result.index]
-            if isinstance(entry, NormalizedEvent):
-                out.append(wire_event(result.id, entry, when))
-    return out
