@@ -35,7 +35,15 @@ if "CONFIG" in settings.CHANNEL_LAYERS["default"]:
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["EVENTSCOPE_CHANNEL_PREFIX"]
 
 
+# Fixtures that start a server process (daphne, a Celery worker) or a browser: a test that uses one
+# is marked `server`, so `make test-fast` (-m "not server") runs only the in-process tests.
+SERVER_FIXTURES = frozenset({"live_server_url", "browser", "page", "scaled_mode_worker"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
     # The PostgreSQL run repeats only the tests that touch the database; the rest ran on SQLite.
     if os.environ.get("EVENTSCOPE_TEST_DB_ONLY") != "1":
         return

@@ -19,6 +19,9 @@ import requests
 
 from tests.logged_server import LoggedServer, logged_server
 
+# Starts server processes of its own.
+pytestmark = pytest.mark.server
+
 OVERSIZE = 10 * 1024 * 1024  # over DATA_UPLOAD_MAX_MEMORY_SIZE (9 MiB by default)
 LONG_QUERY = "q=" + "a" * 20_000
 
