@@ -18,11 +18,10 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api import events as events_api
 from dashboard.api import idempotency
-from dashboard.api import keys as keys_api
 from dashboard.api import replays as replays_api
 from dashboard.core.http import error_response
+from dashboard.events import queries as event_queries
 from dashboard.lifecycles import definitions as lifecycle_defs
 from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
@@ -504,7 +503,9 @@ def _schemas() -> dict[str, Schema]:
                     {
                         "code": text("A stable, machine-readable code."),
                         "message": text("What was wrong, for a person."),
+                        "where": text("The parameter or field at fault, when the error is about one."),
                     },
+                    required=["code", "message"],
                     closed=False,
                 )
             }
@@ -528,7 +529,7 @@ def _schemas() -> dict[str, Schema]:
         "KeyLedger": obj(
             {
                 "key": text(),
-                "events": array(ref("Event"), maxItems=keys_api.LEDGER_LIMIT, description="Oldest first."),
+                "events": array(ref("Event"), maxItems=event_queries.LEDGER_LIMIT, description="Oldest first."),
                 "duplicates": integer(minimum=0, description="Deliveries beyond the first."),
                 "traces": array(text()),
             }
@@ -718,7 +719,7 @@ def operation(
 
 
 def _event_filters() -> list[Schema]:
-    cursor = text(pattern=events_api._CURSOR.pattern)
+    cursor = text(pattern=event_queries.CURSOR.pattern)
     return [
         query("source", text(), "Exactly this source."),
         query("detail_type", text(), "Exactly this detail-type."),
@@ -729,7 +730,8 @@ def _event_filters() -> list[Schema]:
         query(
             "q",
             text(),
-            f"Text in the payload (case-insensitive), at most {events_api.MAX_TEXT_LENGTH} characters (more is a 400).",
+            f"Text in the payload (case-insensitive), at most {event_queries.MAX_TEXT_LENGTH} characters "
+            "(more is a 400).",
         ),
         query(
             "pattern",
@@ -738,7 +740,7 @@ def _event_filters() -> list[Schema]:
         ),
         query(
             "limit",
-            integer(minimum=1, maximum=events_api.MAX_LIMIT, default=events_api.DEFAULT_LIMIT),
+            integer(minimum=1, maximum=event_queries.MAX_LIMIT, default=event_queries.DEFAULT_LIMIT),
             "Events a page.",
         ),
         query("cursor", cursor, "The next_cursor of the previous page (older events)."),
