@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.core.trace_context import TraceContext, format_traceparent, parse_traceparent, parse_xray_header
+from dashboard.core.trace_context import (
+    TraceContext,
+    format_traceparent,
+    parse_trace_id,
+    parse_traceparent,
+    parse_xray_header,
+)
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -293,3 +299,24 @@ def test_parsing_arbitrary_xray_text_never_raises(value: str) -> None:
     context = parse_xray_header(value)
     if context is not None:
         assert len(context.trace_id) == 32
+
+
+# --------------------------------------------------------------------------- trace ids (URLs, queries)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(TRACE_ID, TRACE_ID, id="lowercase"),
+        pytest.param(TRACE_ID.upper(), TRACE_ID, id="uppercase is lowered"),
+        pytest.param("0" * 32, "0" * 32, id="all zeros names no trace but is an id"),
+        pytest.param(TRACE_ID[:31], None, id="31 characters"),
+        pytest.param(TRACE_ID + "0", None, id="33 characters"),
+        pytest.param(TRACE_ID + "\n", None, id="a trailing newline"),
+        pytest.param(TRACE_ID[:31] + "g", None, id="not hex"),
+        pytest.param("", None, id="empty"),
+        pytest.param("1-5759e988-bd862e3fe1be46a994272793", None, id="an X-Ray root"),
+    ],
+)
+def test_a_trace_id_is_32_hex_characters_stored_lowercase(value: str, expected: str | None) -> None:
+    assert parse_trace_id(value) == expected

@@ -28,7 +28,7 @@ from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
 from dashboard.replay.models import Delivery, Replay
-from tracing import assembly
+from tracing import models as span_models
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -184,7 +184,7 @@ def _schemas() -> dict[str, Schema]:
             "span_id": text(),
             "parent_span_id": nullable(text()),
             "name": text(),
-            "kind": text(f"One of {', '.join(assembly.SPAN_KINDS)} (an unknown OTLP value as its number)."),
+            "kind": text(f"One of {', '.join(span_models.SPAN_KINDS)} (an unknown OTLP value as its number)."),
             "service": text(),
             "start": TIME,
             "end": TIME,
@@ -193,7 +193,9 @@ def _schemas() -> dict[str, Schema]:
             "duration_ms": {"type": "number"},
             "status": obj(
                 {
-                    "code": text(f"One of {', '.join(assembly.STATUS_CODES)} (an unknown OTLP value as its number)."),
+                    "code": text(
+                        f"One of {', '.join(span_models.STATUS_CODES)} (an unknown OTLP value as its number)."
+                    ),
                     "message": text(),
                 }
             ),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TraceContext", "format_traceparent", "parse_traceparent", "parse_xray_header"]
+__all__ = ["TraceContext", "format_traceparent", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,16 @@ _LOWER_HEX_16 = re.compile(r"[0-9a-f]{16}")
 # normalises, because the ids are case-insensitive numbers in both systems.
 _XRAY_ROOT = re.compile(r"1-(?P<epoch>[0-9a-fA-F]{8})-(?P<unique>[0-9a-fA-F]{24})")
 _XRAY_PARENT = re.compile(r"[0-9a-fA-F]{16}")
+
+
+def parse_trace_id(value: str) -> str | None:
+    """``value`` as a stored trace id: 32 hex characters, either case, returned lowercase (the form
+    every stored span, event and log carries); None when it is anything else.
+
+    An all-zero id is not refused here: it names no trace, so looking it up finds nothing.
+    """
+    lowered = value.lower()
+    return lowered if _LOWER_HEX_32.fullmatch(lowered) else None
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:
