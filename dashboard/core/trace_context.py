@@ -1,4 +1,4 @@
-"""Parsing and formatting of incoming trace-context headers.
+"""Parsing incoming trace-context headers, and the trace ids that URLs and queries name.
 
 Two header formats are understood:
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TraceContext", "format_traceparent", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
+__all__ = ["TraceContext", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,6 @@ _ZERO_SPAN_ID = "0" * 16
 _FLAG_SAMPLED = 0x01
 
 _LOWER_HEX_32 = re.compile(r"[0-9a-f]{32}")
-_LOWER_HEX_16 = re.compile(r"[0-9a-f]{16}")
 
 # X-Ray writes ids in lowercase; a tolerant reader accepts either case and
 # normalises, because the ids are case-insensitive numbers in both systems.
@@ -171,24 +170,3 @@ def parse_xray_header(value: str | None) -> TraceContext | None:
     sampled_value = fields.get("sampled")
     sampled = True if sampled_value == "1" else False if sampled_value == "0" else None
     return TraceContext(trace_id=trace_id, parent_span_id=parent_id, sampled=sampled)
-
-
-def format_traceparent(trace_id: str, span_id: str, sampled: bool = True) -> str:
-    """Build a version-00 ``traceparent`` value.
-
-    Args:
-        trace_id: 32 hex characters (any case; emitted lowercase), not all zeros.
-        span_id: 16 hex characters (any case; emitted lowercase), not all zeros.
-        sampled: whether to set the sampled flag. No other flag bit is set.
-
-    Raises:
-        ValueError: if either id is malformed, since a header built from it would be
-            discarded by every receiver.
-    """
-    trace_id = trace_id.lower()
-    span_id = span_id.lower()
-    if _LOWER_HEX_32.fullmatch(trace_id) is None or trace_id == _ZERO_TRACE_ID:
-        raise ValueError(f"trace_id must be 32 hex characters and not all zeros, got {trace_id!r}")
-    if _LOWER_HEX_16.fullmatch(span_id) is None or span_id == _ZERO_SPAN_ID:
-        raise ValueError(f"span_id must be 16 hex characters and not all zeros, got {span_id!r}")
-    return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"

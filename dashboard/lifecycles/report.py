@@ -129,7 +129,7 @@ def first_page(report: Report) -> tuple[list[Transaction], str | None]:
     return rows[: report.limit], (str(rows[report.limit - 1].pk) if len(rows) > report.limit else None)
 
 
-def links_of(tx: Transaction, lifecycle: Lifecycle) -> dict[str, Any]:
+def links_of(tx: Transaction) -> dict[str, Any]:
     """Where to look next: the step events, a search for the key, its traces and key ledgers."""
     return {
         "events": "/events/?" + urlencode({"q": tx.key}),
@@ -159,7 +159,7 @@ def transaction_json(tx: Transaction, lifecycle: Lifecycle, now: datetime) -> di
         "updates": tx.updates,
         "trace_ids": tx.trace_ids,
         "idempotency_keys": tx.idempotency_keys,
-        "links": links_of(tx, lifecycle),
+        "links": links_of(tx),
     }
 
 
