@@ -10,6 +10,7 @@ from django.test import Client
 
 from dashboard.core.errors import Problem
 from dashboard.core.http import ApiError
+from dashboard.ingest.cloudevents_format import CloudEventError
 from dashboard.lifecycles.definitions import LifecycleError
 from dashboard.patterns.engine import PatternError, compile_pattern
 from dashboard.replay.actions import Invalid
@@ -34,6 +35,7 @@ def test_a_problem_reads_as_its_message_and_defaults_its_code_and_status() -> No
         Invalid("No consumer named 'x'.", status=404, code="not_found"),
         LifecycleError("Steps must be unique."),
         PatternError("detail.price", "must be an array"),
+        CloudEventError("attribute 'id' is required", attribute="id", index=2),
     ],
     ids=lambda problem: type(problem).__name__,
 )
@@ -73,6 +75,19 @@ def test_a_refused_parameter_is_named_in_the_error_body(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["where"] == where
+
+
+@pytest.mark.django_db
+def test_a_cloudevent_refused_whole_names_the_attribute(client: Client, auth: dict[str, str]) -> None:
+    response = client.post(
+        "/api/cloudevents",
+        b'{"specversion": "1.0", "source": "shop", "type": "OrderPlaced"}',
+        content_type="application/cloudevents+json",
+        headers=auth,
+    )
+
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["where"]) == ("invalid_cloudevent", "id")
 
 
 @pytest.mark.django_db

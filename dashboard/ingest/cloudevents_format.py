@@ -47,6 +47,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from dashboard.core import exactjson
+from dashboard.core.errors import Problem
 from dashboard.core.media import is_json, media_type
 
 __all__ = [
@@ -92,20 +93,22 @@ _MEDIA_TYPE_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-class CloudEventError(ValueError):
-    """An HTTP request does not hold a valid CloudEvent.
+class CloudEventError(Problem, ValueError):
+    """An HTTP request does not hold a valid CloudEvent (code ``invalid_cloudevent``).
 
     ``str(error)`` is a message fit for an API client. ``attribute`` names the
-    offending context attribute (or ``"data"``/``"data_base64"``) when there is one;
-    ``index`` is the position of the event inside a batch (``None`` outside
-    batches); ``reason`` is the message without the batch position.
+    offending context attribute (or ``"data"``/``"data_base64"``) when there is one,
+    also its ``where``; ``index`` is the position of the event inside a batch
+    (``None`` outside batches); ``reason`` is the message without the batch position.
     """
 
+    default_code = "invalid_cloudevent"
+
     def __init__(self, reason: str, *, attribute: str | None = None, index: int | None = None) -> None:
+        super().__init__(reason if index is None else f"batch entry {index}: {reason}", where=attribute)
         self.reason = reason
         self.attribute = attribute
         self.index = index
-        super().__init__(reason if index is None else f"batch entry {index}: {reason}")
 
     def at_index(self, index: int) -> CloudEventError:
         """The same error, located at position ``index`` of a batch."""
