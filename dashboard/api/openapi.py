@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from dashboard.api import idempotency
 from dashboard.api import replays as replays_api
 from dashboard.core.http import error_response
+from dashboard.core.trace_context import TRACE_ID_PATTERN
 from dashboard.events import queries as event_queries
 from dashboard.lifecycles import definitions as lifecycle_defs
 from dashboard.lifecycles import report as tx_report
@@ -994,7 +995,7 @@ def _paths() -> dict[str, Schema]:
                 parameters=[
                     {
                         **path_param("trace_id", "32 hexadecimal digits, any case (else a 400)."),
-                        "schema": text(pattern="^[0-9A-Fa-f]{32}$"),
+                        "schema": text(pattern=f"^{TRACE_ID_PATTERN}$"),
                     }
                 ],
                 ok={200: answer("The trace.", ref("Trace"))},

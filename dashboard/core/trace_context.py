@@ -17,7 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TraceContext", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
+__all__ = ["TRACE_ID_PATTERN", "TraceContext", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
+
+#: A trace id as URLs and queries may name it: 32 hex digits in either case (stored lowercase).
+TRACE_ID_PATTERN = "[0-9a-fA-F]{32}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
 _FLAG_SAMPLED = 0x01
 
-_LOWER_HEX_32 = re.compile(r"[0-9a-f]{32}")
+_TRACE_ID = re.compile(TRACE_ID_PATTERN)
 
 # X-Ray writes ids in lowercase; a tolerant reader accepts either case and
 # normalises, because the ids are case-insensitive numbers in both systems.
@@ -70,8 +73,7 @@ def parse_trace_id(value: str) -> str | None:
 
     An all-zero id is not refused here: it names no trace, so looking it up finds nothing.
     """
-    lowered = value.lower()
-    return lowered if _LOWER_HEX_32.fullmatch(lowered) else None
+    return value.lower() if _TRACE_ID.fullmatch(value) else None
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:
