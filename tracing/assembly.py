@@ -11,10 +11,10 @@ from typing import Any
 
 from dashboard.events.models import Event
 from dashboard.events.shapes import LIST_FIELDS, event_json
-from tracing.models import LogRecord, Span, SpanLink
+from tracing.models import SPAN_KINDS as SPAN_KINDS  # re-exported: dashboard.live.items imports it from here
+from tracing.models import STATUS_CODES as STATUS_CODES  # re-exported, as SPAN_KINDS
+from tracing.models import LogRecord, Span, SpanLink, kind_name, status_name
 
-SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
-STATUS_CODES = ("unset", "ok", "error")
 MAX_SPANS = 10_000
 
 
@@ -30,7 +30,7 @@ def span_json(span: Span) -> dict[str, Any]:
         "span_id": span.span_id,
         "parent_span_id": span.parent_span_id or None,
         "name": span.name,
-        "kind": SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else str(span.kind),
+        "kind": kind_name(span.kind),
         "service": span.service,
         "start": format_ns(span.start_ns),
         "end": format_ns(span.end_ns),
@@ -38,7 +38,7 @@ def span_json(span: Span) -> dict[str, Any]:
         "end_ns": span.end_ns,
         "duration_ms": (span.end_ns - span.start_ns) / 1e6,
         "status": {
-            "code": STATUS_CODES[span.status_code] if 0 <= span.status_code < 3 else str(span.status_code),
+            "code": status_name(span.status_code),
             "message": span.status_message,
         },
         "attributes": span.attributes,

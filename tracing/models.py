@@ -10,8 +10,26 @@ from django.db import models
 
 from dashboard.core.jsonfield import FastJSONField
 
+# The names of OTLP's SpanKind and Status.StatusCode values, as Span.kind and Span.status_code store
+# them (the index is the value); the API and the pages show these.
+SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+STATUS_CODES = ("unset", "ok", "error")
+
+
+def kind_name(kind: int) -> str:
+    """A span kind's name; a value OTLP may add later as its number."""
+    return SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else str(kind)
+
+
+def status_name(code: int) -> str:
+    """A status code's name ("unset", "ok", "error"); a value OTLP may add later as its number."""
+    return STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else str(code)
+
 
 class Span(models.Model):
+    # Status codes as status_code stores them (OTLP's Status.StatusCode).
+    STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
+
     trace_id = models.CharField(max_length=32)
     span_id = models.CharField(max_length=16)
     parent_span_id = models.CharField(max_length=16, default="")

@@ -39,6 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.core.broker import check_broker
+from dashboard.core.errors import Problem
 from dashboard.events.envelope import EntryError, parse_time
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.models import Consumer, Delivery, Replay
@@ -54,13 +55,14 @@ RUN_TASK = "tasks.replay.run_replay"
 logger = logging.getLogger(__name__)
 
 
-class Invalid(ValueError):
+class Invalid(Problem, ValueError):
     """Bad input; ``status`` is the HTTP status to answer (400, 404 or 409) and ``code`` its code."""
 
-    def __init__(self, message: str, *, status: int = 400, code: str = "invalid_request") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, status: int = 400, code: str = "invalid_request", where: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, where=where)
         self.status = status
-        self.code = code
 
 
 def enqueue_run(replay_id: int) -> None:
