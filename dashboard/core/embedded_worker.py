@@ -8,11 +8,12 @@ entries of ``CELERY_BEAT_SCHEDULE`` once when it starts (so the recovery sweep r
 replays a stopped server gave up) and then on their schedules, as ``celery beat`` does in the scaled
 mode.
 
-It is started and stopped with the server (``config.asgi.start_background``, called by
-``manage.py serve``), so ``make run`` has it and other management commands and the test process do
-not (a test that wants it calls :func:`start`). A task that fails is logged; the worker goes on.
-Tasks still queued when it stops are dropped with the in-memory queue, as they would be when the
-process ends: the recovery sweep finds the replays they would have run.
+It is started and stopped with the server (registered in ``CoreConfig.ready`` with
+``dashboard.core.background``, which ``manage.py serve`` starts), so ``make run`` has it and other
+management commands and the test process do not (a test that wants it calls :func:`start`). A task
+that fails is logged; the worker goes on. Tasks still queued when it stops are dropped with the
+in-memory queue, as they would be when the process ends: the recovery sweep finds the replays they
+would have run.
 """
 
 from __future__ import annotations
