@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
 from dashboard.core.numbers import whole_number
 from dashboard.events.envelope import EntryError, parse_time
@@ -165,6 +166,7 @@ def get_event(request: HttpRequest, event_id: str) -> HttpResponse:
     return json_response(event_detail_json(event))
 
 
+@ingest_endpoint  # a POST is ingest (ingest_events)
 @csrf_exempt  # each branch does its own authentication (and CSRF for session writes)
 def list_events_or_ingest(request: HttpRequest) -> HttpResponse:
     """``/api/events`` is both the search (GET, scope read) and native ingest (POST, scope ingest)."""
