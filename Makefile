@@ -28,7 +28,6 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	@touch $@
 
 run: $(VENV)/.runtime ## Serve the dashboard (HTTP + websockets) on http://$(HOST):$(PORT)
-	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py bootstrap --host $(HOST) --port $(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	exec $(PY) manage.py serve --host $(HOST) --port $(PORT)

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, authenticate, error_response
 from dashboard.ingest.body import read_body
 from tracing.otlp import (
@@ -71,11 +72,13 @@ def _export(request: HttpRequest, signal: Literal["traces", "logs"]) -> HttpResp
     )
 
 
+@ingest_endpoint
 @csrf_exempt
 def export_traces(request: HttpRequest) -> HttpResponse:
     return _export(request, "traces")
 
 
+@ingest_endpoint
 @csrf_exempt
 def export_logs(request: HttpRequest) -> HttpResponse:
     return _export(request, "logs")

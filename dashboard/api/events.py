@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
 from dashboard.events.models import Event
 from dashboard.events.queries import search_events
@@ -25,6 +26,7 @@ def get_event(request: HttpRequest, event_id: str) -> HttpResponse:
     return json_response(event_detail_json(event))
 
 
+@ingest_endpoint  # a POST is ingest (ingest_events)
 @csrf_exempt  # each branch does its own authentication (and CSRF for session writes)
 def list_events_or_ingest(request: HttpRequest) -> HttpResponse:
     """``/api/events`` is both the search (GET, scope read) and native ingest (POST, scope ingest)."""

@@ -6,6 +6,7 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
 from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent, from_cloudevent
 from dashboard.ingest.body import read_body
@@ -29,6 +30,7 @@ def _raw_structured(parsed: ParsedCloudEvent) -> str:
         raise EntryError(TOO_DEEP) from None
 
 
+@ingest_endpoint
 @api_view("ingest", ("POST",), allow_session=False)
 def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
     mode = detect_mode(request.headers.get("Content-Type"), request.headers)

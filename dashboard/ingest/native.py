@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dashboard.core import exactjson
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
 from dashboard.core.media import media_type
 from dashboard.events.envelope import EntryError, NormalizedEvent, from_native
@@ -44,6 +45,7 @@ def batch_of(document: Any, what: str = "event") -> list[Any]:
     raise ApiError(400, "invalid_body", f"The body must be one {what} object or an array of them.")
 
 
+@ingest_endpoint
 @api_view("ingest", ("POST",), allow_session=False)
 def ingest_events(request: HttpRequest) -> HttpResponse:
     if media_type(request.headers.get("Content-Type")) not in JSON_TYPES:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -73,10 +74,8 @@ def enqueue_run(replay_id: int) -> None:
     then, and the recovery task starts it when the broker is back (see the module docstring)."""
 
     def send() -> None:
-        from config.celery import app
-
         try:
-            app.send_task(RUN_TASK, args=[replay_id])
+            current_app.send_task(RUN_TASK, args=[replay_id])
         except Exception as err:  # the broker went away after the check: recovery starts the run
             logger.warning("replay %s: run not queued (%s); the recovery task will start it", replay_id, err)
 
