@@ -12,7 +12,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 DEMO_URL ?= http://$(HOST):$(PORT)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-js test-sqlite test-postgres lint format bench worker demo screenshots clean
+.PHONY: help run test test-fast test-js test-sqlite test-postgres lint format bench worker demo screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,7 +28,6 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	@touch $@
 
 run: $(VENV)/.runtime ## Serve the dashboard (HTTP + websockets) on http://$(HOST):$(PORT)
-	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py bootstrap --host $(HOST) --port $(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	exec $(PY) manage.py serve --host $(HOST) --port $(PORT)
@@ -37,6 +36,10 @@ test: $(VENV)/.dev ## Run the whole test suite: page scripts, embedded mode (SQL
 	$(MAKE) --no-print-directory test-js
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+
+test-fast: $(VENV)/.dev ## Only the tests that start no server or browser (SQLite), and the page scripts' tests
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -q -m "not redis and not server" $(PYTEST_ARGS)
+	node --test tests/js/
 
 test-js: ## The page scripts' pure functions, with Node's built-in test runner (no npm packages)
 	node --test tests/js/

@@ -178,7 +178,7 @@ def run() -> dict[str, Any]:
 
 
 HUGE_ALTERNATIVES = 200_000
-SCAN_LIMIT = 20_000  # rows one pattern= search looks at (dashboard.api.events.SCAN_LIMIT)
+SCAN_LIMIT = 20_000  # rows one pattern= search looks at (dashboard.events.queries.SCAN_LIMIT)
 REPEATS = 5
 
 

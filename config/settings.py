@@ -1,38 +1,37 @@
 """Eventscope settings: one file, read from the environment.
 
-The defaults let a fresh checkout run with nothing else installed: SQLite (WAL) under ``var/``, an
-in-process channel layer and an in-process task worker. ``DATABASE_URL`` and ``REDIS_URL`` switch to
-the scaled mode (PostgreSQL, channels-redis, Celery workers on Redis) without any code path changing.
+The defaults let a fresh checkout run with nothing else installed (``make run``): SQLite (WAL) under
+``var/``, an in-process channel layer and an in-process task worker. ``DATABASE_URL`` and
+``REDIS_URL`` switch to the scaled mode (PostgreSQL, channels-redis, Celery workers on Redis) without
+any code path changing. Importing this module has no side effect; what only the test suite needs is
+in ``tests/settings.py``.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 
 from config.env import env_bool, env_int, env_list, env_secret, env_str
+from dashboard.core import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local state: the SQLite database, the secret key, first-run.txt. Importing these settings creates
+# and writes nothing: ``manage.py bootstrap`` (the first step of ``make run``) makes the folder and
+# the key, and the system checks say so when they are missing (dashboard.E005, dashboard.E006).
 VAR_DIR = Path(env_str("EVENTSCOPE_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-
-def _persistent_secret_key() -> str:
-    # Tokens' secrets are derived from SECRET_KEY, so a key that changed on every start would revoke
-    # every token. Without SECRET_KEY in the environment, one is generated once and kept in var/.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = env_secret("SECRET_KEY") or _persistent_secret_key()
 DEBUG = env_bool("DEBUG", False)
+# Token secrets are derived from SECRET_KEY, so it must outlive a restart: from the environment (or
+# the file SECRET_KEY_FILE names), else the one ``bootstrap`` generated into var/. Without either,
+# debug mode runs on a key made up for this process, loudly (check dashboard.W003); otherwise it
+# stays empty and the checks refuse to start (dashboard.E005).
+EVENTSCOPE_SECRET_KEY_PATH = VAR_DIR / "secret_key"
+SECRET_KEY = env_secret("SECRET_KEY") or secret_key.read(EVENTSCOPE_SECRET_KEY_PATH)
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = secret_key.ephemeral()
 # Also the page origins a logged-in websocket may come from (dashboard/live/origin.py). Django's test
 # client's "testserver" is added by the test environment, never here.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -120,11 +119,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             f"PRAGMA wal_autocheckpoint={env_int('EVENTSCOPE_SQLITE_WAL_AUTOCHECKPOINT', 10000)};"
         ),
     }
-    # A file (not :memory:) so the tests' real server process shares it; one per test run so that
-    # concurrent runs on one machine do not meet.
-    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
-elif _db["ENGINE"] == "django.db.backends.postgresql":
-    _db.setdefault("TEST", {})["NAME"] = f"test_{_db['NAME']}_{os.getpid()}"
 if _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("EVENTSCOPE_DB_POOL", True):
     # Every page request runs in its own thread with its own connection: a pool keeps that cheap.
     # A request waits at most ``timeout`` seconds for a connection (all in use, or the database
@@ -197,7 +191,7 @@ EVENTSCOPE_EMBEDDED_WORKER_THREADS = env_int("EVENTSCOPE_EMBEDDED_WORKER_THREADS
 # moment after ingest (see dashboard/lifecycles/folder.py). Readers fold what is pending anyway.
 EVENTSCOPE_FOLDER_THREAD = env_bool("EVENTSCOPE_FOLDER_THREAD", True)
 # On SIGTERM/SIGINT, how long `manage.py serve` lets requests in flight and background work finish
-# before it exits anyway (see config/server.py).
+# before it exits anyway (see dashboard/core/server.py).
 EVENTSCOPE_SHUTDOWN_GRACE_SECONDS = env_int("EVENTSCOPE_SHUTDOWN_GRACE_SECONDS", 10)
 
 # --- Auth and sessions ----------------------------------------------------------------------------
@@ -205,9 +199,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-if env_bool("EVENTSCOPE_INSECURE_FAST_PASSWORDS", False):
-    # For test servers only: password hashing that costs microseconds instead of a second.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

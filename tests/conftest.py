@@ -1,4 +1,6 @@
-"""Shared fixtures: fast hashing, tokens, and a real server (daphne) on the test database."""
+"""Shared fixtures: tokens, logged-in browsers, and a real server (daphne) on the test database.
+
+The settings of the test run (and of the servers it starts) are ``tests/settings.py``."""
 
 from __future__ import annotations
 
@@ -25,17 +27,17 @@ TASK_QUEUE = f"test-{os.getpid()}"
 # Playwright's sync API keeps an event loop running in the test thread; the ORM calls the tests make
 # beside it are still plain synchronous calls on that thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-# One channel-layer namespace per test run (this process and its live server): concurrent runs on
-# one Redis database must not receive each other's live items.
-os.environ["EVENTSCOPE_CHANNEL_PREFIX"] = f"test{os.getpid()}"
-# Tests that import the ASGI application must not get a folder thread writing beside them; the
-# real servers they start have theirs.
-settings.EVENTSCOPE_FOLDER_THREAD = False
-if "CONFIG" in settings.CHANNEL_LAYERS["default"]:
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["EVENTSCOPE_CHANNEL_PREFIX"]
+
+
+# Fixtures that start a server process (daphne, a Celery worker) or a browser: a test that uses one
+# is marked `server`, so `make test-fast` (-m "not server") runs only the in-process tests.
+SERVER_FIXTURES = frozenset({"live_server_url", "browser", "page", "scaled_mode_worker"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
     # The PostgreSQL run repeats only the tests that touch the database; the rest ran on SQLite.
     if os.environ.get("EVENTSCOPE_TEST_DB_ONLY") != "1":
         return
@@ -48,11 +50,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (keep if uses_db and not item.get_closest_marker("sqlite") else drop).append(item)
     items[:] = keep
     config.hook.pytest_deselected(items=drop)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings: pytest.FixtureRequest) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +102,6 @@ def live_server_url(
         "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
         "EVENTSCOPE_MAX_BODY_BYTES": str(settings.EVENTSCOPE_MAX_BODY_BYTES),
         "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
-        # Users the tests create are hashed with MD5 (fast); the server must be able to check them.
-        "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
         # Scaled mode: this run's tasks go to its own queue, so test runs sharing Redis stay apart.
         "EVENTSCOPE_TASK_QUEUE": TASK_QUEUE,
         # A live-tail buffer small enough that one ingest request can overflow it (dropped counts).

@@ -205,7 +205,6 @@ def project_server(log: Path, **env: str) -> Iterator[str]:
         "SECRET_KEY": settings.SECRET_KEY,
         "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
         "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
-        "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
         **env,
     }
     with open(log, "wb") as out:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from dashboard.core.ids import new_id
+from dashboard.core.ids import new_ids
 from dashboard.events.models import Event
 from dashboard.replay.models import Consumer, Replay
 
@@ -18,7 +18,7 @@ def archive_event(
     seconds: float, *, detail_type: str = "OrderCreated", source: str = "shop.orders", key: str = "", **detail: Any
 ) -> Event:
     """Store one event whose time is ``seconds`` after T0 (the stored id follows arrival order)."""
-    stored = new_id()
+    stored = new_ids(1)[0]
     return Event.objects.create(
         id=stored,
         event_id=f"e-{stored}",

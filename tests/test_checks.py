@@ -10,6 +10,7 @@ import sys
 import pytest
 from django.core.checks import ERROR, WARNING, run_checks
 
+from dashboard.core import secret_key
 from tests.conftest import ROOT
 
 GOOD_KEY = secrets.token_urlsafe(50)  # what `make run` generates into var/secret_key
@@ -56,3 +57,21 @@ def test_manage_py_refuses_to_start_with_secret_key_x(tmp_path):
         timeout=120,
     )
     assert accepted.returncode == 0, accepted.stderr
+
+
+def _checks(*ids: str) -> list[tuple[int, str]]:
+    return [(m.level, m.id or "") for m in run_checks() if m.id in ids]
+
+
+def test_a_missing_secret_key_is_an_error(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY = ""
+    assert _checks("dashboard.E005", "dashboard.E004") == [(ERROR, "dashboard.E005")]
+
+
+def test_a_made_up_key_is_a_warning_in_debug_mode_and_an_error_without(settings):
+    settings.SECRET_KEY = secret_key.ephemeral()
+    settings.DEBUG = True
+    assert _checks("dashboard.W003", "dashboard.E005", "dashboard.W002") == [(WARNING, "dashboard.W003")]
+    settings.DEBUG = False
+    assert _checks("dashboard.W003", "dashboard.E005", "dashboard.E004") == [(ERROR, "dashboard.E005")]

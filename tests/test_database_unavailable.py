@@ -10,9 +10,13 @@ from __future__ import annotations
 import sqlite3
 
 import orjson
+import pytest
 import requests
 
 from bench.server import bench_server, serve
+
+# Starts server processes of its own.
+pytestmark = pytest.mark.server
 
 EVENT = {"source": "shop", "detail-type": "OrderCreated", "id": "e-1", "detail": {"order-id": "o-1"}}
 

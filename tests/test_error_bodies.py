@@ -16,8 +16,14 @@ from collections.abc import Iterator
 import orjson
 import pytest
 import requests
+from django.urls import resolve
 
+from dashboard.core.endpoints import is_ingest_endpoint
 from tests.logged_server import LoggedServer, logged_server
+
+# Starts server processes of its own, on the test database: it must be set up even when no test here
+# writes to it (run alone, the module's server otherwise found the development database in var/, or none).
+pytestmark = [pytest.mark.server, pytest.mark.django_db]
 
 OVERSIZE = 10 * 1024 * 1024  # over DATA_UPLOAD_MAX_MEMORY_SIZE (9 MiB by default)
 LONG_QUERY = "q=" + "a" * 20_000
@@ -114,3 +120,13 @@ def test_ingest_endpoints_keep_their_own_error_form(client):
     )
     assert response.status_code == 413
     assert orjson.loads(response.content)["__type"] == "RequestEntityTooLarge"
+
+
+@pytest.mark.parametrize("path", ["/v1/traces", "/v1/logs", "/api/events", "/api/cloudevents", "/aws", "/aws/"])
+def test_ingest_routes_are_marked_as_answering_their_own_oversize_bodies(path):
+    assert is_ingest_endpoint(resolve(path).func)
+
+
+@pytest.mark.parametrize("path", ["/api/consumers", "/api/patterns/test", "/login/", "/healthz"])
+def test_other_routes_are_not(path):
+    assert not is_ingest_endpoint(resolve(path).func)

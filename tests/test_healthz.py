@@ -10,6 +10,9 @@ import time
 import pytest
 import requests
 
+# Starts server processes of its own.
+pytestmark = pytest.mark.server
+
 
 @pytest.mark.django_db
 def test_healthz_reports_each_part_without_auth(client, settings):

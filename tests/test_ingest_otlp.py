@@ -24,7 +24,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from dashboard.events.models import Event
 from tracing.models import LogRecord, Span, SpanLink
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 
 
 def tracer_for(service: str, exporter: OTLPSpanExporter) -> tuple[TracerProvider, trace.Tracer]:

@@ -19,7 +19,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.live_support import free_port, project_server, until_closed, ws_url
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 
 PATHS = ["/ws/live/", "/ws/traces/5b8efff798038103d269b633813fc60c/", "/ws/replays/1/"]
 

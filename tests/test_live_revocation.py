@@ -22,6 +22,9 @@ from dashboard.core.models import ApiToken
 from dashboard.live.credentials import Credential, withdrawn
 from tests.live_support import logged_in_cookie, project_server, until_closed, ws_url
 
+# Starts server processes of its own.
+pytestmark = pytest.mark.server
+
 # The promise is one second; the bound leaves room for a busy test machine.
 CLOSED_WITHIN = 3.0
 TRACE = "5b8efff798038103d269b633813fc60c"

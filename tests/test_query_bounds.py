@@ -9,7 +9,7 @@ import orjson
 import pytest
 from django.test import Client
 
-from dashboard.api import events as search
+from dashboard.events import queries as search
 
 pytestmark = pytest.mark.django_db
 

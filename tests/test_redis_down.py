@@ -26,6 +26,9 @@ from dashboard.events.models import Event
 from dashboard.live.publish import REMINDER_SECONDS, _FailureLog
 from tests.logged_server import LoggedServer, free_port, logged_server
 
+# Starts server processes of its own.
+pytestmark = pytest.mark.server
+
 PUBLISH_LOGGER = "dashboard.live.publish"
 
 

@@ -35,6 +35,9 @@ from tests.consumer_servers import consumer_server
 from tests.replay_helpers import archive_event, make_consumer, make_replay
 from tests.task_worker import scaled_mode_worker, start_worker, stop_worker  # noqa: F401  (a fixture)
 
+# Starts server processes of its own.
+pytestmark = pytest.mark.server
+
 REPLAY = {"name": "fix", "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z", "consumers": ["c"]}
 
 

@@ -35,7 +35,7 @@ from tests.conftest import ROOT, _database_url_of_test_db, _free_port
 from tests.consumer_servers import consumer_server
 from tests.replay_helpers import archive_event, make_consumer, make_replay
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 
 # The default grace period: the bound a stop must keep at any replay rate.
 GRACE = 10

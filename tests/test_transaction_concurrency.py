@@ -16,7 +16,7 @@ from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
 from tests.conftest import ROOT, _database_url_of_test_db
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 
 STEPS = ("OrderCreated", "OrderPaid", "OrderShipped")
 KEYS, ROUNDS = 20, 25

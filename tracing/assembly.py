@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.core.spans import SPAN_KINDS, STATUS_CODES, format_ns
+from dashboard.core.spans import format_ns, kind_name, status_name
 from dashboard.events.models import Event
 from dashboard.events.shapes import LIST_FIELDS, event_json
 from tracing.models import LogRecord, Span, SpanLink
@@ -22,7 +22,7 @@ def span_json(span: Span) -> dict[str, Any]:
         "span_id": span.span_id,
         "parent_span_id": span.parent_span_id or None,
         "name": span.name,
-        "kind": SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else str(span.kind),
+        "kind": kind_name(span.kind),
         "service": span.service,
         "start": format_ns(span.start_ns),
         "end": format_ns(span.end_ns),
@@ -30,7 +30,7 @@ def span_json(span: Span) -> dict[str, Any]:
         "end_ns": span.end_ns,
         "duration_ms": (span.end_ns - span.start_ns) / 1e6,
         "status": {
-            "code": STATUS_CODES[span.status_code] if 0 <= span.status_code < 3 else str(span.status_code),
+            "code": status_name(span.status_code),
             "message": span.status_message,
         },
         "attributes": span.attributes,

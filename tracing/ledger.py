@@ -1,6 +1,6 @@
 """What each delivery in a key's ledger was, and how it went.
 
-A key's ledger (``dashboard.api.keys.key_ledger``) lists every stored event that carried the key.
+A key's ledger (``dashboard.events.queries.key_ledger``) lists every stored event that carried the key.
 Here each is classified — the original, a producer retry (same key, same source and type, a new
 event id), a replay — and tied to its outcome in the traces: the span that published it and the
 consumer spans that link back to that span (in their own traces), with their statuses.
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
-
-from tracing.models import Span, SpanLink
+from dashboard.core.bulk import MAX_OR_TERMS, any_pair
+from tracing.models import Span, SpanLink, status_name
 
 ORIGINAL, RETRY, OTHER, REPLAY = "original", "retry", "other publisher", "replay"
 _MAX_SPANS = 2000
-# Pairs are matched with one OR per pair; SQLite's parser caps expression depth at 1000.
-_MAX_PAIRS = 300
 
 
 def delivery_kinds(events: list[dict[str, Any]]) -> list[str]:
@@ -38,40 +35,30 @@ def delivery_kinds(events: list[dict[str, Any]]) -> list[str]:
     return kinds
 
 
-def _status(code: int) -> str:
-    return {1: "ok", 2: "error"}.get(code, "unset")
-
-
 def delivery_outcomes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each ledger event: ``publisher`` (the span that published it, or None) and ``consumers``
     (spans in any trace that link to that span), each ``{"trace_id", "span_id", "name", "service",
     "status"}``. Three queries whatever the ledger's length."""
     published = {(e["trace_id"], e["parent_span_id"]) for e in events if e["trace_id"] and e["parent_span_id"]}
-    published = set(sorted(published)[:_MAX_PAIRS])
+    published = set(sorted(published)[:MAX_OR_TERMS])
     if not published:
         return [{"publisher": None, "consumers": []} for _ in events]
-    by_pair = Q()
-    for trace_id, span_id in published:
-        by_pair |= Q(trace_id=trace_id, span_id=span_id)
     publishers = {
         (s.trace_id, s.span_id): s
-        for s in Span.objects.filter(by_pair).only("trace_id", "span_id", "name", "service", "status_code")[:_MAX_SPANS]
+        for s in Span.objects.filter(any_pair(published, "trace_id", "span_id")).only(
+            "trace_id", "span_id", "name", "service", "status_code"
+        )[:_MAX_SPANS]
     }
-    by_link = Q()
-    for trace_id, span_id in published:
-        by_link |= Q(linked_trace_id=trace_id, linked_span_id=span_id)
     links = list(
-        SpanLink.objects.filter(by_link).values_list("linked_trace_id", "linked_span_id", "trace_id", "span_id")[
-            :_MAX_PAIRS
-        ]
+        SpanLink.objects.filter(any_pair(published, "linked_trace_id", "linked_span_id")).values_list(
+            "linked_trace_id", "linked_span_id", "trace_id", "span_id"
+        )[:MAX_OR_TERMS]
     )
-    consumer_q = Q()
-    for _, _, trace_id, span_id in links:
-        consumer_q |= Q(trace_id=trace_id, span_id=span_id)
+    consumer_pairs = [(trace_id, span_id) for _, _, trace_id, span_id in links]
     consumer_spans = (
         {
             (s.trace_id, s.span_id): s
-            for s in Span.objects.filter(consumer_q).only(
+            for s in Span.objects.filter(any_pair(consumer_pairs, "trace_id", "span_id")).only(
                 "trace_id", "span_id", "name", "service", "status_code", "start_ns"
             )[:_MAX_SPANS]
         }
@@ -90,7 +77,7 @@ def delivery_outcomes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "span_id": span.span_id,
             "name": span.name,
             "service": span.service,
-            "status": _status(span.status_code),
+            "status": status_name(span.status_code),
         }
 
     out = []

@@ -10,8 +10,15 @@ from django.db import models
 
 from dashboard.core.jsonfield import FastJSONField
 
+# The span vocabulary (kind and status names) lives in core, where the live tail can read it too;
+# the modules that take it with the models find it here as well.
+from dashboard.core.spans import SPAN_KINDS, STATUS_CODES, kind_name, status_name  # noqa: F401
+
 
 class Span(models.Model):
+    # Status codes as status_code stores them (OTLP's Status.StatusCode).
+    STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
+
     trace_id = models.CharField(max_length=32)
     span_id = models.CharField(max_length=16)
     parent_span_id = models.CharField(max_length=16, default="")

@@ -54,6 +54,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from dashboard.core.media import media_type
+
 try:
     from google.rpc.status_pb2 import Status as _RpcStatus
 except ImportError:  # pragma: no cover - googleapis-common-protos comes with the OTLP exporter
@@ -87,6 +89,7 @@ CONTENT_TYPES: dict[Encoding, str] = {
     "protobuf": "application/x-protobuf",
     "json": "application/json",
 }
+_ENCODINGS: dict[str, Encoding] = {media: encoding for encoding, media in CONTENT_TYPES.items()}
 
 #: gRPC status code the specification recommends for data that must not be retried.
 GRPC_INVALID_ARGUMENT = 3
@@ -354,14 +357,7 @@ def encoding_from_content_type(content_type: str | None) -> Encoding | None:
     ``None`` for a media type OTLP/HTTP does not define (the caller should answer
     ``415 Unsupported Media Type``).
     """
-    if not content_type:
-        return None
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type == "application/x-protobuf":
-        return "protobuf"
-    if media_type == "application/json":
-        return "json"
-    return None
+    return _ENCODINGS.get(media_type(content_type))
 
 
 # --------------------------------------------------------------------------- shared helpers

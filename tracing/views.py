@@ -12,25 +12,33 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, authenticate, error_response
-from dashboard.ingest.body import media_type, read_body
-from tracing.otlp import Encoding, OtlpDecodeError, decode_logs, decode_traces, encode_export_response, encode_status
+from dashboard.ingest.body import read_body
+from tracing.otlp import (
+    CONTENT_TYPES,
+    Encoding,
+    OtlpDecodeError,
+    decode_logs,
+    decode_traces,
+    encode_export_response,
+    encode_status,
+    encoding_from_content_type,
+)
 from tracing.store import store_logs, store_spans
 
-_CONTENT_TYPES: dict[str, Encoding] = {"application/x-protobuf": "protobuf", "application/json": "json"}
-_RESPONSE_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
 # google.rpc.Code values for the Status body.
 _INVALID_ARGUMENT, _UNAUTHENTICATED, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 16, 7, 8
 
 
 def _status_response(status: int, code: int, message: str, encoding: Encoding) -> HttpResponse:
-    return HttpResponse(encode_status(code, message, encoding), status=status, content_type=_RESPONSE_TYPES[encoding])
+    return HttpResponse(encode_status(code, message, encoding), status=status, content_type=CONTENT_TYPES[encoding])
 
 
 def _export(request: HttpRequest, signal: Literal["traces", "logs"]) -> HttpResponse:
     if request.method != "POST":
         return error_response(405, "method_not_allowed", "Use POST.", {"Allow": "POST"})
-    encoding = _CONTENT_TYPES.get(media_type(request))
+    encoding = encoding_from_content_type(request.headers.get("Content-Type"))
     if encoding is None:
         return _status_response(
             415, _INVALID_ARGUMENT, "Content-Type must be application/x-protobuf or application/json.", "json"
@@ -60,15 +68,17 @@ def _export(request: HttpRequest, signal: Literal["traces", "logs"]) -> HttpResp
     message = "; ".join(errors[:10])
     return HttpResponse(
         encode_export_response(signal, rejected, message, encoding),
-        content_type=_RESPONSE_TYPES[encoding],
+        content_type=CONTENT_TYPES[encoding],
     )
 
 
+@ingest_endpoint
 @csrf_exempt
 def export_traces(request: HttpRequest) -> HttpResponse:
     return _export(request, "traces")
 
 
+@ingest_endpoint
 @csrf_exempt
 def export_logs(request: HttpRequest) -> HttpResponse:
     return _export(request, "logs")

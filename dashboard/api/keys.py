@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.core.http import ApiError, api_view, json_response
-from dashboard.events.models import Event
-from dashboard.events.shapes import LIST_FIELDS, event_json
-
-LEDGER_LIMIT = 1000
-
-
-def key_ledger(key: str) -> dict[str, Any] | None:
-    """The ledger of ``key`` (oldest delivery first), or None when no event carried it."""
-    events = list(Event.objects.filter(idempotency_key=key).only(*LIST_FIELDS).order_by("id")[:LEDGER_LIMIT])
-    if not events:
-        return None
-    traces = list(dict.fromkeys(event.trace_id for event in events if event.trace_id))
-    return {
-        "key": key,
-        "events": [event_json(event) for event in events],
-        "duplicates": len(events) - 1,
-        "traces": traces,
-    }
+from dashboard.events.queries import key_ledger
 
 
 @api_view("read")

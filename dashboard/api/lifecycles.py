@@ -4,35 +4,21 @@
 
 from __future__ import annotations
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.api.body import json_body
 from dashboard.api.idempotency import idempotent
 from dashboard.core.http import ApiError, api_view, error_response, json_response
 from dashboard.lifecycles.changes import update_lifecycle
-from dashboard.lifecycles.definitions import LifecycleError, create_lifecycle, lifecycle_json
+from dashboard.lifecycles.definitions import create_lifecycle, lifecycle_json
 from dashboard.lifecycles.models import Lifecycle
-from dashboard.patterns.engine import TOO_DEEP_BODY, json_too_deep
-
-
-def _document(request: HttpRequest) -> object:
-    try:
-        return orjson.loads(request.body)
-    except orjson.JSONDecodeError as err:
-        if json_too_deep(err):  # e.g. a pattern nested a thousand levels: say so, not "not JSON"
-            raise ApiError(400, "too_deep", TOO_DEEP_BODY) from None
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
 @api_view("operate", methods=("POST",))
 @idempotent
 def create(request: HttpRequest) -> HttpResponse:
-    try:
-        lifecycle = create_lifecycle(_document(request))
-    except LifecycleError as err:
-        raise ApiError(400, "invalid_lifecycle", str(err)) from None
-    return json_response(lifecycle_json(lifecycle), status=201)
+    return json_response(lifecycle_json(create_lifecycle(json_body(request))), status=201)
 
 
 @api_view("read")
@@ -65,11 +51,7 @@ def change(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "DELETE":
         lifecycle.delete()  # and its transaction records
         return HttpResponse(status=204)
-    try:
-        updated = update_lifecycle(lifecycle, _document(request))
-    except LifecycleError as err:
-        raise ApiError(400, "invalid_lifecycle", str(err)) from None
-    return json_response(lifecycle_json(updated))
+    return json_response(lifecycle_json(update_lifecycle(lifecycle, json_body(request))))
 
 
 @csrf_exempt  # each branch authenticates itself (and checks CSRF for session writes)

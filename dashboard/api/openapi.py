@@ -18,18 +18,18 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.api import events as events_api
 from dashboard.api import idempotency
-from dashboard.api import keys as keys_api
 from dashboard.api import replays as replays_api
 from dashboard.core.http import error_response
+from dashboard.core.trace_context import TRACE_ID_PATTERN
+from dashboard.events import queries as event_queries
 from dashboard.lifecycles import definitions as lifecycle_defs
 from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
 from dashboard.replay.models import Delivery, Replay
-from tracing import assembly
+from tracing import models as span_models
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -185,7 +185,7 @@ def _schemas() -> dict[str, Schema]:
             "span_id": text(),
             "parent_span_id": nullable(text()),
             "name": text(),
-            "kind": text(f"One of {', '.join(assembly.SPAN_KINDS)} (an unknown OTLP value as its number)."),
+            "kind": text(f"One of {', '.join(span_models.SPAN_KINDS)} (an unknown OTLP value as its number)."),
             "service": text(),
             "start": TIME,
             "end": TIME,
@@ -194,7 +194,9 @@ def _schemas() -> dict[str, Schema]:
             "duration_ms": {"type": "number"},
             "status": obj(
                 {
-                    "code": text(f"One of {', '.join(assembly.STATUS_CODES)} (an unknown OTLP value as its number)."),
+                    "code": text(
+                        f"One of {', '.join(span_models.STATUS_CODES)} (an unknown OTLP value as its number)."
+                    ),
                     "message": text(),
                 }
             ),
@@ -504,7 +506,9 @@ def _schemas() -> dict[str, Schema]:
                     {
                         "code": text("A stable, machine-readable code."),
                         "message": text("What was wrong, for a person."),
+                        "where": text("The parameter or field at fault, when the error is about one."),
                     },
+                    required=["code", "message"],
                     closed=False,
                 )
             }
@@ -528,7 +532,7 @@ def _schemas() -> dict[str, Schema]:
         "KeyLedger": obj(
             {
                 "key": text(),
-                "events": array(ref("Event"), maxItems=keys_api.LEDGER_LIMIT, description="Oldest first."),
+                "events": array(ref("Event"), maxItems=event_queries.LEDGER_LIMIT, description="Oldest first."),
                 "duplicates": integer(minimum=0, description="Deliveries beyond the first."),
                 "traces": array(text()),
             }
@@ -718,7 +722,7 @@ def operation(
 
 
 def _event_filters() -> list[Schema]:
-    cursor = text(pattern=events_api._CURSOR.pattern)
+    cursor = text(pattern=event_queries.CURSOR.pattern)
     return [
         query("source", text(), "Exactly this source."),
         query("detail_type", text(), "Exactly this detail-type."),
@@ -729,7 +733,8 @@ def _event_filters() -> list[Schema]:
         query(
             "q",
             text(),
-            f"Text in the payload (case-insensitive), at most {events_api.MAX_TEXT_LENGTH} characters (more is a 400).",
+            f"Text in the payload (case-insensitive), at most {event_queries.MAX_TEXT_LENGTH} characters "
+            "(more is a 400).",
         ),
         query(
             "pattern",
@@ -738,7 +743,7 @@ def _event_filters() -> list[Schema]:
         ),
         query(
             "limit",
-            integer(minimum=1, maximum=events_api.MAX_LIMIT, default=events_api.DEFAULT_LIMIT),
+            integer(minimum=1, maximum=event_queries.MAX_LIMIT, default=event_queries.DEFAULT_LIMIT),
             "Events a page.",
         ),
         query("cursor", cursor, "The next_cursor of the previous page (older events)."),
@@ -990,7 +995,7 @@ def _paths() -> dict[str, Schema]:
                 parameters=[
                     {
                         **path_param("trace_id", "32 hexadecimal digits, any case (else a 400)."),
-                        "schema": text(pattern="^[0-9A-Fa-f]{32}$"),
+                        "schema": text(pattern=f"^{TRACE_ID_PATTERN}$"),
                     }
                 ],
                 ok={200: answer("The trace.", ref("Trace"))},

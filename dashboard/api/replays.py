@@ -1,18 +1,16 @@
-"""Consumers and replays (CONTRACT §8, scope ``operate``): thin views over ``dashboard.replay``."""
+"""Consumers and replays (docs/replay.md, scope ``operate``): thin views over ``dashboard.replay``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 
+from dashboard.api.body import json_body
 from dashboard.api.idempotency import idempotent
-from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.core.http import api_view, json_response
 from dashboard.core.numbers import whole_number
 from dashboard.events.envelope import format_time
-from dashboard.patterns.engine import TOO_DEEP_BODY, json_too_deep
 from dashboard.replay import actions
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
@@ -22,21 +20,8 @@ _STATES = (Delivery.PENDING, Delivery.SENDING, Delivery.RETRY, Delivery.DELIVERE
 
 
 def _body(request: HttpRequest) -> Any:
-    if not request.body:
-        return {}
-    try:
-        return orjson.loads(request.body)
-    except orjson.JSONDecodeError as err:
-        if json_too_deep(err):  # e.g. a pattern nested a thousand levels: say so, not "not JSON"
-            raise ApiError(400, "too_deep", TOO_DEEP_BODY) from None
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
-
-
-def _answer(work: Callable[[], HttpResponse]) -> HttpResponse:
-    try:
-        return work()
-    except actions.Invalid as err:
-        raise ApiError(err.status, err.code, str(err)) from None
+    """The JSON body; an empty body is an empty object (a re-drive of every dead letter)."""
+    return json_body(request) if request.body else {}
 
 
 @api_view("operate", ("GET", "POST"))
@@ -46,24 +31,20 @@ def consumers(request: HttpRequest) -> HttpResponse:
     an ``Idempotency-Key`` makes a retry answer the first result)."""
     if request.method == "GET":
         return json_response({"results": [consumer_json(c) for c in Consumer.objects.order_by("name")]})
-    return _answer(lambda: json_response(consumer_json(actions.do_create_consumer(_body(request))), status=201))
+    return json_response(consumer_json(actions.do_create_consumer(_body(request))), status=201)
 
 
 @api_view("operate", ("GET", "PATCH", "DELETE"))
 def consumer_detail(request: HttpRequest, name: str) -> HttpResponse:
     """``GET`` one consumer; ``PATCH`` changes some of its fields; ``DELETE`` removes it (``204``;
     ``409`` while a replay delivers to it)."""
-
-    def answer() -> HttpResponse:
-        consumer = actions.get_consumer(name)
-        if request.method == "DELETE":
-            actions.do_delete_consumer(consumer)
-            return HttpResponse(status=204)
-        if request.method == "PATCH":
-            consumer = actions.do_update_consumer(consumer, _body(request))
-        return json_response(consumer_json(consumer))
-
-    return _answer(answer)
+    consumer = actions.get_consumer(name)
+    if request.method == "DELETE":
+        actions.do_delete_consumer(consumer)
+        return HttpResponse(status=204)
+    if request.method == "PATCH":
+        consumer = actions.do_update_consumer(consumer, _body(request))
+    return json_response(consumer_json(consumer))
 
 
 def _create_replay(request: HttpRequest) -> HttpResponse:
@@ -85,70 +66,62 @@ def replays(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         rows = Replay.objects.prefetch_related("consumers").order_by("-id")[:PAGE]
         return json_response({"results": [replay_json(r) for r in rows]})
-    return _answer(lambda: _create_replay(request))
+    return _create_replay(request)
 
 
 @api_view("operate")
 def replay_detail(request: HttpRequest, replay_id: str) -> HttpResponse:
-    return _answer(lambda: json_response(replay_json(actions.get_replay(replay_id))))
+    return json_response(replay_json(actions.get_replay(replay_id)))
 
 
 @api_view("operate", ("POST",))
 def cancel_replay(request: HttpRequest, replay_id: str) -> HttpResponse:
-    return _answer(lambda: json_response(replay_json(actions.do_cancel_replay(actions.get_replay(replay_id)))))
+    return json_response(replay_json(actions.do_cancel_replay(actions.get_replay(replay_id))))
 
 
 @api_view("operate", ("POST",))
 def redrive(request: HttpRequest, replay_id: str) -> HttpResponse:
     """Re-drive dead letters: ``{"ids": [...]}`` for some, an empty body for all of the replay's."""
-
-    def work() -> HttpResponse:
-        replay = actions.get_replay(replay_id)
-        document = _body(request)
-        if not isinstance(document, dict):
-            raise actions.Invalid("The body must be a JSON object.")
-        count = actions.do_redrive(replay, actions.check_delivery_ids(document.get("ids")))
-        replay.refresh_from_db()
-        return json_response({"redriven": count, "replay": replay_json(replay)})
-
-    return _answer(work)
+    replay = actions.get_replay(replay_id)
+    document = _body(request)
+    if not isinstance(document, dict):
+        raise actions.Invalid("The body must be a JSON object.")
+    count = actions.do_redrive(replay, actions.check_delivery_ids(document.get("ids")))
+    replay.refresh_from_db()
+    return json_response({"redriven": count, "replay": replay_json(replay)})
 
 
 @api_view("operate")
 def deliveries(request: HttpRequest, replay_id: str) -> HttpResponse:
     """A replay's deliveries, oldest first, with their attempts: ``state`` (e.g. ``dead`` for the
     dead letters), ``consumer`` (a name) and ``cursor`` filter; ``limit`` ≤ 100."""
-
-    def work() -> HttpResponse:
-        replay = actions.get_replay(replay_id)
-        query = Delivery.objects.filter(replay=replay).select_related("consumer").order_by("id")
-        state = request.GET.get("state")
-        if state:
-            if state not in _STATES:
-                raise actions.Invalid(f"'state' must be one of {', '.join(_STATES)}.")
-            query = query.filter(state=state)
-        if request.GET.get("consumer"):
-            query = query.filter(consumer__name=request.GET["consumer"])
-        cursor = request.GET.get("cursor")
-        if cursor:
-            after = whole_number(cursor)
-            if after is None:
-                raise actions.Invalid("'cursor' is not a cursor this API gave out.")
-            query = query.filter(id__gt=after)
-        limit = whole_number(request.GET.get("limit", str(PAGE)))
-        if limit is None or not 1 <= limit <= PAGE:
-            raise actions.Invalid(f"'limit' must be a whole number from 1 to {PAGE}.")
-        rows = list(query[: limit + 1])
-        more = len(rows) > int(limit)
-        rows = rows[: int(limit)]
-        log: dict[int, list[DeliveryAttempt]] = {}
-        for attempt in DeliveryAttempt.objects.filter(delivery_id__in=[r.pk for r in rows]).order_by("number"):
-            log.setdefault(attempt.delivery_id, []).append(attempt)
-        return json_response(
-            {
-                "results": [delivery_json(r, log.get(r.pk, [])) for r in rows],
-                "next_cursor": str(rows[-1].pk) if more else None,
-            }
-        )
-
-    return _answer(work)
+    replay = actions.get_replay(replay_id)
+    query = Delivery.objects.filter(replay=replay).select_related("consumer").order_by("id")
+    state = request.GET.get("state")
+    if state:
+        if state not in _STATES:
+            raise actions.Invalid(f"'state' must be one of {', '.join(_STATES)}.", where="state")
+        query = query.filter(state=state)
+    if request.GET.get("consumer"):
+        query = query.filter(consumer__name=request.GET["consumer"])
+    cursor = request.GET.get("cursor")
+    if cursor:
+        after = whole_number(cursor)
+        if after is None:
+            raise actions.Invalid("'cursor' is not a cursor this API gave out.", where="cursor")
+        query = query.filter(id__gt=after)
+    limit = whole_number(request.GET.get("limit", str(PAGE)))
+    if limit is None or not 1 <= limit <= PAGE:
+        raise actions.Invalid(f"'limit' must be a whole number from 1 to {PAGE}.", where="limit")
+    rows = list(query[: limit + 1])
+    more = len(rows) > int(limit)
+    rows = rows[: int(limit)]
+    log: dict[int, list[DeliveryAttempt]] = {}
+    for attempt in DeliveryAttempt.objects.filter(delivery_id__in=[r.pk for r in rows]).order_by("number"):
+        log.setdefault(attempt.delivery_id, []).append(attempt)
+    return json_response(
+        {
+            "results": [delivery_json(r, log.get(r.pk, [])) for r in rows],
+            "next_cursor": str(rows[-1].pk) if more else None,
+        }
+    )

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.core.trace_context import parse_trace_id
 from tracing.assembly import assemble_trace
-
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @api_view("read")
 def get_trace(request: HttpRequest, trace_id: str) -> HttpResponse:
-    trace_id = trace_id.lower()
-    if not _TRACE_ID.match(trace_id):
-        raise ApiError(400, "invalid_trace_id", "A trace id is 32 hexadecimal characters.")
-    trace = assemble_trace(trace_id)
+    parsed = parse_trace_id(trace_id)
+    if parsed is None:
+        raise ApiError(400, "invalid_trace_id", "A trace id is 32 hexadecimal characters.", where="trace_id")
+    trace = assemble_trace(parsed)
     if trace is None:
-        raise ApiError(404, "not_found", f"No span, event or log of trace {trace_id} is stored.")
+        raise ApiError(404, "not_found", f"No span, event or log of trace {parsed} is stored.")
     return json_response(trace)

@@ -10,21 +10,14 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from dashboard.core.http import ApiError, api_view, json_response
-from dashboard.lifecycles.report import Report, ReportError, build_report, csv_rows, first_page, funnel
+from dashboard.core.http import api_view, json_response
+from dashboard.lifecycles.report import build_report, csv_rows, first_page, funnel
 from dashboard.lifecycles.report import transaction_json as record_json
-
-
-def _report(request: HttpRequest) -> Report:
-    try:
-        return build_report(request.GET.dict())
-    except ReportError as err:
-        raise ApiError(400, "invalid_parameter", str(err)) from None
 
 
 @api_view("read")
 def list_transactions(request: HttpRequest) -> HttpResponse:
-    report = _report(request)
+    report = build_report(request.GET.dict())
     rows, next_cursor = first_page(report)
     return json_response({
         "results": [record_json(tx, report.lifecycles[tx.lifecycle_id], report.now) for tx in rows],
@@ -44,7 +37,7 @@ _CSV_CHUNK = 500
 
 @api_view("read")
 def export_csv(request: HttpRequest) -> HttpResponse:
-    report = _report(request)
+    report = build_report(request.GET.dict())
     writer = csv.writer(_Line())
 
     rows = csv_rows(report)
@@ -65,5 +58,5 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 
 @api_view("read")
 def get_funnel(request: HttpRequest) -> HttpResponse:
-    report = _report(request)
+    report = build_report(request.GET.dict())
     return json_response({"lifecycles": funnel(report)})

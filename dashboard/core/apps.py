@@ -14,4 +14,8 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dashboard.core import checks  # noqa: F401  (registers the system checks)
+        from dashboard.core import background, embedded_worker
+        from dashboard.core.checks import check_settings  # noqa: F401  (registers the system checks)
+
+        # The embedded mode's task worker runs in the server's process, started with the server.
+        background.register("embedded task worker", start=embedded_worker.start_if_embedded, stop=embedded_worker.stop)

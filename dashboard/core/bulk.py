@@ -1,4 +1,5 @@
-"""One multi-row INSERT through the ORM's connection, without building model instances.
+"""Database work in bulk: one multi-row INSERT without model instances, write transactions that
+share a commit, and lookups of many (column, column) pairs in one query.
 
 The ingest hot path writes hundreds of rows a request. Building a model instance per row and
 letting ``bulk_create`` prepare every field costs several times more than the database's own work,
@@ -17,10 +18,15 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from django.db import connection, models, transaction
+from django.db.models import Q
 
 from dashboard.core.nul import replace_nul, text_holds_nul
 
 T = TypeVar("T")
+
+# Pairs are looked up with one OR term each, and SQLite's parser caps an expression's depth at 1000:
+# a query keeps to this many terms.
+MAX_OR_TERMS = 300
 
 
 @cache
@@ -43,6 +49,16 @@ def insert_rows(
     sql = _insert_sql(model, tuple(fields), ignore_conflicts, connection.vendor)
     with connection.cursor() as cursor:
         cursor.executemany(sql, list(rows))
+
+
+def any_pair(pairs: Iterable[tuple[Any, Any]], first: str, second: str) -> Q:
+    """The filter for rows whose (``first``, ``second``) columns hold one of ``pairs``: one OR term a
+    pair, so the caller passes at most ``MAX_OR_TERMS`` of them. With no pairs the Q is empty, which
+    matches every row: the caller skips its query then."""
+    condition = Q()
+    for a, b in pairs:
+        condition |= Q(**{first: a, second: b})
+    return condition
 
 
 def utc_text(value: datetime) -> str:

@@ -8,11 +8,12 @@ entries of ``CELERY_BEAT_SCHEDULE`` once when it starts (so the recovery sweep r
 replays a stopped server gave up) and then on their schedules, as ``celery beat`` does in the scaled
 mode.
 
-It is started and stopped with the server (``config.asgi.start_background``, called by
-``manage.py serve``), so ``make run`` has it and other management commands and the test process do
-not (a test that wants it calls :func:`start`). A task that fails is logged; the worker goes on.
-Tasks still queued when it stops are dropped with the in-memory queue, as they would be when the
-process ends: the recovery sweep finds the replays they would have run.
+It is started and stopped with the server (registered in ``CoreConfig.ready`` with
+``dashboard.core.background``, which ``manage.py serve`` starts), so ``make run`` has it and other
+management commands and the test process do not (a test that wants it calls :func:`start`). Tasks
+are found on the project's Celery app, ``celery.current_app``. A task that fails is logged; the
+worker goes on. Tasks still queued when it stops are dropped with the in-memory queue, as they would
+be when the process ends: the recovery sweep finds the replays they would have run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from concurrent.futures import wait as wait_for_futures
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -56,9 +58,7 @@ class EmbeddedWorker:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from config.celery import app
-
-        app.loader.import_default_modules()  # CELERY_IMPORTS: the task modules
+        current_app.loader.import_default_modules()  # CELERY_IMPORTS: the task modules
         for target, name in ((self._consume, "embedded-consumer"), (self._beat, "embedded-beat")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -85,11 +85,9 @@ class EmbeddedWorker:
     # --- running tasks -----------------------------------------------------------------------------
 
     def _execute(self, name: str, args: list[Any], kwargs: dict[str, Any], task_id: str) -> None:
-        from config.celery import app
-
         close_old_connections()
         try:
-            task = app.tasks.get(name)
+            task = current_app.tasks.get(name)
             if task is None:
                 raise LookupError(f"no task named {name!r} is registered")
             result = task.apply(args=args, kwargs=kwargs, task_id=task_id)
@@ -132,7 +130,7 @@ class EmbeddedWorker:
     def _consume(self) -> None:
         from kombu import Consumer
 
-        from config.celery import app
+        app = current_app
 
         def on_message(body: Any, message: Any) -> None:
             headers = message.headers or {}
@@ -162,8 +160,7 @@ class EmbeddedWorker:
     def _beat(self) -> None:
         from celery.schedules import maybe_schedule
 
-        from config.celery import app
-
+        app = current_app
         entries = []
         for name, entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).items():
             entries.append([name, entry, maybe_schedule(entry["schedule"], app=app), None])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_app
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
@@ -71,10 +72,8 @@ def _worker(redis_error: str | None) -> dict[str, Any]:
         return embedded_worker.status()
     if redis_error is not None:  # the broker is REDIS_URL: no worker can be reached through it
         return {"status": "down", "mode": "celery", "error": f"the broker is unreachable: {redis_error}"}
-    from config.celery import app
-
     try:
-        replies = app.control.ping(timeout=WORKER_PING_TIMEOUT)
+        replies = current_app.control.ping(timeout=WORKER_PING_TIMEOUT)
     except Exception as err:  # the broker went away since it answered
         return {"status": "down", "mode": "celery", "error": str(err)[:200]}
     if not replies:

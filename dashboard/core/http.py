@@ -15,21 +15,22 @@ from django.views.decorators.csrf import csrf_exempt
 from kombu.exceptions import OperationalError as BrokerError
 
 from dashboard.core.broker import RETRY_AFTER_SECONDS, BrokerUnavailable
+from dashboard.core.errors import Problem
 from dashboard.core.models import SCOPES
-from dashboard.core.tokens import Principal, verify_bearer
+from dashboard.core.tokens import Principal, bearer_token, verify_bearer
 
 View = Callable[..., HttpResponse]
 logger = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An error answered as ``{"error": {"code", "message"}}`` with ``status``."""
+class ApiError(Problem):
+    """A Problem an endpoint answers with ``status`` and these response ``headers``."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None, *, where: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, where=where)
         self.status = status
-        self.code = code
-        self.message = message
         self.headers = headers or {}
 
 
@@ -42,8 +43,20 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
-    return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, *, where: str | None = None
+) -> HttpResponse:
+    """The JSON error body ``{"error": {"code", "message", "where"?}}``; ``where`` only when known."""
+    error = {"code": code, "message": message}
+    if where:
+        error["where"] = where
+    return json_response({"error": error}, status=status, headers=headers)
+
+
+def problem_response(problem: Problem) -> HttpResponse:
+    """``problem`` as the JSON error body, with its status (and an ApiError's headers)."""
+    headers = problem.headers if isinstance(problem, ApiError) else None
+    return error_response(problem.status, problem.code, problem.message, headers, where=problem.where)
 
 
 # The codes of errors answered by status alone (the server or Django refused before any view ran).
@@ -88,24 +101,13 @@ def broker_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
     )
 
 
-def bearer_token(request: HttpRequest) -> str | None:
-    """The bearer token of the Authorization header; "" for a malformed header; None when absent."""
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return ""
-    return value.strip()
-
-
 def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Principal:
     """The caller, checked for ``scope``; raises ApiError 401/403.
 
     A logged-in user (the pages' session) holds the read and operate scopes; writes by session must
     carry a CSRF token, as any form post would.
     """
-    token = bearer_token(request)
+    token = bearer_token(request.headers.get("Authorization"))
     if token is not None:
         principal = verify_bearer(token) if token else None
         if principal is None:
@@ -131,8 +133,8 @@ def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Pr
 
 
 def api_view(scope: str, methods: tuple[str, ...] = ("GET",), *, allow_session: bool = True) -> Callable[[View], View]:
-    """Wrap a JSON endpoint: method check, authentication for ``scope``, ApiError -> JSON error,
-    an unreachable task broker -> JSON 503 with ``Retry-After``."""
+    """Wrap a JSON endpoint: method check, authentication for ``scope``, any Problem -> its JSON
+    error (``problem_response``), an unreachable task broker -> JSON 503 with ``Retry-After``."""
     assert scope in SCOPES
 
     def decorate(view: View) -> View:
@@ -146,8 +148,8 @@ def api_view(scope: str, methods: tuple[str, ...] = ("GET",), *, allow_session: 
                     )
                 request.principal = authenticate(request, scope, allow_session=allow_session)  # type: ignore[attr-defined]
                 return view(request, *args, **kwargs)
-            except ApiError as err:
-                return error_response(err.status, err.code, err.message, err.headers)
+            except Problem as problem:
+                return problem_response(problem)
             except (BrokerUnavailable, BrokerError) as err:  # BrokerError: a task sent without a check
                 return broker_unavailable(request, err)
 

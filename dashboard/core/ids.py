@@ -61,10 +61,6 @@ def id_floor(moment: datetime) -> str:
     return ms_prefix(int(moment.astimezone(UTC).timestamp() * 1000)) + "0" * 16
 
 
-def new_id() -> str:
-    return new_ids(1)[0]
-
-
 def ms_of(stored_id: str) -> int:
     """The millisecond timestamp encoded in a stored id."""
     value = 0

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.urls import Resolver404, resolve
 
-from config.fastpath import INGEST_PATHS
+from dashboard.core.endpoints import is_ingest_endpoint
 from dashboard.core.http import database_unavailable, error_response, error_response_for_status
 
 # The first path segments under which the server answers machines, not browsers: errors there are
@@ -56,17 +57,16 @@ class ApiErrorsMiddleware:
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponse | None:
         api = is_api_path(request.path_info)
-        if not (request.method == "POST" and request.path_info in INGEST_PATHS):
-            try:
-                declared = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                declared = 0  # Django reads it as absent too
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            if limit is not None and declared > limit:
-                message = f"The request body is larger than the limit of {limit} bytes."
-                if api:
-                    return error_response(413, "payload_too_large", message)
-                return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # Django reads it as absent too
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and declared > limit and not _bounds_its_own_body(request):
+            message = f"The request body is larger than the limit of {limit} bytes."
+            if api:
+                return error_response(413, "payload_too_large", message)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         if api:
             try:
                 request.get_host()
@@ -75,6 +75,19 @@ class ApiErrorsMiddleware:
                 host = request.META.get("HTTP_HOST", "")[:200]
                 return error_response(400, "invalid_host", f"This server does not answer to the Host {host!r}.")
         return None
+
+
+def _bounds_its_own_body(request: HttpRequest) -> bool:
+    """Whether the request is a POST to an ingest endpoint, which answers an oversize body in its
+    protocol's own form (see ``dashboard.core.endpoints``). Outermost, this middleware runs before
+    Django resolves the URL, so it resolves it here (only for a body declared too large)."""
+    if request.method != "POST":
+        return False
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return is_ingest_endpoint(match.func)
 
 
 def _is_page(response: HttpResponse) -> bool:

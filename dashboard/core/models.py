@@ -27,9 +27,6 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"
 
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
-
 
 class IdempotencyRecord(models.Model):
     """The first successful answer to a create request that carried an ``Idempotency-Key`` header

@@ -36,11 +36,13 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import FrozenInstanceError, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, TypeVar
+from typing import Final
 from urllib.parse import quote, unquote_to_bytes
+
+from dashboard.core.errors import Problem
 
 __all__ = [
     "ALGORITHM",
@@ -75,43 +77,8 @@ _SIGNATURE_MISMATCH: Final = (
     "Consult the service documentation for details."
 )
 
-# Attributes the interpreter itself assigns on exception instances (raise ... from,
-# contextlib, add_note). A frozen dataclass would refuse them, which turns an
-# ordinary ``raise`` through a ``@contextmanager`` or an ``add_note`` call into a
-# TypeError/FrozenInstanceError; they are exception bookkeeping, not our fields.
-_EXCEPTION_STATE: Final = frozenset({"__traceback__", "__cause__", "__context__", "__suppress_context__", "__notes__"})
 
-_E = TypeVar("_E", bound=BaseException)
-
-
-def _allow_exception_state(cls: type[_E]) -> type[_E]:
-    """Let the interpreter manage exception bookkeeping on a frozen dataclass exception.
-
-    Fields stay immutable (assigning one raises ``FrozenInstanceError``).
-    """
-
-    def __setattr__(self: _E, name: str, value: Any) -> None:
-        if name in _EXCEPTION_STATE:
-            BaseException.__setattr__(self, name, value)
-            return
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self: _E, name: str) -> None:
-        if name in _EXCEPTION_STATE:
-            BaseException.__delattr__(self, name)
-            return
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-    # Assigned after class creation because dataclass(frozen=True) refuses a
-    # class-body __setattr__; these replace the generated ones.
-    type.__setattr__(cls, "__setattr__", __setattr__)
-    type.__setattr__(cls, "__delattr__", __delattr__)
-    return cls
-
-
-@_allow_exception_state
-@dataclass(frozen=True, slots=True)
-class SigV4Error(Exception):
+class SigV4Error(Problem):
     """A request failed SigV4 authentication.
 
     ``code`` is the AWS error type to put in the JSON error body (``__type``) and the
@@ -119,14 +86,9 @@ class SigV4Error(Exception):
     member), ``status`` the HTTP status code to answer with.
     """
 
-    code: str
-    message: str
-    status: int
-
-    def __post_init__(self) -> None:
-        # Populate ``args`` so the exception pickles and reprs like a normal one.
-        # (Called explicitly: zero-argument super() is unreliable in slotted dataclasses.)
-        Exception.__init__(self, self.code, self.message, self.status)
+    def __init__(self, code: str, message: str, status: int = _STATUS) -> None:
+        super().__init__(message, code=code)
+        self.status = status
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -144,10 +106,6 @@ class SigV4Identity:
     region: str
     service: str
     signed_at: datetime
-
-
-def _error(code: str, message: str) -> SigV4Error:
-    return SigV4Error(code=code, message=message, status=_STATUS)
 
 
 def verify_request(
@@ -192,12 +150,12 @@ def verify_request(
     presigned = any(unquote_to_bytes(name) == b"X-Amz-Algorithm" for name, _ in query_pairs)
 
     if presigned and authorization:
-        raise _error(
+        raise SigV4Error(
             INVALID_SIGNATURE,
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
         )
     if presigned:
-        raise _error(
+        raise SigV4Error(
             INCOMPLETE_SIGNATURE,
             "Query-string (presigned) authentication is not supported by this endpoint; "
             "sign the request with the Authorization header.",
@@ -205,7 +163,7 @@ def verify_request(
     # Anything that is not an AWS4 scheme (no header, Bearer, SigV2 "AWS ...") is
     # treated by AWS as carrying no AWS credentials at all.
     if not authorization.startswith("AWS4-"):
-        raise _error(MISSING_AUTHENTICATION, "Request is missing Authentication Token")
+        raise SigV4Error(MISSING_AUTHENTICATION, "Request is missing Authentication Token")
 
     algorithm, params = _parse_authorization(authorization)
 
@@ -219,7 +177,7 @@ def verify_request(
     if not amz_date and not http_date:
         missing.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
     if missing:
-        raise _error(INCOMPLETE_SIGNATURE, " ".join([*missing, f"Authorization={authorization}"]))
+        raise SigV4Error(INCOMPLETE_SIGNATURE, " ".join([*missing, f"Authorization={authorization}"]))
 
     signed_at = _request_time(amz_date, http_date)
     timestamp = signed_at.strftime(_AMZ_DATE_FORMAT)
@@ -227,10 +185,12 @@ def verify_request(
 
     signed_header_names = [name.strip().lower() for name in params["SignedHeaders"].split(";")]
     if "host" not in signed_header_names:
-        raise _error(INVALID_SIGNATURE, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+        raise SigV4Error(INVALID_SIGNATURE, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 
     if algorithm != ALGORITHM:
-        raise _error(INCOMPLETE_SIGNATURE, f"Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now).")
+        raise SigV4Error(
+            INCOMPLETE_SIGNATURE, f"Unsupported AWS 'algorithm': '{algorithm}' (only {ALGORITHM} for now)."
+        )
 
     credential = params["Credential"]
     scope = credential.split("/")
@@ -238,7 +198,7 @@ def verify_request(
     while scope and scope[-1] == "":
         scope.pop()
     if len(scope) != 5:
-        raise _error(
+        raise SigV4Error(
             INCOMPLETE_SIGNATURE,
             "Credential must have exactly 5 slash-delimited elements, "
             f"e.g. keyid/date/region/service/term, got '{credential}'",
@@ -260,11 +220,11 @@ def verify_request(
             f"'{scope_date}' != '{timestamp[:8]}', from '{timestamp}'."
         )
     if scope_problems:
-        raise _error(INVALID_SIGNATURE, " ".join(scope_problems))
+        raise SigV4Error(INVALID_SIGNATURE, " ".join(scope_problems))
 
     secret = secret_for(access_key_id)
     if secret is None:
-        raise _error(UNRECOGNIZED_CLIENT, "The security token included in the request is invalid.")
+        raise SigV4Error(UNRECOGNIZED_CLIENT, "The security token included in the request is invalid.")
 
     payload_hash = hashlib.sha256(body).hexdigest()
     declared_hash = lowered.get("x-amz-content-sha256")
@@ -272,7 +232,7 @@ def verify_request(
         # The declared value is what the client signed; it must describe the body we
         # actually got, or a valid signature would vouch for a different body.
         if declared_hash.lower() != payload_hash:
-            raise _error(
+            raise SigV4Error(
                 INVALID_SIGNATURE,
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
             )
@@ -309,7 +269,7 @@ def verify_request(
     if not hmac.compare_digest(expected.encode("ascii"), provided):
         # Like AWS, show what was expected so a client author can diff it against
         # their own; none of it is secret.
-        raise _error(
+        raise SigV4Error(
             INVALID_SIGNATURE,
             f"{_SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
             f"'{canonical_request}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n",
@@ -339,7 +299,7 @@ def _parse_authorization(authorization: str) -> tuple[str, dict[str, str]]:
             continue
         name, equals, value = token.partition("=")
         if not equals:
-            raise _error(
+            raise SigV4Error(
                 INCOMPLETE_SIGNATURE,
                 f"'{token}' not a valid key=value pair (missing equal-sign) in Authorization header: "
                 f"'{authorization}'.",
@@ -365,7 +325,7 @@ def _request_time(amz_date: str | None, http_date: str | None) -> datetime:
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
         except (TypeError, ValueError, OverflowError):  # overflow: e.g. 31 Dec 9999 23:59:59 -0100
             pass
-    raise _error(
+    raise SigV4Error(
         INCOMPLETE_SIGNATURE,
         f"Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601",
     )
@@ -376,13 +336,13 @@ def _check_clock_skew(signed_at: datetime, now: datetime, max_skew: timedelta) -
     current = now.astimezone(UTC)
     minutes = f"{max_skew.total_seconds() / 60:g}"
     if signed_at < current - max_skew:
-        raise _error(
+        raise SigV4Error(
             INVALID_SIGNATURE,
             f"Signature expired: {_fmt(signed_at)} is now earlier than {_fmt(current - max_skew)} "
             f"({_fmt(current)} - {minutes} min.)",
         )
     if signed_at > current + max_skew:
-        raise _error(
+        raise SigV4Error(
             INVALID_SIGNATURE,
             f"Signature not yet current: {_fmt(signed_at)} is still later than {_fmt(current + max_skew)} "
             f"({_fmt(current)} + {minutes} min.)",

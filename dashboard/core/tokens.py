@@ -93,6 +93,19 @@ def clear_cache() -> None:
         _cache.clear()
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value (HTTP or a websocket's
+    handshake): None when there is no header, "" when it is not a bearer token or holds none.
+
+    The scheme is case-insensitive and whitespace around the value is ignored; a client that sent
+    some other credential gets "" (refused), never the cookie's session instead.
+    """
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def verify_bearer(token: str) -> Principal | None:
     """The token's principal, or None when it is unknown, revoked or its secret does not match."""
     key_id, _, secret = token.partition(".")

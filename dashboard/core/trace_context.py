@@ -1,4 +1,4 @@
-"""Parsing and formatting of incoming trace-context headers.
+"""Parsing incoming trace-context headers, and the trace ids that URLs and queries name.
 
 Two header formats are understood:
 
@@ -17,7 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TraceContext", "format_traceparent", "parse_traceparent", "parse_xray_header"]
+__all__ = ["TRACE_ID_PATTERN", "TraceContext", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
+
+#: A trace id as URLs and queries may name it: 32 hex digits in either case (stored lowercase).
+TRACE_ID_PATTERN = "[0-9a-fA-F]{32}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +59,21 @@ _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
 _FLAG_SAMPLED = 0x01
 
-_LOWER_HEX_32 = re.compile(r"[0-9a-f]{32}")
-_LOWER_HEX_16 = re.compile(r"[0-9a-f]{16}")
+_TRACE_ID = re.compile(TRACE_ID_PATTERN)
 
 # X-Ray writes ids in lowercase; a tolerant reader accepts either case and
 # normalises, because the ids are case-insensitive numbers in both systems.
 _XRAY_ROOT = re.compile(r"1-(?P<epoch>[0-9a-fA-F]{8})-(?P<unique>[0-9a-fA-F]{24})")
 _XRAY_PARENT = re.compile(r"[0-9a-fA-F]{16}")
+
+
+def parse_trace_id(value: str) -> str | None:
+    """``value`` as a stored trace id: 32 hex characters, either case, returned lowercase (the form
+    every stored span, event and log carries); None when it is anything else.
+
+    An all-zero id is not refused here: it names no trace, so looking it up finds nothing.
+    """
+    return value.lower() if _TRACE_ID.fullmatch(value) else None
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:
@@ -161,24 +172,3 @@ def parse_xray_header(value: str | None) -> TraceContext | None:
     sampled_value = fields.get("sampled")
     sampled = True if sampled_value == "1" else False if sampled_value == "0" else None
     return TraceContext(trace_id=trace_id, parent_span_id=parent_id, sampled=sampled)
-
-
-def format_traceparent(trace_id: str, span_id: str, sampled: bool = True) -> str:
-    """Build a version-00 ``traceparent`` value.
-
-    Args:
-        trace_id: 32 hex characters (any case; emitted lowercase), not all zeros.
-        span_id: 16 hex characters (any case; emitted lowercase), not all zeros.
-        sampled: whether to set the sampled flag. No other flag bit is set.
-
-    Raises:
-        ValueError: if either id is malformed, since a header built from it would be
-            discarded by every receiver.
-    """
-    trace_id = trace_id.lower()
-    span_id = span_id.lower()
-    if _LOWER_HEX_32.fullmatch(trace_id) is None or trace_id == _ZERO_TRACE_ID:
-        raise ValueError(f"trace_id must be 32 hex characters and not all zeros, got {trace_id!r}")
-    if _LOWER_HEX_16.fullmatch(span_id) is None or span_id == _ZERO_SPAN_ID:
-        raise ValueError(f"span_id must be 16 hex characters and not all zeros, got {span_id!r}")
-    return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"

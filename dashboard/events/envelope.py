@@ -44,9 +44,15 @@ class NormalizedEvent:
     def envelope(self) -> dict[str, Any]:
         """The canonical envelope: what patterns match and replays deliver."""
         return canonical_envelope(
-            self.event_id, self.source, self.detail_type, self.time, self.account, self.region,
-            self.resources, self.detail,
-        )  # fmt: skip
+            event_id=self.event_id,
+            source=self.source,
+            detail_type=self.detail_type,
+            time=self.time,
+            account=self.account,
+            region=self.region,
+            resources=self.resources,
+            detail=self.detail,
+        )
 
 
 def format_time(value: datetime) -> str:
@@ -77,6 +83,7 @@ def parse_time(value: Any, name: str = "time") -> datetime:
 
 
 def canonical_envelope(
+    *,
     event_id: str,
     source: str,
     detail_type: str,
@@ -86,7 +93,8 @@ def canonical_envelope(
     resources: list[str],
     detail: Any,
 ) -> dict[str, Any]:
-    """The canonical envelope: what patterns match and replays deliver; the one place it is built.
+    """The canonical EventBridge envelope of an event: what patterns match and replays deliver; the
+    one place it is built.
 
     ``time`` is a datetime, or its RFC 3339 text as ``format_time`` gives it (the live tail holds
     events with their time already formatted).

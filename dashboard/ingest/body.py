@@ -1,4 +1,4 @@
-"""Reading an ingest request's body: size limits (before and after decompression) and content types."""
+"""Reading an ingest request's body: size limits (before and after decompression) and encodings."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from dashboard.core.http import ApiError
-
-
-def media_type(request: HttpRequest) -> str:
-    """The request's media type, lowercased, without parameters ("" when absent)."""
-    return (request.content_type or "").split(";")[0].strip().lower()
 
 
 def _too_large(limit: int, what: str = "request body") -> ApiError:

@@ -6,6 +6,7 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
 from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent, from_cloudevent
 from dashboard.ingest.body import read_body
@@ -29,6 +30,7 @@ def _raw_structured(parsed: ParsedCloudEvent) -> str:
         raise EntryError(TOO_DEEP) from None
 
 
+@ingest_endpoint
 @api_view("ingest", ("POST",), allow_session=False)
 def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
     mode = detect_mode(request.headers.get("Content-Type"), request.headers)
@@ -42,30 +44,29 @@ def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
     body = read_body(request)
     now = timezone.now()
     entries: list[NormalizedEvent | EntryError] = []
-    try:
-        if mode == "batch":
-            for item in batch_of(parse_batch(body)):
-                if isinstance(item, CloudEventError):
-                    entries.append(EntryError(str(item)))
-                    continue
-                try:
-                    entries.append(from_cloudevent(item.attributes, item.data, _raw_structured(item), now))
-                except EntryError as err:
-                    entries.append(err)
-        else:
-            header_key = (request.headers.get("Idempotency-Key") or "")[:256]
-            if mode == "structured":
-                parsed = parse_structured(body)
-                raw = body.decode("utf-8", "replace")
-            else:
-                parsed = parse_binary(request.headers, body)
-                ce_headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("ce-")}
-                raw = orjson.dumps({"headers": ce_headers, "body": body.decode("utf-8", "replace")}).decode()
+    # A CloudEventError that is not caught per entry (a malformed body or single event) is a 400
+    # invalid_cloudevent naming the attribute at fault (api_view answers it).
+    if mode == "batch":
+        for item in batch_of(parse_batch(body)):
+            if isinstance(item, CloudEventError):
+                entries.append(EntryError(str(item)))
+                continue
             try:
-                entries.append(from_cloudevent(parsed.attributes, parsed.data, raw, now, header_key))
+                entries.append(from_cloudevent(item.attributes, item.data, _raw_structured(item), now))
             except EntryError as err:
-                # A single event that is invalid as a whole is a bad request, as in the HTTP binding.
-                raise ApiError(400, "invalid_cloudevent", str(err)) from None
-    except CloudEventError as err:
-        raise ApiError(400, "invalid_cloudevent", str(err)) from None
+                entries.append(err)
+    else:
+        header_key = (request.headers.get("Idempotency-Key") or "")[:256]
+        if mode == "structured":
+            parsed = parse_structured(body)
+            raw = body.decode("utf-8", "replace")
+        else:
+            parsed = parse_binary(request.headers, body)
+            ce_headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+            raw = orjson.dumps({"headers": ce_headers, "body": body.decode("utf-8", "replace")}).decode()
+        try:
+            entries.append(from_cloudevent(parsed.attributes, parsed.data, raw, now, header_key))
+        except EntryError as err:
+            # A single event that is invalid as a whole is a bad request, as in the HTTP binding.
+            raise ApiError(400, "invalid_cloudevent", str(err)) from None
     return json_response(summary(store_events(entries, now)))

@@ -47,6 +47,8 @@ from urllib.parse import unquote_to_bytes
 import orjson
 
 from dashboard.core import exactjson
+from dashboard.core.errors import Problem
+from dashboard.core.media import is_json, media_type
 
 __all__ = [
     "BATCH_MEDIA_TYPE",
@@ -91,20 +93,22 @@ _MEDIA_TYPE_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-class CloudEventError(ValueError):
-    """An HTTP request does not hold a valid CloudEvent.
+class CloudEventError(Problem, ValueError):
+    """An HTTP request does not hold a valid CloudEvent (code ``invalid_cloudevent``).
 
     ``str(error)`` is a message fit for an API client. ``attribute`` names the
-    offending context attribute (or ``"data"``/``"data_base64"``) when there is one;
-    ``index`` is the position of the event inside a batch (``None`` outside
-    batches); ``reason`` is the message without the batch position.
+    offending context attribute (or ``"data"``/``"data_base64"``) when there is one,
+    also its ``where``; ``index`` is the position of the event inside a batch
+    (``None`` outside batches); ``reason`` is the message without the batch position.
     """
 
+    default_code = "invalid_cloudevent"
+
     def __init__(self, reason: str, *, attribute: str | None = None, index: int | None = None) -> None:
+        super().__init__(reason if index is None else f"batch entry {index}: {reason}", where=attribute)
         self.reason = reason
         self.attribute = attribute
         self.index = index
-        super().__init__(reason if index is None else f"batch entry {index}: {reason}")
 
     def at_index(self, index: int) -> CloudEventError:
         """The same error, located at position ``index`` of a batch."""
@@ -135,12 +139,12 @@ def detect_mode(
     """
     if content_type is None:
         content_type = _header(headers, "content-type")
-    media_type = _media_type(content_type) if content_type else ""
+    media = media_type(content_type)
     # The batch prefix has to be tested first: it also starts with the structured one.
-    if media_type.startswith("application/cloudevents-batch"):
-        return "batch" if media_type == BATCH_MEDIA_TYPE else None
-    if media_type.startswith("application/cloudevents"):
-        return "structured" if media_type == STRUCTURED_MEDIA_TYPE else None
+    if media.startswith("application/cloudevents-batch"):
+        return "batch" if media == BATCH_MEDIA_TYPE else None
+    if media.startswith("application/cloudevents"):
+        return "structured" if media == STRUCTURED_MEDIA_TYPE else None
     if any(name.lower().startswith(_HEADER_PREFIX) for name in headers):
         return "binary"
     return None
@@ -244,7 +248,7 @@ def _from_json_object(document: Any) -> ParsedCloudEvent:
         data = _payload_from_bytes(raw, content_type, "'data_base64'")
     elif "data" in document:
         data = document["data"]
-        if content_type is not None and not _is_json_media_type(content_type) and not isinstance(data, str | None):
+        if content_type is not None and not is_json(media_type(content_type)) and not isinstance(data, str | None):
             # JSON format 3.1.2: non-JSON data travels as a string in "data".
             raise CloudEventError(
                 f"'data' must be a string because datacontenttype '{content_type}' is not a JSON media type "
@@ -343,7 +347,7 @@ def _payload_from_bytes(raw: bytes, content_type: str | None, what: str) -> Any:
     """Represent payload bytes as documented for ``ParsedCloudEvent.data``."""
     if not raw:
         return None
-    if content_type is None or _is_json_media_type(content_type):
+    if content_type is None or is_json(media_type(content_type)):
         try:
             return exactjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -375,17 +379,6 @@ def _decode_header_value(header: str, attribute: str, value: str) -> str:
         raise CloudEventError(
             f"header '{header}': the percent-decoded value is not valid UTF-8", attribute=attribute
         ) from None
-
-
-def _is_json_media_type(content_type: str) -> bool:
-    """True for ``*/json`` and ``*/*+json`` media types, parameters ignored."""
-    media_type = _media_type(content_type)
-    _, _, subtype = media_type.partition("/")
-    return subtype == "json" or subtype.endswith("+json")
-
-
-def _media_type(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
 
 
 def _is_rfc3339(value: str) -> bool:

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError
 from dashboard.core.sigv4 import SigV4Error, verify_request
 from dashboard.core.tokens import Principal, principal_for_key, secret_for
@@ -108,6 +109,7 @@ def test_event_pattern(document: dict[str, Any]) -> dict[str, Any]:
     return {"Result": matcher.matches(event)}
 
 
+@ingest_endpoint
 @csrf_exempt
 def aws_endpoint(request: HttpRequest) -> HttpResponse:
     try:

@@ -10,9 +10,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dashboard.core import exactjson
+from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
+from dashboard.core.media import media_type
 from dashboard.events.envelope import EntryError, NormalizedEvent, from_native
-from dashboard.ingest.body import media_type, read_body
+from dashboard.ingest.body import read_body
 from dashboard.ingest.responses import summary
 from dashboard.ingest.store import store_events
 
@@ -43,9 +45,10 @@ def batch_of(document: Any, what: str = "event") -> list[Any]:
     raise ApiError(400, "invalid_body", f"The body must be one {what} object or an array of them.")
 
 
+@ingest_endpoint
 @api_view("ingest", ("POST",), allow_session=False)
 def ingest_events(request: HttpRequest) -> HttpResponse:
-    if media_type(request) not in JSON_TYPES:
+    if media_type(request.headers.get("Content-Type")) not in JSON_TYPES:
         raise ApiError(415, "unsupported_media_type", "Send the events as application/json.")
     items = batch_of(parse_json_body(read_body(request)))
     header_key = (request.headers.get("Idempotency-Key") or "")[:256] if len(items) == 1 else ""

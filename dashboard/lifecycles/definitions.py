@@ -17,19 +17,22 @@ from typing import Any
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
+from dashboard.core.errors import Problem
 from dashboard.events.envelope import NormalizedEvent, format_time
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS, Lifecycle
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 
-# The canonical envelope's top-level fields (CONTRACT §3.5): a key path starts with one of them.
+# The canonical envelope's top-level fields (docs/api.md): a key path starts with one of them.
 ENVELOPE_FIELDS = ("version", "id", "source", "detail-type", "time", "account", "region", "resources", "detail")
 MAX_KEY_LENGTH = 256
 MAX_NAME_LENGTH = 100
 MAX_STEP_LENGTH = 256
 
 
-class LifecycleError(ValueError):
-    """An invalid lifecycle definition; the message says what is wrong."""
+class LifecycleError(Problem, ValueError):
+    """An invalid lifecycle definition (or change); the message says what is wrong."""
+
+    default_code = "invalid_lifecycle"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ once), then folds. It
 also looks every half second for events another process stored, so the report reflects an event
 within a second (CONTRACT §7) even when nobody reads it. Readers fold what is pending themselves.
 
-The server starts it and stops it (``config.asgi``): :func:`stop` lets a fold in progress finish
-(its transaction commits or rolls back whole); what is left pending is folded by the next reader or
-the next start.
+The server starts it and stops it (registered in ``LifecyclesConfig.ready``): :func:`stop` lets a
+fold in progress finish (its transaction commits or rolls back whole); what is left pending is
+folded by the next reader or the next start.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
+from dashboard.core.bulk import any_pair
 from dashboard.events.envelope import NormalizedEvent
 from dashboard.events.models import Event
 from dashboard.lifecycles.definitions import active_lifecycles
@@ -45,11 +46,12 @@ def transactions_of_event(event: Event, now: datetime | None = None) -> list[dic
     if not wanted:
         return []
     fold_pending()
-    condition = Q()
-    for lifecycle_id, key in wanted:
-        condition |= Q(lifecycle_id=lifecycle_id, key=key)
     now = now or timezone.now()
-    records = Transaction.objects.filter(condition).select_related("lifecycle").order_by("lifecycle__name")
+    records = (
+        Transaction.objects.filter(any_pair(wanted, "lifecycle_id", "key"))
+        .select_related("lifecycle")
+        .order_by("lifecycle__name")
+    )
     return [transaction_json(tx, tx.lifecycle, now) for tx in records]
 
 

@@ -17,8 +17,10 @@ from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from dashboard.core.errors import Problem
 from dashboard.core.numbers import whole_number
-from dashboard.events.envelope import EntryError, format_time, parse_time
+from dashboard.events.envelope import format_time
+from dashboard.events.queries import limit_param, time_param
 from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
 
@@ -32,8 +34,9 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-class ReportError(ValueError):
-    """A bad report parameter; the message says which and why."""
+def _refused(message: str, where: str) -> Problem:
+    """A report parameter that cannot be used: the message says why, ``where`` names it."""
+    return Problem(message, code="invalid_parameter", where=where)
 
 
 def status_q(status: str, now: datetime) -> Q:
@@ -63,19 +66,10 @@ class Report:
     params: dict[str, str]
 
 
-def _time(params: Mapping[str, str], name: str) -> datetime | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_time(raw, name)
-    except EntryError as err:
-        raise ReportError(str(err)) from None
-
-
 def build_report(params: Mapping[str, str], now: datetime | None = None) -> Report:
     """Validate the report's filters (``lifecycle``, ``status``, ``out_of_order``, ``missing_step``,
-    ``since``/``until`` on ``first_seen``, ``limit``, ``cursor``) and build its query, newest first."""
+    ``since``/``until`` on ``first_seen``, ``limit``, ``cursor``) and build its query, newest first.
+    A filter that cannot be used raises a Problem (400, ``invalid_parameter``) naming it."""
     fold_pending()  # every event whose ingest has been answered is in the records read below
     now = now or timezone.now()
     lifecycles = {lifecycle.pk: lifecycle for lifecycle in Lifecycle.objects.all()}
@@ -86,19 +80,19 @@ def build_report(params: Mapping[str, str], now: datetime | None = None) -> Repo
     if name:
         chosen = [lifecycle for lifecycle in chosen if lifecycle.name == name]
         if not chosen:
-            raise ReportError(f"No lifecycle named {name!r}.")
+            raise _refused(f"No lifecycle named {name!r}.", where="lifecycle")
         query = query.filter(lifecycle_id=chosen[0].pk)
         used["lifecycle"] = name
     status = params.get("status")
     if status:
         if status not in STATUSES:
-            raise ReportError(f"'status' must be one of {', '.join(STATUSES)}.")
+            raise _refused(f"'status' must be one of {', '.join(STATUSES)}.", where="status")
         query = query.filter(status_q(status, now))
         used["status"] = status
     out_of_order = params.get("out_of_order")
     if out_of_order:
         if out_of_order not in ("true", "false"):
-            raise ReportError("'out_of_order' must be true or false.")
+            raise _refused("'out_of_order' must be true or false.", where="out_of_order")
         query = query.filter(out_of_order=out_of_order == "true")
         used["out_of_order"] = out_of_order
     step = params.get("missing_step")
@@ -109,21 +103,20 @@ def build_report(params: Mapping[str, str], now: datetime | None = None) -> Repo
                 bit = 1 << lifecycle.steps.index(step)
                 having |= Q(Exact(F("steps_mask").bitand(bit), 0), lifecycle_id=lifecycle.pk)
         if not having:
-            raise ReportError(f"No lifecycle{' ' + repr(name) if name else ''} has a step named {step!r}.")
+            raise _refused(
+                f"No lifecycle{' ' + repr(name) if name else ''} has a step named {step!r}.", where="missing_step"
+            )
         query = query.filter(having)
         used["missing_step"] = step
     for bound, lookup in (("since", "first_seen__gte"), ("until", "first_seen__lt")):
-        value = _time(params, bound)
+        value = time_param(params, bound)
         if value is not None:
             query = query.filter(**{lookup: value})
             used[bound] = params[bound]
-    raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
-    limit = whole_number(raw_limit)
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise ReportError(f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
+    limit = limit_param(params, DEFAULT_LIMIT, MAX_LIMIT)
     cursor = whole_number(params.get("cursor"))
     if params.get("cursor") and cursor is None:
-        raise ReportError("'cursor' is not a cursor this API gave out.")
+        raise _refused("'cursor' is not a cursor this API gave out.", where="cursor")
     return Report(query, lifecycles, now, limit, cursor, used)
 
 
@@ -136,7 +129,7 @@ def first_page(report: Report) -> tuple[list[Transaction], str | None]:
     return rows[: report.limit], (str(rows[report.limit - 1].pk) if len(rows) > report.limit else None)
 
 
-def links_of(tx: Transaction, lifecycle: Lifecycle) -> dict[str, Any]:
+def links_of(tx: Transaction) -> dict[str, Any]:
     """Where to look next: the step events, a search for the key, its traces and key ledgers."""
     return {
         "events": "/events/?" + urlencode({"q": tx.key}),
@@ -166,7 +159,7 @@ def transaction_json(tx: Transaction, lifecycle: Lifecycle, now: datetime) -> di
         "updates": tx.updates,
         "trace_ids": tx.trace_ids,
         "idempotency_keys": tx.idempotency_keys,
-        "links": links_of(tx, lifecycle),
+        "links": links_of(tx),
     }
 
 

@@ -29,7 +29,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from dashboard.core.models import ApiToken
-from dashboard.core.tokens import verify_bearer
+from dashboard.core.tokens import bearer_token, verify_bearer
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ class Credential:
     user_id: Any = None
 
 
-def _bearer(scope: dict[str, Any]) -> str | None:
+def _authorization(scope: dict[str, Any]) -> str | None:
+    """The handshake's (first) Authorization header, or None."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            kind, _, token = value.decode("latin1").strip().partition(" ")
-            return token.strip() if kind.lower() == "bearer" else ""
+            return str(value.decode("latin1"))
     return None
 
 
@@ -71,7 +71,7 @@ async def authenticate(scope: dict[str, Any]) -> Credential | None:
     """The handshake's credential when it may read: a bearer token with ``read`` (then the cookie
     is not looked at), or a logged-in session (its Origin was checked by
     ``dashboard.live.origin``). None: refuse it."""
-    token = _bearer(scope)
+    token = bearer_token(_authorization(scope))
     if token is not None:
         return await _token_credential(token)
     user = scope.get("user")

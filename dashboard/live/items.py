@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from dashboard.core.spans import SPAN_KINDS, STATUS_CODES, format_ns
+from dashboard.core.spans import format_ns, kind_name, status_name
 from dashboard.events.envelope import NormalizedEvent, canonical_envelope, format_time
 from dashboard.events.shapes import flat_event
 from dashboard.ingest.observers import StoredEvents
@@ -38,26 +38,31 @@ def event_envelope(item: WireEvent) -> dict[str, Any]:
     """The canonical envelope of a wire event: what event patterns match."""
     event = item["event"]
     return canonical_envelope(
-        event["event_id"], event["source"], event["detail-type"], event["time"], item["account"], item["region"],
-        event["resources"], event["detail"],
-    )  # fmt: skip
+        event_id=event["event_id"],
+        source=event["source"],
+        detail_type=event["detail-type"],
+        time=event["time"],
+        account=item["account"],
+        region=item["region"],
+        resources=event["resources"],
+        detail=event["detail"],
+    )
 
 
 def live_span(span: WireSpan) -> LiveSpan:
     """The client form of a wire span (the hub builds it only for spans someone is subscribed to)."""
-    kind, code = span["kind"], span["status_code"]
     return {
         "trace_id": span["trace_id"],
         "span_id": span["span_id"],
         "parent_span_id": span["parent_span_id"] or None,
         "name": span["name"],
-        "kind": SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else str(kind),
+        "kind": kind_name(span["kind"]),
         "service": span["service"],
         "start": format_ns(span["start_ns"]),
         "end": format_ns(span["end_ns"]),
         "duration_ms": (span["end_ns"] - span["start_ns"]) / 1e6,
         "status": {
-            "code": STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else str(code),
+            "code": status_name(span["status_code"]),
             "message": span["status_message"],
         },
     }

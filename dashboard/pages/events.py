@@ -11,24 +11,23 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
-from dashboard.api.events import search_events
-from dashboard.api.keys import key_ledger
-from dashboard.core.http import ApiError
+from dashboard.core.errors import Problem
 from dashboard.events.models import Event
+from dashboard.events.queries import key_ledger, search_events
 from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
-#: The search form's fields, in the API's spelling (CONTRACT §4).
+#: The search form's fields, in the API's spelling (docs/api.md).
 FILTERS = ("source", "detail_type", "trace_id", "idempotency_key", "since", "until", "q", "pattern", "limit")
 PREVIEW_CHARS = 140
 # <input type="datetime-local"> sends a local time without an offset; the form labels it UTC.
 _LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
-def _api_params(query: QueryDict) -> QueryDict:
-    """The form's values as the search API takes them: times from the date picker become UTC."""
+def _search_params(query: QueryDict) -> QueryDict:
+    """The form's values as the search takes them: times from the date picker become UTC."""
     params = query.copy()
     for name in ("since", "until"):
         value = params.get(name, "").strip()
@@ -45,15 +44,13 @@ def _preview(detail: Any) -> str:
 @login_required
 def event_list(request: HttpRequest) -> HttpResponse:
     form = {name: request.GET.get(name, "") for name in FILTERS}
-    # The search reads request.GET; it gets the normalised copy (a mutable QueryDict, same interface).
-    request.GET = _api_params(request.GET)  # type: ignore[assignment]
     error, status = "", 200
     events: list[Event] = []
     next_cursor = None
     try:
-        events, next_cursor = search_events(request)
-    except ApiError as err:
-        error, status = err.message, err.status
+        events, next_cursor = search_events(_search_params(request.GET))
+    except Problem as problem:
+        error, status = problem.message, problem.status
     kept = {name: value for name, value in form.items() if value}
     older = "?" + urlencode({**kept, "cursor": next_cursor}) if next_cursor else ""
     rows = [{"event": event, "preview": _preview(event.detail)} for event in events]

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from dashboard.api.keys import key_ledger
+from dashboard.events.queries import key_ledger
 from tracing.ledger import RETRY, delivery_kinds, delivery_outcomes
 
 

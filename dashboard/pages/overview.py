@@ -31,7 +31,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         ).order_by("-id")[:RECENT_EVENTS]
     )
     errors = list(
-        Span.objects.filter(status_code=2)
+        Span.objects.filter(status_code=Span.STATUS_ERROR)
         .only("trace_id", "span_id", "name", "service", "start_ns", "end_ns", "status_message")
         .order_by("-start_ns")[:RECENT_ERRORS]
     )

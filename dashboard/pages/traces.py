@@ -7,23 +7,20 @@ data; ``static/js/trace.js`` draws the waterfall from it and keeps it current ov
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dashboard.core.bulk import MAX_OR_TERMS, any_pair
+from dashboard.core.trace_context import parse_trace_id
 from tracing.assembly import assemble_trace
 from tracing.flow import flow_items, flow_trace_ids
 from tracing.models import Span, SpanLink
 
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LINKS = 1000
-# Peer spans (the other end of a link) are fetched with one OR per pair; SQLite caps expression depth.
-MAX_PEERS = 300
 
 
 def _links_into(trace_id: str) -> list[dict[str, str]]:
@@ -43,14 +40,12 @@ def _peer_spans(pairs: set[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     """Name, service and status of the spans at the other end of links, keyed ``trace_id/span_id``."""
     if not pairs:
         return {}
-    query = Q()
-    for trace_id, span_id in sorted(pairs)[:MAX_PEERS]:
-        query |= Q(trace_id=trace_id, span_id=span_id)
+    query = any_pair(sorted(pairs)[:MAX_OR_TERMS], "trace_id", "span_id")
     return {
         f"{span.trace_id}/{span.span_id}": {
             "name": span.name,
             "service": span.service,
-            "error": span.status_code == 2,
+            "error": span.status_code == Span.STATUS_ERROR,
         }
         for span in Span.objects.filter(query).only("trace_id", "span_id", "name", "service", "status_code")
     }
@@ -74,11 +69,12 @@ def _summary(trace: dict[str, Any]) -> dict[str, Any]:
 
 @login_required
 def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
-    trace_id = trace_id.lower()
-    if not _TRACE_ID.match(trace_id):
+    parsed = parse_trace_id(trace_id)
+    if parsed is None:
         return render(
-            request, "dashboard/trace.html", {"trace_id": trace_id, "invalid": True, "trace": None}, status=400
+            request, "dashboard/trace.html", {"trace_id": trace_id.lower(), "invalid": True, "trace": None}, status=400
         )
+    trace_id = parsed
     trace = assemble_trace(trace_id)
     status = 200
     if trace is None:

@@ -11,17 +11,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.html import escape
 
+from dashboard.core.errors import Problem
 from dashboard.core.numbers import whole_number
 from dashboard.lifecycles.definitions import LifecycleError, create_lifecycle
 from dashboard.lifecycles.models import Lifecycle
-from dashboard.lifecycles.report import (
-    STATUSES,
-    ReportError,
-    build_report,
-    first_page,
-    funnel,
-    transaction_json,
-)
+from dashboard.lifecycles.report import STATUSES, build_report, first_page, funnel, transaction_json
 
 FILTERS = ("lifecycle", "status", "out_of_order", "missing_step", "since", "until", "limit")
 BAR_WIDTH = 320  # the funnel's widest bar, in SVG user units
@@ -90,7 +84,7 @@ def transactions_page(request: HttpRequest) -> HttpResponse:
             row["out_of_order_events"] = [
                 {**fact, "detail_type": fact["detail-type"]} for fact in row["out_of_order_events"]
             ]
-    except ReportError as err:
+    except Problem as err:
         error, status = str(err), status if status != 200 else 400
     return render(
         request,
@@ -118,6 +112,6 @@ def transactions_funnel(request: HttpRequest) -> HttpResponse:
     it is drawn: counting every record is the slow part of the report with millions of them)."""
     try:
         chart = _funnel_chart(funnel(build_report(request.GET.dict())))
-    except ReportError as err:
+    except Problem as err:
         return HttpResponse(f'<p class="error">{escape(str(err))}</p>', status=400)
     return render(request, "dashboard/includes/funnel.html", {"chart": chart})

@@ -55,6 +55,7 @@ from typing import Any, Final
 
 import orjson
 
+from dashboard.core.errors import Problem
 from dashboard.core.nul import text_holds_nul
 
 __all__ = [
@@ -122,22 +123,21 @@ TOO_DEEP_BODY: Final = (
 )
 
 
-class PatternError(ValueError):
-    """An invalid event pattern.
+class PatternError(Problem, ValueError):
+    """An invalid event pattern (code ``invalid_pattern``).
 
     ``path`` is the dotted path to the offending place (``"detail.price"``, ``"$or[1].source"``,
-    ``"detail.price[0].numeric"``; empty for the pattern as a whole) and ``reason`` says what is
-    wrong. ``str(err)`` is ``f"{path}: {reason}"``, or just ``reason`` when ``path`` is empty.
+    ``"detail.price[0].numeric"``; empty for the pattern as a whole), also its ``where`` (None when
+    empty), and ``reason`` says what is wrong. ``str(err)`` is ``f"{path}: {reason}"``, or just
+    ``reason`` when ``path`` is empty.
     """
 
+    default_code = "invalid_pattern"
+
     def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason, where=path or None)
         self.path = path
         self.reason = reason
-        super().__init__(f"{path}: {reason}" if path else reason)
-
-    def __reduce__(self) -> tuple[type[PatternError], tuple[str, str]]:
-        # The default reduction would call __init__ with the formatted message only.
-        return (PatternError, (self.path, self.reason))
 
 
 # --------------------------------------------------------------------------------------------

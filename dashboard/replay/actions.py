@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.core.broker import check_broker
+from dashboard.core.errors import Problem
 from dashboard.events.envelope import EntryError, parse_time
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.models import Consumer, Delivery, Replay
@@ -54,13 +56,14 @@ RUN_TASK = "tasks.replay.run_replay"
 logger = logging.getLogger(__name__)
 
 
-class Invalid(ValueError):
+class Invalid(Problem, ValueError):
     """Bad input; ``status`` is the HTTP status to answer (400, 404 or 409) and ``code`` its code."""
 
-    def __init__(self, message: str, *, status: int = 400, code: str = "invalid_request") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, status: int = 400, code: str = "invalid_request", where: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, where=where)
         self.status = status
-        self.code = code
 
 
 def enqueue_run(replay_id: int) -> None:
@@ -71,10 +74,8 @@ def enqueue_run(replay_id: int) -> None:
     then, and the recovery task starts it when the broker is back (see the module docstring)."""
 
     def send() -> None:
-        from config.celery import app
-
         try:
-            app.send_task(RUN_TASK, args=[replay_id])
+            current_app.send_task(RUN_TASK, args=[replay_id])
         except Exception as err:  # the broker went away after the check: recovery starts the run
             logger.warning("replay %s: run not queued (%s); the recovery task will start it", replay_id, err)
 

@@ -186,9 +186,15 @@ class Lane(threading.Thread):
             pk, seq, key, attempts, drive_attempts, state, next_at = row[:7]
             event = dict(zip(WALK_FIELDS, row[7:], strict=True))
             envelope = canonical_envelope(
-                event["event_id"], event["source"], event["detail_type"], event["time"], event["account"],
-                event["region"], event["resources"], event["detail"],
-            )  # fmt: skip
+                event_id=event["event_id"],
+                source=event["source"],
+                detail_type=event["detail_type"],
+                time=event["time"],
+                account=event["account"],
+                region=event["region"],
+                resources=event["resources"],
+                detail=event["detail"],
+            )
             item = Item(pk, seq, key, event["id"], event["time"], envelope, attempts, drive_attempts, state)
             if next_at is not None:
                 item.due = now_mono + max(0.0, (next_at - now_wall).total_seconds())

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from dashboard.core.bulk import db_datetime, insert_rows
 from dashboard.events.models import Event
+from dashboard.events.queries import narrowed_by_pattern
 from dashboard.events.shapes import envelope_of, event_json
 from dashboard.patterns.engine import CompiledPattern, compile_pattern
 from dashboard.replay.models import Consumer, Delivery
@@ -43,13 +44,7 @@ def compiled_or_none(pattern: Any) -> CompiledPattern | None:
 def archive_range(since: datetime, until: datetime, pattern: CompiledPattern | None) -> QuerySet[Event]:
     """The archive's events in ``[since, until)``, narrowed by what ``pattern`` pins on indexed
     columns (the pattern itself is matched in Python)."""
-    query = Event.objects.filter(time__gte=since, time__lt=until)
-    if pattern is not None:
-        for field, column in (("source", "source"), ("detail-type", "detail_type")):
-            pinned = pattern.pinned_values(field)
-            if pinned is not None:
-                query = query.filter(**{f"{column}__in": sorted(pinned)})
-    return query
+    return narrowed_by_pattern(Event.objects.filter(time__gte=since, time__lt=until), pattern)
 
 
 def walk(

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from config.server import serve
+        # Imported here, not at the top: only this command needs daphne and Twisted loaded.
+        from dashboard.core.server import serve
 
         status = serve(options["host"], options["port"], grace=settings.EVENTSCOPE_SHUTDOWN_GRACE_SECONDS)
         if status:

@@ -55,7 +55,6 @@ class Command(BaseCommand):
                     "EVENTSCOPE_VAR_DIR": tmp,
                     "SECRET_KEY": secrets.token_urlsafe(50),
                     "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-                    "EVENTSCOPE_INSECURE_FAST_PASSWORDS": "true",
                 }
             )
 

@@ -1,5 +1,6 @@
-"""The server process: daphne serving ``config.asgi``, its background work started with it, and a
-graceful stop on SIGTERM and SIGINT. ``python manage.py serve`` (what ``make run`` runs) uses it.
+"""The server process: daphne serving the project's ASGI application (``ASGI_APPLICATION``), its
+background work (``dashboard.core.background``) started with it, and a graceful stop on SIGTERM and
+SIGINT. ``python manage.py serve`` (what ``make run`` runs) uses it.
 
 daphne's own command stops its reactor at the first signal: the requests in flight are cancelled (an
 ingest request could be committed and never answered, so a producer without event ids stored it
@@ -9,9 +10,9 @@ delivering after the port was closed). Here a signal starts a drain instead:
 1. The listening sockets close, so new connections are refused (a load balancer moves on), and open
    websockets are closed with 1001 (going away).
 2. Requests already received run to their end and are answered, each with ``Connection: close``.
-3. Beside that, the background work stops (``config.asgi.stop_background``): running replays stop at
-   a delivery boundary and are given up for the next start (or another worker) to resume at once;
-   the embedded worker and the folder thread stop.
+3. Beside that, the background work stops (``dashboard.core.background.stop``): running replays stop
+   at a delivery boundary and are given up for the next start (or another worker) to resume at
+   once; the folder thread and the embedded worker stop.
 4. When both are done, or ``EVENTSCOPE_SHUTDOWN_GRACE_SECONDS`` have passed, the connections left
    are closed once what was written to them is sent, and the process exits with status 0.
 
@@ -32,6 +33,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from channels.routing import get_default_application
 from daphne.access import AccessLogGenerator
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.http_protocol import WebRequest
@@ -39,6 +41,7 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor
 
+from dashboard.core import background
 from dashboard.core.http import error_response
 
 logger = logging.getLogger(__name__)
@@ -245,14 +248,12 @@ def _answer_unavailable(request: WebRequest) -> None:
 def serve(host: str, port: int, *, grace: float) -> int:
     """Serve the project on ``host:port`` until a signal stops it (see the module docstring); the
     exit status (0 after a stop on a signal)."""
-    from config.asgi import application, start_background, stop_background
-
     server = GracefulServer(
-        application,
+        get_default_application(),
         build_endpoint_description_strings(host=host, port=port),
         grace=grace,
-        on_start=start_background,
-        on_stop=stop_background,
+        on_start=background.start,
+        on_stop=background.stop,
         action_logger=AccessLogGenerator(sys.stdout),
         websocket_handshake_timeout=5,
     )
