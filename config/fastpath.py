@@ -25,8 +25,10 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
-from django.urls import resolve
+from django.urls import URLPattern, get_resolver
+from django.urls.resolvers import RoutePattern
 
+from dashboard.core.endpoints import is_ingest_endpoint
 from dashboard.core.http import database_unavailable, error_response
 
 logger = logging.getLogger(__name__)
@@ -37,21 +39,19 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-# The ingest endpoints (POST): they read their bodies themselves, bounded, and answer in their
-# protocol's own error forms. Which view serves each is ``config.urls``' business, the one route
-# table: the fast path runs the view Django would (``/api/events`` is also the event search, whose
-# view hands its POSTs to native ingest).
-INGEST_PATHS = frozenset({"/v1/traces", "/v1/logs", "/api/events", "/api/cloudevents", "/aws", "/aws/"})
-
-
 def _routes() -> dict[str, Callable[[HttpRequest], HttpResponse]]:
-    """The view of each ingest path, as the URLconf routes it."""
+    """The ingest endpoints and their views, as ``config.urls`` (the one route table) routes them:
+    every plain path whose view is marked an ingest endpoint (``dashboard.core.endpoints``). They
+    read their bodies themselves, bounded, and answer in their protocol's own error forms; the fast
+    path runs the same view Django would (``/api/events`` is also the event search, whose view
+    hands its POSTs to native ingest)."""
     routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {}
-    for path in sorted(INGEST_PATHS):
-        match = resolve(path)
-        assert not match.args, f"{path} must route to a view without arguments"
-        assert not match.kwargs, f"{path} must route to a view without arguments"
-        routes[path] = match.func
+    for pattern in get_resolver().url_patterns:
+        if isinstance(pattern, URLPattern) and is_ingest_endpoint(pattern.callback):
+            route = pattern.pattern
+            assert isinstance(route, RoutePattern), f"the ingest endpoint {route} must have a plain path"
+            assert not route.converters, f"the ingest endpoint {route} must take no arguments"
+            routes[f"/{route}"] = pattern.callback
     return routes
 
 
