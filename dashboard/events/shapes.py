@@ -18,6 +18,7 @@ LIST_FIELDS = (
 
 
 def flat_event(
+    *,
     stored_id: str,
     event_id: str,
     source: str,
@@ -34,7 +35,7 @@ def flat_event(
 ) -> dict[str, Any]:
     """The flat event shape of docs/api.md, the one place it is built (the API, pages and live tail).
 
-    Call it with keywords: thirteen values in a row are easy to misplace.
+    Keywords only: thirteen values in a row are easy to misplace.
     """
     return {
         "id": stored_id,

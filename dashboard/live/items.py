@@ -21,10 +21,21 @@ def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> Wire
     event = cast(
         LiveEvent,
         flat_event(
-            stored_id, entry.event_id, entry.source, entry.detail_type, entry.time, entry.resources, entry.detail,
-            entry.trace_id, entry.parent_span_id, entry.idempotency_key, received_at, entry.format, "",
+            stored_id=stored_id,
+            event_id=entry.event_id,
+            source=entry.source,
+            detail_type=entry.detail_type,
+            time=entry.time,
+            resources=entry.resources,
+            detail=entry.detail,
+            trace_id=entry.trace_id,
+            parent_span_id=entry.parent_span_id,
+            idempotency_key=entry.idempotency_key,
+            received_at=received_at,
+            format=entry.format,
+            replay_name="",
         ),
-    )  # fmt: skip
+    )
     return {"event": event, "account": entry.account, "region": entry.region}
 
 
