@@ -11,7 +11,7 @@ import pytest
 from django.core.checks import ERROR, WARNING, run_checks
 
 from dashboard.core import secret_key
-from tests.conftest import ROOT
+from tests.support.servers import ROOT
 
 GOOD_KEY = secrets.token_urlsafe(50)  # what `make run` generates into var/secret_key
 

@@ -24,7 +24,8 @@ import requests
 
 from dashboard.events.models import Event
 from dashboard.live.publish import REMINDER_SECONDS, _FailureLog
-from tests.support.logged_server import LoggedServer, free_port, logged_server
+from tests.support.logged_server import LoggedServer, logged_server
+from tests.support.servers import free_port
 
 # Starts server processes of its own.
 pytestmark = pytest.mark.server

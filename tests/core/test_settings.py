@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from dashboard.core import secret_key
-from tests.conftest import ROOT
+from tests.support.servers import ROOT
 
 
 def _production_env(var_dir: Path, **extra: str) -> dict[str, str]:

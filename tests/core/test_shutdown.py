@@ -7,10 +7,8 @@ the test database, so that the replay runs inside the process that gets the sign
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
@@ -31,9 +28,9 @@ from dashboard.events.models import Event
 from dashboard.replay import engine
 from dashboard.replay.engine import UNKNOWN_OUTCOME, ReplayRun, run_replay
 from dashboard.replay.models import Delivery, Replay
-from tests.conftest import ROOT, _database_url_of_test_db, _free_port
 from tests.support.consumer_servers import consumer_server
 from tests.support.replay_helpers import archive_event, make_consumer, make_replay
+from tests.support.servers import server_env, serving
 
 pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 
@@ -43,33 +40,9 @@ GRACE = 10
 
 @contextmanager
 def server(log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A server in the embedded mode (in-process task worker) on the test database; killed at the
-    end if the test left it running."""
-    port = _free_port()
-    env = {
-        **{name: value for name, value in os.environ.items() if name != "REDIS_URL"},
-        "DATABASE_URL": _database_url_of_test_db(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
-        "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
-    }
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: answers(url) or process.poll() is not None, "the server to start", log)
-        assert process.poll() is None, f"the server did not start:\n{log.read_text()[-3000:]}"
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    """A server in the embedded mode (in-process task worker) on the test database."""
+    with serving(log, server_env(redis=False)) as running:
+        yield running
 
 
 def answers(url: str) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from dashboard.demo.requirements import require
-from tests.conftest import ROOT
+from tests.support.servers import ROOT
 
 DEV_ONLY = ("boto3", "botocore", "cloudevents", "requests", "playwright", "schemathesis", "hypothesis")
 

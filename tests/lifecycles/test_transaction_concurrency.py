@@ -9,12 +9,11 @@ import sys
 from collections import Counter
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
-from tests.conftest import ROOT, _database_url_of_test_db
+from tests.support.servers import ROOT, server_env
 
 pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 
@@ -67,13 +66,7 @@ def test_two_processes_ingesting_the_same_keys_lose_no_step() -> None:
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         assert connection.vendor == "postgresql"
     Lifecycle.objects.create(name="order", key="detail.order-id", steps=list(STEPS), timeout_seconds=900)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _database_url_of_test_db(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
-    }
+    env = server_env(DJANGO_SETTINGS_MODULE="config.settings")
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(process), str(KEYS), str(ROUNDS)],

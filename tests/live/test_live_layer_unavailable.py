@@ -17,7 +17,8 @@ import redis
 import requests
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.live_support import free_port, project_server, until_closed, ws_url
+from tests.support.live_support import project_server, until_closed, ws_url
+from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.usefixtures("transactional_db")]
 

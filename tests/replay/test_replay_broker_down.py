@@ -23,16 +23,16 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 import requests
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from bench.server import serve
 from dashboard.replay.engine import run_replay
 from dashboard.replay.models import Delivery, Replay
-from tests.conftest import TASK_QUEUE, _database_url_of_test_db, _free_port
 from tests.support.consumer_servers import consumer_server
 from tests.support.replay_helpers import archive_event, make_consumer, make_replay
+from tests.support.servers import TASK_QUEUE, server_env
+from tests.support.servers import free_port as _free_port
 from tests.support.task_worker import scaled_mode_worker, start_worker, stop_worker  # noqa: F401  (a fixture)
 
 # Starts server processes of its own.
@@ -44,15 +44,7 @@ REPLAY = {"name": "fix", "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T0
 @contextmanager
 def server_with_broker(redis_url: str, queue: str = TASK_QUEUE) -> Iterator[str]:
     """A daphne server on the test database whose task broker (and live layer) is ``redis_url``."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url_of_test_db(),
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
-        "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
-        "EVENTSCOPE_TASK_QUEUE": queue,
-    }
+    env = server_env(REDIS_URL=redis_url, EVENTSCOPE_TASK_QUEUE=queue)
     with serve(env) as url:
         yield url
 

@@ -4,13 +4,8 @@ real servers with the ``websockets`` client."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket as sockets
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,15 +14,13 @@ from typing import Any
 import orjson
 import requests
 from channels.testing import HttpCommunicator, WebsocketCommunicator
-from django.conf import settings
 from django.db import connection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from config.asgi import application
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.servers import server_env, serving
 
 
 def bearer(token: str) -> list[tuple[bytes, bytes]]:
@@ -179,57 +172,9 @@ def until_closed(socket: ClientConnection, timeout: float = 10) -> tuple[int, li
     return frame.code, messages
 
 
-def free_port() -> int:
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @contextmanager
 def project_server(log: Path, **env: str) -> Iterator[str]:
-    """One more daphne serving the project on the test database (use ``transactional_db``), with
-    ``env`` on top of the test server's settings and its output in ``log``; its URL."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
-        "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
-        **env,
-    }
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                sockets.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{log.read_text()[-4000:]}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """One more server of the project on the test database (use ``transactional_db``), with ``env``
+    on top of the test server's settings and its output in ``log``; its URL."""
+    with serving(log, server_env(**env)) as (_, url):
+        yield url

@@ -13,19 +13,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import ROOT, TASK_QUEUE, _database_url_of_test_db
+from tests.support.servers import ROOT, TASK_QUEUE, server_env
 
 
 def start_worker(log: Path, *, queue: str = TASK_QUEUE, beat: bool = False, **env: str) -> subprocess.Popen[bytes]:
     """A worker (threads pool) on the test database reading ``queue``, in its own process group."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": _database_url_of_test_db(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
-        "EVENTSCOPE_TASK_QUEUE": queue,
-        **env,
-    }
+    environment = server_env(EVENTSCOPE_TASK_QUEUE=queue, **env)
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
                "--loglevel", "INFO", "--hostname", f"{queue}-{time.monotonic_ns()}@%h"]  # fmt: skip
     if beat:
