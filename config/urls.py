@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
-from dashboard.api import events, keys, openapi, patterns
+from dashboard.api import events, keys, lifecycle_detail, openapi, patterns
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import traces as trace_api
@@ -39,10 +39,16 @@ urlpatterns = [
     re_path(r"^api/keys/(?P<key>[\s\S]+)\Z", keys.get_key, name="api-key"),
     path("api/patterns/test", patterns.test_pattern, name="api-patterns-test"),
     path("api/lifecycles", lifecycle_api.lifecycles, name="api-lifecycles"),
+    re_path(r"^api/lifecycles/(?P<name>[\s\S]+)/timings\Z", lifecycle_detail.timings, name="api-lifecycle-timings"),
     re_path(r"^api/lifecycles/(?P<name>[\s\S]+)\Z", lifecycle_api.lifecycle, name="api-lifecycle"),
     path("api/transactions", transaction_api.list_transactions, name="api-transactions"),
     path("api/transactions.csv", transaction_api.export_csv, name="api-transactions-csv"),
     path("api/transactions/funnel", transaction_api.get_funnel, name="api-transactions-funnel"),
+    re_path(
+        r"^api/transactions/(?P<lifecycle>[\s\S]+?)/(?P<key>[\s\S]+)\Z",
+        lifecycle_detail.get_transaction,
+        name="api-transaction",
+    ),
     path("api/consumers", replay_api.consumers, name="api-consumers"),
     path("api/consumers/<str:name>", replay_api.consumer_detail, name="api-consumer"),
     path("api/replays", replay_api.replays, name="api-replays"),

@@ -24,6 +24,7 @@ from dashboard.core.http import error_response
 from dashboard.core.trace_context import TRACE_ID_PATTERN
 from dashboard.events import queries as event_queries
 from dashboard.lifecycles import definitions as lifecycle_defs
+from dashboard.lifecycles import detail as lifecycle_detail
 from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
@@ -301,6 +302,44 @@ def _schemas() -> dict[str, Schema]:
             ),
         }
     )
+    step_entry = obj(
+        {
+            "step": text(),
+            "seen": {"type": "boolean"},
+            "time": nullable(TIME),
+            "event_id": nullable(text("The stored id of the step's earliest event (by event time).")),
+            "trace_id": nullable(text()),
+            "since_previous_ms": nullable(
+                {"type": "number", "description": "Time from the nearest earlier seen step (event times)."}
+            ),
+            "usual_source": nullable(
+                text("A missing step: the source that most often sent it for other keys of the lifecycle.")
+            ),
+        }
+    )
+    transaction_detail = obj({
+        **transaction["properties"],
+        "steps": array(ref("TransactionStep"), description="One entry per lifecycle step, in lifecycle order."),
+        "out_of_order_facts": array(ref("OutOfOrderFact")),
+    })  # fmt: skip
+    ms = nullable({"type": "number"})
+    timings = obj(
+        {
+            "lifecycle": text(),
+            "results": array(
+                obj(
+                    {
+                        "from": text(),
+                        "to": text(),
+                        "count": integer(minimum=0),
+                        "p50_ms": ms,
+                        "p95_ms": ms,
+                        "p99_ms": ms,
+                    }
+                )
+            ),
+        }
+    )
     funnel = obj(
         {
             "lifecycle": text(),
@@ -548,6 +587,9 @@ def _schemas() -> dict[str, Schema]:
         "Transaction": transaction,
         "TransactionPage": obj({"results": array(ref("Transaction")), "next_cursor": nullable(text())}),
         "Funnel": obj({"lifecycles": array(funnel)}),
+        "TransactionStep": step_entry,
+        "TransactionDetail": transaction_detail,
+        "StepTimings": timings,
         "Consumer": consumer,
         "ConsumerCreate": obj(consumer_fields, required=["name", "url"]),
         "ConsumerChange": obj(consumer_fields, required=[]),
@@ -1075,6 +1117,20 @@ def _paths() -> dict[str, Schema]:
                 errors=[404],
             ),
         },
+        "/api/lifecycles/{name}/timings": {
+            "get": operation(
+                "lifecycleTimings",
+                "The time between consecutive steps of a lifecycle",
+                "Lifecycles",
+                scope="read",
+                parameters=[lifecycle_name],
+                description="Per consecutive step pair, over the records that saw both (among the lifecycle's "
+                f"{lifecycle_detail.TIMINGS_SAMPLE} newest): p50, p95 and p99 of the time between the two "
+                "steps' events (event times).",
+                ok={200: answer("Per step pair, in lifecycle order.", ref("StepTimings"))},
+                errors=[404],
+            )
+        },
         "/api/transactions": {
             "get": operation(
                 "listTransactions",
@@ -1104,6 +1160,20 @@ def _paths() -> dict[str, Schema]:
                 scope="read",
                 parameters=_report_filters(paged=False),
                 ok={200: answer("Per lifecycle: counts by status and per step.", ref("Funnel"))},
+            )
+        },
+        "/api/transactions/{lifecycle}/{key}": {
+            "get": operation(
+                "getTransaction",
+                "One transaction: its record and its steps in lifecycle order",
+                "Transactions",
+                scope="read",
+                parameters=[
+                    path_param("lifecycle", "The lifecycle's name."),
+                    path_param("key", "The transaction key (any text; '/' included).", slashes=True),
+                ],
+                ok={200: answer("The record with its steps.", ref("TransactionDetail"))},
+                errors=[404],
             )
         },
         "/api/consumers": {

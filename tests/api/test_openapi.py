@@ -278,6 +278,8 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "GET /api/transactions": {"query": {"lifecycle": "order", "out_of_order": "true"}},
         "GET /api/transactions.csv": {"query": {"status": "in_progress"}},
         "GET /api/transactions/funnel": {},
+        "GET /api/transactions/{lifecycle}/{key}": {"path_parameters": {"lifecycle": "order", "key": "o-1"}},
+        "GET /api/lifecycles/{name}/timings": {"path_parameters": {"name": "order"}},
         "GET /api/consumers": {},
         "POST /api/consumers": {"body": {"name": "spare", "url": "http://127.0.0.1:9/hook"}},
         "GET /api/consumers/{name}": {"path_parameters": {"name": "sink"}},

@@ -1,0 +1,38 @@
+"""``GET /api/transactions/<lifecycle>/<key>`` (one transaction with its steps in order) and
+``GET /api/lifecycles/<name>/timings`` (the time between consecutive steps), both ``read``."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from dashboard.api import lifecycles as lifecycle_api
+from dashboard.core.http import api_view, json_response
+from dashboard.lifecycles.detail import NotFound, step_timings, transaction_detail
+from dashboard.lifecycles.models import Lifecycle
+
+
+@api_view("read")
+def get_transaction(request: HttpRequest, lifecycle: str, key: str) -> HttpResponse:
+    # A lifecycle name may hold "/" (it is any text) and so may a key: the lifecycle is the
+    # shortest leading part, up to a "/", that names one.
+    rest = f"{lifecycle}/{key}"
+    parts = rest.split("/")
+    for cut in range(1, len(parts)):
+        name = "/".join(parts[:cut])
+        if Lifecycle.objects.filter(name=name).exists():
+            return json_response(transaction_detail(name, "/".join(parts[cut:])))
+    raise NotFound(f"No transaction at {rest!r}: no lifecycle named by its leading part.")
+
+
+@api_view("read")
+def _timings(request: HttpRequest, name: str) -> HttpResponse:
+    return json_response(step_timings(name))
+
+
+@csrf_exempt  # the lifecycle view it may hand over to authenticates itself
+def timings(request: HttpRequest, name: str) -> HttpResponse:
+    # A lifecycle may be named "…/timings" itself: such a name keeps its own routes.
+    if Lifecycle.objects.filter(name=f"{name}/timings").exists():
+        return lifecycle_api.lifecycle(request, f"{name}/timings")
+    return _timings(request, name)
