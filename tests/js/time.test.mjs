@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { clock, currentZone, fmtMs, formatAt, formatTime, hhmm, parseNs } from "../../templates/static/js/time.js";
+import { clock, currentZone, fmtMs, formatAt, formatTime, hhmm, parseNs, zoneName } from "../../templates/static/js/time.js";
 
 test("parseNs keeps sub-millisecond precision", () => {
   // Epoch nanoseconds in a double are exact to a few hundred ns today: enough for a waterfall.
@@ -61,4 +61,6 @@ test("formatTime: UTC by default, local through the browser's offset at that ins
   const offset = -new Date(Date.parse(iso)).getTimezoneOffset();
   assert.equal(formatTime(iso, "local"), formatAt(iso, offset));
   assert.equal(hhmm(Date.UTC(2026, 0, 2, 3, 4), "utc"), "03:04");
+  assert.equal(zoneName(), "UTC");
+  assert.equal(zoneName("local"), "local time");
 });

@@ -85,6 +85,11 @@ export function rememberZone(zone) {
   }
 }
 
+/** How a bare clock time (hhmm) is labelled in `zone`: "UTC" or "local time". */
+export function zoneName(zone = currentZone()) {
+  return zone === "local" ? "local time" : "UTC";
+}
+
 /** An RFC 3339 time as the tables show it, in the chosen zone: "2026-01-02 03:04:05.678901 UTC". */
 export function clock(iso) {
   return formatTime(iso);
