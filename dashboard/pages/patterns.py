@@ -19,6 +19,19 @@ from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pat
 #: How many of the newest stored events are tried by default, and at most.
 RECENT_DEFAULT = 20
 RECENT_MAX = 200
+# What the envelope (envelope_of) and the result table read: the stored raw body is not needed.
+ENVELOPE_FIELDS = (
+    "id",
+    "event_id",
+    "source",
+    "detail_type",
+    "time",
+    "account",
+    "region",
+    "resources",
+    "detail",
+    "received_at",
+)
 EXAMPLE_PATTERN = '{\n  "source": ["shop.orders"],\n  "detail-type": [{"prefix": "Order"}]\n}'
 
 
@@ -77,7 +90,7 @@ def patterns_page(request: HttpRequest) -> HttpResponse:
             status = 400
         elif pasted is not None:
             context["pasted"] = _verdict(pattern, written, pasted)
-    events = list(Event.objects.order_by("-id")[:recent]) if recent else []
+    events = list(Event.objects.order_by("-id").only(*ENVELOPE_FIELDS)[:recent]) if recent else []
     rows = [{"event": event, **_verdict(pattern, written, envelope_of(event))} for event in events]
     context["rows"] = rows
     context["matched"] = sum(1 for row in rows if row["match"])

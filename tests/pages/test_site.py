@@ -9,6 +9,7 @@ import orjson
 import pytest
 from django.test import Client
 
+from dashboard.events.models import Event
 from dashboard.pages.templatetags.eventscope import timetag
 from dashboard.replay.models import Delivery
 
@@ -86,3 +87,23 @@ def test_the_playground_refuses_an_invalid_pattern_or_event(client):
 
 def test_the_playground_needs_a_login():
     assert Client().get("/patterns/").status_code == 302
+
+
+def test_a_pattern_in_the_address_is_tried_on_recent_events_in_a_fixed_number_of_queries(
+    client, token, django_assert_num_queries
+):
+    events = [
+        {"source": "shop.orders" if i % 2 else "shop.billing", "detail-type": "T", "detail": {}} for i in range(30)
+    ]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token.token}"}
+    assert (
+        Client().post("/api/events", orjson.dumps(events), content_type="application/json", **auth).status_code == 200
+    )
+    assert Event.objects.count() == 30
+    # The session, its user, and one query for the events, however many are tried.
+    with django_assert_num_queries(3):
+        response = client.get("/patterns/", {"pattern": '{"source": ["shop.orders"]}', "recent": "25"})
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert len(rows) == 25 and response.context["matched"] == sum(1 for row in rows if row["match"])
+    assert all(row["why"].path == "source" for row in rows if not row["match"])
