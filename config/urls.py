@@ -14,7 +14,9 @@ from dashboard.pages import events as event_pages
 from dashboard.pages import keys as key_pages
 from dashboard.pages import live as live_pages
 from dashboard.pages import overview as overview_page
+from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
+from dashboard.pages import site
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
 from tracing import views as otlp
@@ -68,9 +70,16 @@ urlpatterns = [
     path("transactions/funnel", transaction_pages.transactions_funnel, name="transactions-funnel"),
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
+    path("patterns/", pattern_pages.patterns_page, name="patterns"),
+    # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
+    path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).
     re_path(r"^keys/(?P<key>[\s\S]+)/\Z", key_pages.key_page, name="key"),
     # The few stylesheets and scripts of the pages are served by the app itself, so `make run` needs
     # nothing in front of it; a deployment may still put a CDN or proxy before /static/.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]
+
+# Unknown paths: the layout's not-found page, or JSON on API paths (DEBUG off; views of unknown ids
+# answer their own not-found state).
+handler404 = site.handler404

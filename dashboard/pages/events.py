@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import orjson
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
 from dashboard.core.errors import Problem
@@ -16,6 +16,7 @@ from dashboard.events.models import Event
 from dashboard.events.queries import key_ledger, search_events
 from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
+from dashboard.pages.site import not_found_page
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
@@ -73,7 +74,11 @@ def event_list(request: HttpRequest) -> HttpResponse:
 def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
     event = Event.objects.filter(id=event_id).first()
     if event is None:
-        raise Http404("No such event.")
+        return not_found_page(
+            request,
+            what=f"No event with the id {event_id}",
+            detail="It may have been removed by retention, or the id is mistyped. Search the events instead.",
+        )
     publisher = None
     if event.trace_id and event.parent_span_id:
         publisher = (

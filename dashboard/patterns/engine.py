@@ -66,9 +66,11 @@ __all__ = [
     "TOO_DEEP",
     "TOO_DEEP_BODY",
     "CompiledPattern",
+    "Mismatch",
     "PatternError",
     "check_limits",
     "compile_pattern",
+    "explain_mismatch",
     "json_too_deep",
     "matches",
 ]
@@ -1315,3 +1317,131 @@ def matches(pattern: Any, event: Mapping[str, Any]) -> bool:
     if not faithful:
         return compile_pattern(parsed).matches(event)
     return _compile_canonical(source).matches(event)
+
+
+# --------------------------------------------------------------------------------------------
+# Why an event does not match
+# --------------------------------------------------------------------------------------------
+
+#: Event values quoted in an explanation are cut to this many characters of JSON.
+_QUOTE_CHARS: Final = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """The first part of a pattern an event fails, for a person to read.
+
+    ``path`` is the dotted path of the failing field (``"detail.status"``; ``"$or"`` or
+    ``"detail.$or"`` for a group none of whose alternatives matches; a pattern object's own path
+    when each of its fields matches some element of an event array but no one element matches
+    them all). ``expected`` is the pattern's value there, ``found`` the event's (None when
+    ``present`` is false), and ``reason`` one sentence saying it all.
+    """
+
+    path: str
+    reason: str
+    expected: Any
+    found: Any
+    present: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "reason": self.reason,
+            "expected": self.expected,
+            "found": self.found,
+            "present": self.present,
+        }
+
+
+def _quote(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…"
+
+
+def _nest(keys: list[str], value: Any) -> dict[str, Any]:
+    """``value`` under ``keys``: ``(["a", "b"], v)`` is ``{"a": {"b": v}}``."""
+    for key in reversed(keys):
+        value = {key: value}
+    return value  # type: ignore[no-any-return]
+
+
+def _value_at(event: Mapping[str, Any], keys: list[str]) -> Any:
+    """What the event holds at ``keys`` as the engine reads it (dotted keys, arrays of objects);
+    ``_MISSING`` when nothing. Several values (through arrays) come back as a list."""
+    current: list[Any] = [event]
+    for key in keys:
+        found: list[Any] = []
+        for holder in current:
+            for obj in _iter_mappings(holder):
+                value = _resolve_dotted(obj, key) if "." in key else obj.get(key, _MISSING)
+                if value is _MISSING:
+                    value = _dotted_children(obj, key)
+                if value is not _MISSING:
+                    found.append(value)
+        if not found:
+            return _MISSING
+        current = found
+    return current[0] if len(current) == 1 else current
+
+
+def _holds(keys: list[str], value: Any, event: Mapping[str, Any]) -> bool:
+    return compile_pattern(_nest(keys, value), limits=False).matches(event)
+
+
+def _first_failure(node: Mapping[str, Any], keys: list[str], event: Mapping[str, Any]) -> Mismatch | None:
+    """The first field of pattern object ``node`` (at ``keys``) that ``event`` fails, in the
+    pattern's own order; None when each field holds on its own."""
+    for key, value in node.items():
+        if key == "$or":
+            if _holds(keys, {"$or": value}, event):
+                continue
+            failures = [_first_failure(alternative, keys, event) for alternative in value]
+            said = "; ".join(f"[{i}] {m.reason}" for i, m in enumerate(failures) if m is not None)
+            path = ".".join([*keys, "$or"])
+            reason = f"none of the {len(value)} alternatives of {path} matches" + (f": {said}" if said else "")
+            return Mismatch(path, reason, value, None, False)
+        at = [*keys, key]
+        if _holds(at, value, event):
+            continue
+        path = ".".join(at)
+        found = _value_at(event, at)
+        present = found is not _MISSING
+        shown = found if present else None
+        if isinstance(value, Mapping):
+            inner = _first_failure(value, at, event)
+            if inner is not None:
+                return inner
+            reason = (
+                f"{path}: each field matches in some element of the event's array,"
+                " but no single element matches them all"
+            )
+            return Mismatch(path, reason, value, shown, present)
+        if present:
+            reason = f"{path} is {_quote(found)}; the pattern wants {_quote(value)}"
+        else:
+            reason = f"{path} is missing from the event; the pattern wants {_quote(value)}"
+        return Mismatch(path, reason, value, shown, present)
+    return None
+
+
+def explain_mismatch(pattern: Any, event: Mapping[str, Any]) -> Mismatch | None:
+    """Why ``event`` does not match ``pattern``: the first failing field, or None when it matches.
+
+    ``pattern`` is a mapping or JSON text, validated as :func:`compile_pattern` does (it raises
+    :class:`PatternError` the same way). Fields are tried in the pattern's own order, each alone
+    (with the engine itself, so the answer never disagrees with :meth:`CompiledPattern.matches`),
+    and a failing object is searched for its first failing field below. A non-object event fails
+    the whole pattern (path ``""``).
+    """
+    parsed = _load_json(pattern) if isinstance(pattern, str | bytes | bytearray) else pattern
+    compiled = compile_pattern(parsed)
+    if compiled.matches(event):
+        return None
+    if not isinstance(event, Mapping):
+        return Mismatch("", f"the event is not a JSON object, got {_describe(event)}", parsed, event, True)
+    found = _first_failure(parsed, [], event)
+    if found is not None:
+        return found
+    # Unreachable while every field is tried alone; kept so the answer is never None for a miss.
+    return Mismatch("", "the event does not match the pattern as a whole", parsed, None, False)

@@ -109,6 +109,7 @@ class Delivery(models.Model):
 
     class Meta:
         db_table = "dashboard_delivery"  # the app it was born in
+        verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["replay", "event", "consumer"], name="delivery_replay_event_consumer"),
         ]

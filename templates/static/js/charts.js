@@ -2,7 +2,7 @@
 // {"buckets": [epoch ms...], "bucket_minutes": n, "series": [{"name", "counts": [...], "total"}]}.
 // Names are producers' text: they only ever go through textContent.
 import { colourOf } from "./dom.js";
-import { hhmm } from "./time.js";
+import { hhmm, zoneName } from "./time.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 640, H = 180, PAD_L = 40, PAD_B = 20, PAD_T = 8;
@@ -14,6 +14,8 @@ function svg(tag, attrs) {
 }
 
 function draw(figure) {
+  // Drawn again when the header's time switch changes: the axis follows the chosen zone.
+  figure.querySelectorAll(":scope > svg, :scope > .legend, :scope > p.muted.small").forEach((node) => node.remove());
   const source = document.getElementById(figure.dataset.series);
   if (!source) return;
   const data = JSON.parse(source.textContent);
@@ -41,7 +43,7 @@ function draw(figure) {
       y -= h;
       const rect = svg("rect", { x: PAD_L + i * barW + 0.5, y, width: Math.max(1, barW - 1), height: h, fill: colourOf(s.name) });
       const tip = svg("title");
-      tip.textContent = `${s.name}: ${count} ${figure.dataset.unit} at ${hhmm(start)} UTC`;
+      tip.textContent = `${s.name}: ${count} ${figure.dataset.unit} at ${hhmm(start)} ${zoneName()}`;
       rect.appendChild(tip);
       chart.appendChild(rect);
     });
@@ -58,7 +60,7 @@ function draw(figure) {
     chart.appendChild(svg("rect", { x: PAD_L, y: PAD_T, width: cut * barW, height: plotH, class: "uncounted" }));
     const note = document.createElement("p");
     note.className = "muted small";
-    note.textContent = `Busy window: only the newest ${data.budget.toLocaleString()} ${figure.dataset.unit} are counted (from ${hhmm(data.counted_from)} UTC).`;
+    note.textContent = `Busy window: only the newest ${data.budget.toLocaleString()} ${figure.dataset.unit} are counted (from ${hhmm(data.counted_from)} ${zoneName()}).`;
     figure.appendChild(note);
   }
   figure.appendChild(chart);
@@ -92,4 +94,9 @@ function draw(figure) {
   figure.appendChild(legend);
 }
 
-document.querySelectorAll("figure.chart[data-series]").forEach(draw);
+function drawAll() {
+  document.querySelectorAll("figure.chart[data-series]").forEach(draw);
+}
+
+drawAll();
+document.addEventListener("eventscope:time-zone", drawAll);

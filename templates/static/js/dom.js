@@ -1,5 +1,6 @@
 // The few DOM helpers every page script shares. Producers' text only ever goes through textContent
 // and attribute setters here, never through innerHTML.
+import { formatTime } from "./time.js";
 
 export function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -18,6 +19,20 @@ export function link(href, text, cls) {
 export function cell(tr, text, cls) {
   const td = el("td", cls, text);
   tr.appendChild(td);
+  return td;
+}
+
+/** A `<time>` element for an RFC 3339 time, shown in the chosen zone (timezone.js rewrites it on a switch). */
+export function timeNode(iso) {
+  const node = el("time", null, formatTime(iso));
+  if (iso) node.dateTime = iso;
+  return node;
+}
+
+/** A table cell holding one `<time>`, appended to `tr`. */
+export function timeCell(tr, iso, cls) {
+  const td = cell(tr, null, cls);
+  if (iso) td.appendChild(timeNode(iso));
   return td;
 }
 

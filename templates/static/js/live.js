@@ -1,7 +1,6 @@
 // The live tail (/live/): a websocket on /ws/live/ with a server-side pattern filter.
 // Payload text only ever reaches the page through textContent and attribute setters.
-import { cell, linkCell, socketUrl } from "./dom.js";
-import { clock } from "./time.js";
+import { cell, linkCell, socketUrl, timeCell } from "./dom.js";
 
 function start() {
   const form = document.getElementById("live-form");
@@ -50,7 +49,7 @@ function start() {
     let tr = document.createElement("tr");
     tr.className = "live-event";
     tr.dataset.id = e.id;
-    cell(tr, clock(e.received_at), "mono nowrap");
+    timeCell(tr, e.received_at, "mono nowrap");
     cell(tr, "event", "kind");
     linkCell(tr, e["detail-type"], "/events/" + encodeURIComponent(e.id) + "/");
     cell(tr, e.source);
@@ -63,7 +62,7 @@ function start() {
   function spanRow(s) {
     let tr = document.createElement("tr");
     tr.className = "live-span" + (s.status && s.status.code === "error" ? " error-row" : "");
-    cell(tr, clock(s.start).slice(0, 23), "mono nowrap");
+    timeCell(tr, s.start, "mono nowrap");
     cell(tr, "span", "kind");
     linkCell(tr, s.name, "/traces/" + s.trace_id + "/#span-" + s.span_id);
     cell(tr, s.service);

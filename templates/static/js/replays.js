@@ -1,6 +1,6 @@
 // The replays page (/replays/): consumers, dry run then start, live progress over /ws/replays/<id>/,
 // cancel and re-drive. Payload text only ever reaches the page through textContent.
-import { cell, socketUrl } from "./dom.js";
+import { cell, socketUrl, timeCell, timeNode } from "./dom.js";
 
 function start() {
   const root = document.getElementById("replays-page");
@@ -69,7 +69,8 @@ function start() {
     cell(tr, replay.skipped, "num");
     cell(tr, replay.rate === null || replay.rate === undefined ? "—" : replay.rate, "num");
     cell(tr, ACTIVE[replay.state] ? eta(replay.eta_seconds) : "—", "num");
-    cell(tr, replay.last_replayed_time ? replay.last_replayed_time.replace("T", " ").replace("Z", "") : "—", "mono");
+    if (replay.last_replayed_time) timeCell(tr, replay.last_replayed_time, "mono");
+    else cell(tr, "—", "mono");
     let actions = cell(tr, null, "nowrap");
     if (ACTIVE[replay.state]) {
       let cancel = document.createElement("button");
@@ -211,7 +212,7 @@ function start() {
       let td = cell(tr, null, "mono");
       let a = document.createElement("a");
       a.href = "/events/" + encodeURIComponent(ev.id) + "/";
-      a.textContent = ev.time + " " + ev.id;
+      a.append(timeNode(ev.time), " " + ev.id);
       td.appendChild(a);
       cell(tr, ev["detail-type"]);
       cell(tr, ev.source);

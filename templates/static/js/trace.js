@@ -5,7 +5,7 @@
 //
 // Everything shown is producers' data: it is written with textContent/createElement only.
 import { colourOf, el, link, socketUrl } from "./dom.js";
-import { fmtMs, parseNs } from "./time.js";
+import { fmtMs, formatTime, parseNs } from "./time.js";
 import { bounds, keyOf, layout, statusOf } from "./waterfall.js";
 
 function start() {
@@ -129,7 +129,7 @@ function start() {
     if (!isNaN(event.time_ns)) {
       const mark = el("span", "wf-diamond", "◆");
       mark.style.left = ((event.time_ns - t0) * scale) + "%";
-      mark.title = event["detail-type"] + " at " + event.time;
+      mark.title = event["detail-type"] + " at " + formatTime(event.time);
       track.appendChild(mark);
     }
     return r;
