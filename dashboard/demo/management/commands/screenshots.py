@@ -115,6 +115,8 @@ class Command(BaseCommand):
             "event": f"/events/{event_id}/",
             "trace": f"/traces/{trace_id}/",
             "key": f"/keys/{quote(key[0], safe='')}/",
+            "transactions": "/transactions/",
+            "patterns": "/patterns/",
         }
         if failed:
             targets["trace-failure"] = f"/traces/{failed[0]}/#span-{failed[1]}"
