@@ -174,6 +174,9 @@ def test_in_a_browser_a_missing_step_says_who_usually_sends_it(page: Any, auth: 
     assert missing.get_attribute("data-step") == "OrderShipped"
     assert "usually sent by shop.shipping" in missing.inner_text()
     assert page.locator("#steps tr.seen").count() == 2
+    for width, height in ((1280, 900), (390, 844)):  # it fits a wide and a phone-sized window
+        page.set_viewport_size({"width": width, "height": height})
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
     assert page.script_errors == []
 
 
