@@ -68,6 +68,8 @@ urlpatterns = [
     path("traces/<str:trace_id>/", trace_pages.trace_page, name="trace"),
     path("transactions/", transaction_pages.transactions_page, name="transactions"),
     path("transactions/funnel", transaction_pages.transactions_funnel, name="transactions-funnel"),
+    # <lifecycle>/<key>, both any text: the page resolves the split as the API does.
+    re_path(r"^transactions/(?P<path>[\s\S]+)/\Z", transaction_pages.transaction_page, name="transaction"),
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
     path("patterns/", pattern_pages.patterns_page, name="patterns"),

@@ -8,21 +8,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.core.http import api_view, json_response
-from dashboard.lifecycles.detail import NotFound, step_timings, transaction_detail
+from dashboard.lifecycles.detail import step_timings, transaction_at
 from dashboard.lifecycles.models import Lifecycle
 
 
 @api_view("read")
 def get_transaction(request: HttpRequest, lifecycle: str, key: str) -> HttpResponse:
-    # A lifecycle name may hold "/" (it is any text) and so may a key: the lifecycle is the
-    # shortest leading part, up to a "/", that names one.
-    rest = f"{lifecycle}/{key}"
-    parts = rest.split("/")
-    for cut in range(1, len(parts)):
-        name = "/".join(parts[:cut])
-        if Lifecycle.objects.filter(name=name).exists():
-            return json_response(transaction_detail(name, "/".join(parts[cut:])))
-    raise NotFound(f"No transaction at {rest!r}: no lifecycle named by its leading part.")
+    return json_response(transaction_at(f"{lifecycle}/{key}"))
 
 
 @api_view("read")

@@ -39,6 +39,20 @@ def lifecycle_named(name: str) -> Lifecycle:
     return lifecycle
 
 
+def transaction_at(path: str, now: datetime | None = None) -> dict[str, Any]:
+    """The transaction at ``<lifecycle>/<key>`` (the path of its page and of its API, decoded):
+    :func:`transaction_detail` of it. A lifecycle name may hold "/" (it is any text) and so may a
+    key: the lifecycle is the shortest leading part, up to a "/", that names one (one query finds
+    it). Raises a 404 Problem when no leading part names a lifecycle, or the key is unknown."""
+    parts = path.split("/")
+    leading = ["/".join(parts[:cut]) for cut in range(1, len(parts))]
+    named = {lifecycle.name: lifecycle for lifecycle in Lifecycle.objects.filter(name__in=leading)} if leading else {}
+    for cut, name in enumerate(leading, start=1):
+        if name in named:
+            return _detail(named[name], "/".join(parts[cut:]), now)
+    raise NotFound(f"No transaction at {path!r}: no lifecycle named by its leading part.")
+
+
 def _ms(later: datetime, earlier: datetime) -> float:
     return round((later - earlier).total_seconds() * 1000, 3)
 
@@ -71,7 +85,10 @@ def transaction_detail(lifecycle_name: str, key: str, now: datetime | None = Non
     for the first seen one and for a missing step), ``usual_source`` (a missing step only) the
     source that sent that step for other keys. Also ``out_of_order_facts`` (the recorded facts).
     Raises a 404 Problem for an unknown lifecycle or key."""
-    lifecycle = lifecycle_named(lifecycle_name)
+    return _detail(lifecycle_named(lifecycle_name), key, now)
+
+
+def _detail(lifecycle: Lifecycle, key: str, now: datetime | None) -> dict[str, Any]:
     fold_pending()  # every event whose ingest has been answered is in the record
     tx = Transaction.objects.filter(lifecycle=lifecycle, key=key).first()
     if tx is None:
