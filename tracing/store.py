@@ -14,6 +14,7 @@ from dashboard.live.items import wire_span
 from dashboard.live.publish import publish_on_commit
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.otlp import LogRecordData, SpanRecord
+from tracing.summaries import summarise
 
 SPAN_FIELDS = (
     "trace_id", "span_id", "parent_span_id", "trace_state", "name", "kind", "service", "start_ns", "end_ns",
@@ -57,6 +58,7 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
         links = [without_nul(link) if holds_nul(link) else link for link in links]
 
     def write() -> None:
+        summarise(spans)  # trace search's tables; before the insert, which it tells new spans by
         insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
         if links:
             insert_rows(SpanLink, LINK_FIELDS, links, ignore_conflicts=True)
