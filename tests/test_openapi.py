@@ -267,6 +267,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "POST /api/cloudevents": {"body": cloudevent, "media_type": "application/cloudevents+json"},
         "POST /aws": {"body": put_events, "headers": {"X-Amz-Target": "AWSEvents.PutEvents"}},
         "GET /api/events/{event_id}": {"path_parameters": {"event_id": world.event_id}},
+        "GET /api/find": {"query": {"q": "o-1"}},
         "GET /api/services": {},
         "GET /api/traces": {"query": {"service": "shop", "status": "error", "attr": ["http.status_code=500"]}},
         "GET /api/traces/{trace_id}": {"path_parameters": {"trace_id": TRACE.upper()}},

@@ -25,6 +25,7 @@ from dashboard.core.trace_context import TRACE_ID_PATTERN
 from dashboard.events import queries as event_queries
 from dashboard.lifecycles import definitions as lifecycle_defs
 from dashboard.lifecycles import detail as lifecycle_detail
+from dashboard.lifecycles import find as lifecycle_find
 from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
@@ -622,6 +623,19 @@ def _schemas() -> dict[str, Schema]:
                 "next_cursor": nullable(text()),
             }
         ),
+        "FindResults": obj(
+            {
+                "results": array(
+                    obj(
+                        {
+                            "kind": text(enum=["trace", "event", "key", "transaction", "service", "detail_type"]),
+                            "label": text(),
+                            "url": text("The page to open."),
+                        }
+                    )
+                )
+            }
+        ),
         "TransactionStep": step_entry,
         "TransactionDetail": transaction_detail,
         "StepTimings": timings,
@@ -1089,6 +1103,28 @@ def _paths() -> dict[str, Schema]:
                 parameters=[event_id],
                 ok={200: answer("The event.", ref("EventDetail"))},
                 errors=[404],
+            )
+        },
+        "/api/find": {
+            "get": operation(
+                "find",
+                "Find what a pasted text names",
+                "Events",
+                scope="read",
+                parameters=[
+                    {
+                        **query(
+                            "q",
+                            text(minLength=1, maxLength=lifecycle_find.MAX_QUERY, pattern="\\S"),
+                            "A trace id (32 hex, or X-Ray 1-…-…), a stored or producer event id, an idempotency key, "
+                            "a transaction key, a service or a detail-type.",
+                        ),
+                        "required": True,
+                    }
+                ],
+                description="Best match first: trace, event, transaction, key, service, detail_type. Only what is "
+                "stored is listed; none is an empty list.",
+                ok={200: answer("The matches.", ref("FindResults"))},
             )
         },
         "/api/services": {
