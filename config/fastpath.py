@@ -25,7 +25,10 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, get_resolver
+from django.urls.resolvers import RoutePattern
 
+from dashboard.core.endpoints import is_ingest_endpoint
 from dashboard.core.http import database_unavailable, error_response
 
 logger = logging.getLogger(__name__)
@@ -36,26 +39,19 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-# The ingest endpoints (POST): they read their bodies themselves, bounded, and answer in their
-# protocol's own error forms.
-INGEST_PATHS = frozenset({"/v1/traces", "/v1/logs", "/api/events", "/api/cloudevents", "/aws", "/aws/"})
-
-
 def _routes() -> dict[str, Callable[[HttpRequest], HttpResponse]]:
-    from dashboard.ingest.cloudevents import ingest_cloudevents
-    from dashboard.ingest.eventbridge import aws_endpoint
-    from dashboard.ingest.native import ingest_events
-    from tracing.views import export_logs, export_traces
-
-    routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {
-        "/v1/traces": export_traces,
-        "/v1/logs": export_logs,
-        "/api/events": ingest_events,
-        "/api/cloudevents": ingest_cloudevents,
-        "/aws": aws_endpoint,
-        "/aws/": aws_endpoint,
-    }
-    assert routes.keys() == INGEST_PATHS
+    """The ingest endpoints and their views, as ``config.urls`` (the one route table) routes them:
+    every plain path whose view is marked an ingest endpoint (``dashboard.core.endpoints``). They
+    read their bodies themselves, bounded, and answer in their protocol's own error forms; the fast
+    path runs the same view Django would (``/api/events`` is also the event search, whose view
+    hands its POSTs to native ingest)."""
+    routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {}
+    for pattern in get_resolver().url_patterns:
+        if isinstance(pattern, URLPattern) and is_ingest_endpoint(pattern.callback):
+            route = pattern.pattern
+            assert isinstance(route, RoutePattern), f"the ingest endpoint {route} must have a plain path"
+            assert not route.converters, f"the ingest endpoint {route} must take no arguments"
+            routes[f"/{route}"] = pattern.callback
     return routes
 
 

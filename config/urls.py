@@ -21,7 +21,9 @@ from tracing import views as otlp
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
-    # Ingest
+    # Ingest. The route table for ingest too: when daphne serves, the POSTs of every view marked
+    # an ingest endpoint (these, and api/events below) reach it through config.fastpath, which
+    # finds them here.
     path("v1/traces", otlp.export_traces, name="otlp-traces"),
     path("v1/logs", otlp.export_logs, name="otlp-logs"),
     path("api/cloudevents", cloudevents.ingest_cloudevents, name="ingest-cloudevents"),

@@ -6,22 +6,14 @@ traces carried: a message published in one trace and consumed in another shows u
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from dashboard.core.spans import format_ns, kind_name, status_name
 from dashboard.events.models import Event
 from dashboard.events.shapes import LIST_FIELDS, event_json
-from tracing.models import SPAN_KINDS as SPAN_KINDS  # re-exported: dashboard.live.items imports it from here
-from tracing.models import STATUS_CODES as STATUS_CODES  # re-exported, as SPAN_KINDS
-from tracing.models import LogRecord, Span, SpanLink, kind_name, status_name
+from tracing.models import LogRecord, Span, SpanLink
 
 MAX_SPANS = 10_000
-
-
-def format_ns(ns: int) -> str:
-    """RFC 3339 in UTC with nanoseconds, as OTLP gave them."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
 
 
 def span_json(span: Span) -> dict[str, Any]:

@@ -10,20 +10,9 @@ from django.db import models
 
 from dashboard.core.jsonfield import FastJSONField
 
-# The names of OTLP's SpanKind and Status.StatusCode values, as Span.kind and Span.status_code store
-# them (the index is the value); the API and the pages show these.
-SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
-STATUS_CODES = ("unset", "ok", "error")
-
-
-def kind_name(kind: int) -> str:
-    """A span kind's name; a value OTLP may add later as its number."""
-    return SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else str(kind)
-
-
-def status_name(code: int) -> str:
-    """A status code's name ("unset", "ok", "error"); a value OTLP may add later as its number."""
-    return STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else str(code)
+# The span vocabulary (kind and status names) lives in core, where the live tail can read it too;
+# the modules that take it with the models find it here as well.
+from dashboard.core.spans import SPAN_KINDS, STATUS_CODES, kind_name, status_name  # noqa: F401
 
 
 class Span(models.Model):

@@ -1,7 +1,14 @@
-"""Storing decoded spans and log records: one multi-row insert per table per request, idempotent."""
+"""Storing decoded spans and log records: one multi-row insert per table per request, idempotent.
+
+Spans and log records are batch kinds of ingest's observers (``dashboard.ingest.observers``):
+an app that wants to see them once stored registers for ``SPANS`` or ``LOGS`` in its
+``AppConfig.ready()``, as the live tail does for spans (``tracing.live``). Log records that carry
+an event name are stored as events and reach the observers of ``EVENTS`` instead.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,12 +16,32 @@ from django.db import connection
 
 from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction, without_nul
 from dashboard.events.envelope import EntryError, NormalizedEvent, from_log_record
+from dashboard.ingest.observers import BatchHooks, BatchKind, run_after_commit, run_in_transaction
 from dashboard.ingest.store import EntryResult, store_events
-from dashboard.live.items import wire_span
-from dashboard.live.publish import publish_on_commit
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.otlp import LogRecordData, SpanRecord
 from tracing.summaries import summarise
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSpans:
+    """The spans of one request, as decoded: stored now, or kept as stored before (a retried export
+    sends the same spans again, and they are in here again)."""
+
+    received_at: datetime
+    spans: list[SpanRecord]  # read-only: every observer is handed the same list
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLogs:
+    """The log records one request stored as log records (those with an event name became events)."""
+
+    received_at: datetime
+    records: list[LogRecordData]  # read-only, as for spans
+
+
+SPANS: BatchKind[BatchHooks[StoredSpans]] = BatchKind("spans")
+LOGS: BatchKind[BatchHooks[StoredLogs]] = BatchKind("logs")
 
 SPAN_FIELDS = (
     "trace_id", "span_id", "parent_span_id", "trace_state", "name", "kind", "service", "start_ns", "end_ns",
@@ -51,6 +78,8 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
                 (span.trace_id, span.span_id, link["trace_id"], link["span_id"], db_json(link.get("attributes") or {}))
             )
 
+    observers = SPANS.start()
+    batch = StoredSpans(received_at, spans) if observers else None
     if connection.vendor == "postgresql":
         # Telemetry keeps its spans: a U+0000, which PostgreSQL cannot store, becomes U+FFFD there
         # (SQLite stores it as sent, and the check would cost every span of the embedded default).
@@ -62,9 +91,12 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
         insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
         if links:
             insert_rows(SpanLink, LINK_FIELDS, links, ignore_conflicts=True)
+        if batch is not None:
+            run_in_transaction(observers, batch)
 
     run_in_write_transaction(write)
-    publish_on_commit(lambda: ([], [wire_span(span) for span in spans]))
+    if batch is not None:
+        run_after_commit(observers, batch)
 
 
 def store_logs(records: list[LogRecordData], received_at: datetime) -> list[EntryResult]:
@@ -98,10 +130,19 @@ def store_logs(records: list[LogRecordData], received_at: datetime) -> list[Entr
 
     if connection.vendor == "postgresql":  # as for spans
         logs = [without_nul(row) if holds_nul(row) else row for row in logs]
+    observers = LOGS.start() if logs else []
+    batch = StoredLogs(received_at, [record for record in records if not record.event_name]) if observers else None
 
     def write() -> list[EntryResult]:
         if logs:
             insert_rows(LogRecord, LOG_FIELDS, logs)
+            if batch is not None:
+                run_in_transaction(observers, batch)
+        # Inside this transaction: the events commit with the log records, and their observers'
+        # after-commit hooks wait for this commit.
         return store_events(events, received_at) if events else []
 
-    return run_in_write_transaction(write)
+    results = run_in_write_transaction(write)
+    if batch is not None:
+        run_after_commit(observers, batch)
+    return results

@@ -1,4 +1,4 @@
-"""Consumers and replays (CONTRACT §8, scope ``operate``): thin views over ``dashboard.replay``."""
+"""Consumers and replays (docs/replay.md, scope ``operate``): thin views over ``dashboard.replay``."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from django.urls import Resolver404, resolve
 
 from dashboard.core.endpoints import is_ingest_endpoint
 from dashboard.core.http import database_unavailable, error_response, error_response_for_status
+from dashboard.core.media import media_type
 
 # The first path segments under which the server answers machines, not browsers: errors there are
 # JSON (``{"error": {"code", "message"}}``), never an HTML page.
@@ -91,8 +92,7 @@ def _bounds_its_own_body(request: HttpRequest) -> bool:
 
 
 def _is_page(response: HttpResponse) -> bool:
-    media_type = (response.get("Content-Type") or "").split(";")[0].strip().lower()
-    return media_type in _PAGE_MEDIA_TYPES
+    return media_type(response.get("Content-Type")) in _PAGE_MEDIA_TYPES
 
 
 def _as_json(response: HttpResponse, path: str) -> HttpResponse:

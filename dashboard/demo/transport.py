@@ -124,7 +124,7 @@ class Transport:
         return [answer["Entries"][0]["EventId"]]
 
     def create_lifecycle(self, body: dict[str, Any]) -> int:
-        """Define the order lifecycle (CONTRACT §7); an existing one or an older server is fine."""
+        """Define the order lifecycle (docs/transactions.md); an existing one or an older server is fine."""
         try:
             response = self.session.post(
                 f"{self.url}/api/lifecycles",

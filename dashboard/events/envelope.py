@@ -87,19 +87,24 @@ def canonical_envelope(
     event_id: str,
     source: str,
     detail_type: str,
-    time: datetime,
+    time: datetime | str,
     account: str,
     region: str,
     resources: list[str],
     detail: Any,
 ) -> dict[str, Any]:
-    """The canonical EventBridge envelope of an event: what patterns match and replays deliver."""
+    """The canonical EventBridge envelope of an event: what patterns match and replays deliver; the
+    one place it is built.
+
+    ``time`` is a datetime, or its RFC 3339 text as ``format_time`` gives it (the live tail holds
+    events with their time already formatted).
+    """
     return {
         "version": "0",
         "id": event_id,
         "source": source,
         "detail-type": detail_type,
-        "time": format_time(time),
+        "time": time if isinstance(time, str) else format_time(time),
         "account": account,
         "region": region,
         "resources": resources,

@@ -1,4 +1,4 @@
-"""How an event looks wherever the API lists one (CONTRACT §4), and the detail view of one."""
+"""How an event looks wherever the API lists one (docs/api.md), and the detail view of one."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ LIST_FIELDS = (
 
 
 def flat_event(
+    *,
     stored_id: str,
     event_id: str,
     source: str,
@@ -32,9 +33,9 @@ def flat_event(
     format: str,
     replay_name: str,
 ) -> dict[str, Any]:
-    """The flat event shape of CONTRACT §4, the one place it is built (the API, pages and live tail).
+    """The flat event shape of docs/api.md, the one place it is built (the API, pages and live tail).
 
-    Call it with keywords: thirteen values in a row are easy to misplace.
+    Keywords only: thirteen values in a row are easy to misplace.
     """
     return {
         "id": stored_id,

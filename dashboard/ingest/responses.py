@@ -1,4 +1,4 @@
-"""The answer every event-ingest endpoint gives (CONTRACT §3.2)."""
+"""The answer every event-ingest endpoint gives (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -11,15 +11,19 @@ from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, ru
 from dashboard.core.ids import new_ids
 from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent
 from dashboard.events.models import Event
-from dashboard.lifecycles import fold, folder
-from dashboard.lifecycles.definitions import active_lifecycles
-from dashboard.lifecycles.tracking import Match, encode_matches, entry_matches, record_matches
-from dashboard.live.items import accepted_wire_events
-from dashboard.live.publish import publish_on_commit
+from dashboard.ingest.observers import (
+    EVENTS,
+    StoredEvents,
+    run_after_commit,
+    run_in_transaction,
+    wants_commit,
+    wants_transaction,
+)
 
+# The columns ingest fills itself; observers may add theirs (``EventHooks.column``).
 EVENT_FIELDS = (
     "id", "event_id", "source", "detail_type", "time", "account", "region", "resources", "detail", "extra", "raw",
-    "received_at", "format", "trace_id", "parent_span_id", "idempotency_key", "replay_name", "lifecycle_matches",
+    "received_at", "format", "trace_id", "parent_span_id", "idempotency_key", "replay_name",
 )  # fmt: skip
 
 
@@ -48,18 +52,23 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
 
     The same ``(source, event_id)`` already stored, or earlier in this batch, is a ``duplicate`` that
     carries the stored id of the first. The function returns only after the commit, so a caller may
-    acknowledge what it answers.
+    acknowledge what it answers. The observers registered for ``EVENTS`` are told (see
+    ``dashboard.ingest.observers``); what an in-transaction observer raises is raised here, with
+    nothing stored.
     """
     results: list[EntryResult] = []
     fresh: dict[tuple[str, str], int] = {}  # (source, event_id) -> index of the first in this batch
     rows: list[tuple[object, ...]] = []
+    written: list[tuple[str, NormalizedEvent]] = []  # (stored id, entry) of each row, in order
     when = db_datetime(received_at)
     assigned: set[str] = set()
     ids = new_ids(len(entries))
-    # Which lifecycles each event belongs to is decided out here, so the write transaction only
-    # stores (and, on PostgreSQL, merges) it (CONTRACT §7).
-    lifecycles = active_lifecycles()
-    lifecycle_matches: list[Match] = []
+    observers = EVENTS.start()
+    # What observers add to each row is decided out here, so the write transaction only stores it.
+    preparers = [(hooks.column, hooks.prepare) for hooks in observers if hooks.prepare is not None]
+    fields = (*EVENT_FIELDS, *(column for column, _ in preparers))
+    if preparers and len(set(fields)) != len(fields):
+        raise ValueError(f"two observers of ingest, or ingest and an observer, fill the same column: {fields}")
     for index, entry in enumerate(entries):
         if isinstance(entry, EntryError):
             results.append(EntryResult(index, "rejected", error=str(entry), code=getattr(entry, "code", "")))
@@ -73,13 +82,11 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         if natural in fresh:
             results.append(EntryResult(index, "duplicate"))
             continue
-        matches = entry_matches(lifecycles, ids[index], entry) if lifecycles else []
         try:
             row = (
                 ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
                 entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
                 entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
-                encode_matches(matches) if matches else None,
             )  # fmt: skip
         except orjson.JSONEncodeError:  # nested deeper than JSON is written (a detail parsed from text)
             results.append(EntryResult(index, "rejected", error=TOO_DEEP, code="InvalidArgument"))
@@ -87,19 +94,23 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         if holds_nul(row):  # an event is stored as sent or not at all: refused, not altered
             results.append(EntryResult(index, "rejected", error=NUL_ERROR, code="InvalidArgument"))
             continue
+        if preparers:
+            added = tuple([prepare(ids[index], entry) for _, prepare in preparers])
+            if holds_nul(added):
+                results.append(EntryResult(index, "rejected", error=NUL_ERROR, code="InvalidArgument"))
+                continue
+            row = (*row, *added)
         fresh[natural] = index
         results.append(EntryResult(index, "accepted", id=ids[index]))
         rows.append(row)
-        lifecycle_matches.extend(matches)
-    stored: dict[tuple[str, str], str] = {}
+        written.append((ids[index], entry))
+    if not rows:
+        return results
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
-    # SQLite folds the stored matches into records after the commit (``transactions.fold``);
-    # PostgreSQL merges them here, in the transaction, under row locks.
-    folded_later = fold.folds()
-    merge_now = bool(lifecycle_matches) and not folded_later
+    in_transaction = wants_transaction(observers)
 
-    def write() -> dict[tuple[str, str], str]:
-        insert_rows(Event, EVENT_FIELDS, rows, ignore_conflicts=True)
+    def write() -> tuple[dict[tuple[str, str], str], StoredEvents | None]:
+        insert_rows(Event, fields, rows, ignore_conflicts=True)
         found: dict[tuple[str, str], str] = {}
         if producer_ids:
             # Which rows are ours? Ask the database, inside the same transaction: a row that was
@@ -111,14 +122,13 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
                 )
                 if (source, event_id) in fresh
             }
-        if merge_now:
-            record_matches(lifecycle_matches, found)
-        return found
+        told = None
+        if in_transaction:
+            told = StoredEvents(received_at, _stored_now(written, found, assigned))
+            run_in_transaction(observers, told)
+        return found, told
 
-    if rows:
-        stored = run_in_write_transaction(write)
-        if lifecycle_matches and folded_later:
-            folder.wake()
+    stored, told = run_in_write_transaction(write)
     for result in results:
         if result.status == "rejected":
             continue
@@ -129,8 +139,20 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         stored_id = stored[(entry.source, entry.event_id)]
         if stored_id != result.id or fresh[(entry.source, entry.event_id)] != result.index:
             result.status, result.id = "duplicate", stored_id
-    if rows:
-        # The live tail, once per request and after the commit (deferred to the outer commit when
-        # an outer transaction holds this one, as store_logs does).
-        publish_on_commit(lambda: (accepted_wire_events(entries, results, received_at), []))
+    if wants_commit(observers):
+        # Once per request and after the commit (deferred to the outer commit when an outer
+        # transaction holds this one, as store_logs does).
+        run_after_commit(observers, told or StoredEvents(received_at, _stored_now(written, stored, assigned)))
     return results
+
+
+def _stored_now(
+    written: list[tuple[str, NormalizedEvent]], found: dict[tuple[str, str], str], assigned: set[str]
+) -> tuple[tuple[str, NormalizedEvent], ...]:
+    """The rows of ``written`` that the database holds under their own id (the others duplicate an
+    event stored before); ``found`` maps the producer ids' ``(source, event_id)`` to the stored id."""
+    return tuple(
+        (stored_id, entry)
+        for stored_id, entry in written
+        if entry.event_id in assigned or found[(entry.source, entry.event_id)] == stored_id
+    )

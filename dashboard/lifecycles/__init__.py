@@ -1,1 +1,1 @@
-"""Transactions (CONTRACT §7): lifecycles per business key, tracked at ingest, reported and swept."""
+"""Transactions (docs/transactions.md): lifecycles per business key, tracked at ingest, reported and swept."""

@@ -11,7 +11,11 @@ class LifecyclesConfig(AppConfig):
 
     def ready(self) -> None:
         from dashboard.core import background
+        from dashboard.ingest.observers import EVENTS
         from dashboard.lifecycles import folder
+        from dashboard.lifecycles.observer import tracking_hooks
 
+        # Tracking observes ingest: matches stored with each event, merged or folded (observer.py).
+        EVENTS.register(tracking_hooks)
         # SQLite: the thread that folds tracked events runs in the server's process, with the server.
         background.register("transaction folder", start=folder.start, stop=folder.stop)

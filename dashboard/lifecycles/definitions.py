@@ -22,7 +22,7 @@ from dashboard.events.envelope import NormalizedEvent, format_time
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS, Lifecycle
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 
-# The canonical envelope's top-level fields (CONTRACT §3.5): a key path starts with one of them.
+# The canonical envelope's top-level fields (docs/api.md): a key path starts with one of them.
 ENVELOPE_FIELDS = ("version", "id", "source", "detail-type", "time", "account", "region", "resources", "detail")
 MAX_KEY_LENGTH = 256
 MAX_NAME_LENGTH = 100

@@ -5,7 +5,7 @@ Ingest wakes it after each commit that stored tracked events; it waits half a se
 one fold takes the events of many requests (writing a record once for all of them, and its pages
 once), then folds. It
 also looks every half second for events another process stored, so the report reflects an event
-within a second (CONTRACT §7) even when nobody reads it. Readers fold what is pending themselves.
+within a second (docs/transactions.md) even when nobody reads it. Readers fold what is pending themselves.
 
 The server starts it and stops it (registered in ``LifecyclesConfig.ready``): :func:`stop` lets a
 fold in progress finish (its transaction commits or rolls back whole); what is left pending is

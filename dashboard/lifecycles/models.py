@@ -6,7 +6,7 @@ from django.db import models
 
 from dashboard.core.jsonfield import FastJSONField, WrittenJSONField
 
-# --- Transactions (CONTRACT §7): lifecycles per business key ---------------------------------------
+# --- Transactions (docs/transactions.md): lifecycles per business key ---------------------------------------
 
 # A transaction keeps which steps it has seen as bits of one integer, so "missing step X" and the
 # funnel's per-step counts are plain integer arithmetic in SQL. 62 leaves the sign bit alone.

@@ -4,9 +4,11 @@
   to, under which key, as which step (or as an update). The event's row stores them
   (``encode_matches``), so they are committed with the event.
 - On PostgreSQL, ``record_matches`` merges them into the records inside that same transaction
-  (``store_events``' write closure), for the events that were really stored (not duplicates). On
+  (an in-transaction hook of ingest), for the events that were really stored (not duplicates). On
   SQLite, ``fold`` merges them just after, in SQL, with the same result (``State.apply`` is its
   reference).
+
+``dashboard.lifecycles.observer`` hooks these into ingest.
 
 Races are closed in the database. Records are unique per ``(lifecycle, key)``. A batch inserts the
 records it believes new, in ``(lifecycle, key)`` order, with ``ON CONFLICT DO NOTHING`` (and, on
@@ -207,14 +209,11 @@ def _add_sorted(values: list[str], value: str) -> list[str]:
     return sorted([*values, value])[:MAX_LINKS]
 
 
-def record_matches(matches: list[Match], stored: dict[tuple[str, str], str]) -> None:
-    """Advance the transactions of ``matches`` whose events this batch really stored.
-
-    ``stored`` maps ``(source, event_id)`` to the stored id the database holds for it (a match
-    whose stored id differs was a duplicate of an event stored before). Precondition: inside the
-    write transaction that inserted the events; uses only ``django.db.connection``.
+def record_matches(fresh: list[Match]) -> None:
+    """Advance the transactions of ``fresh``, the matches of events this batch really stored (not
+    duplicates of events stored before). Precondition: inside the write transaction that inserted
+    the events; uses only ``django.db.connection``.
     """
-    fresh = [m for m in matches if stored.get((m.entry.source, m.entry.event_id), m.stored_id) == m.stored_id]
     if not fresh:
         return
     # A lifecycle deleted since the cache was loaded would fail the foreign key at commit, and

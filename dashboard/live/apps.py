@@ -8,3 +8,9 @@ class LiveConfig(AppConfig):
     label = "live"
     verbose_name = "Live"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dashboard.ingest.observers import EVENTS
+        from dashboard.live.publish import event_hooks
+
+        EVENTS.register(event_hooks)

@@ -1,4 +1,4 @@
-"""Websocket consumers of CONTRACT §5: thin adapters between a socket and the hub.
+"""Websocket consumers of docs/live.md: thin adapters between a socket and the hub.
 
 Authentication happens on the handshake (``dashboard.live.credentials.authenticate``): a logged-in
 session, when the page that opened the socket is one of ours (``dashboard.live.origin``), or an

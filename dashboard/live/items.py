@@ -1,24 +1,19 @@
-"""Live items: built on the ingest thread from data it already holds, shaped for clients later.
+"""Live items: built after the commit from what ingest stored, shaped for clients later.
 
-The ingest side (``wire_event`` / ``wire_span``) only copies values it has at hand into small dicts;
-formatting span times and building the envelope a pattern matches against happen in the hub, once
-per item, and only while someone is subscribed.
+The ingest side (``wire_events`` here, ``tracing.live`` for spans) only copies values it has at
+hand into small dicts; formatting span times and building the envelope a pattern matches against
+happen in the hub, once per item, and only while someone is subscribed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from dashboard.events.envelope import EntryError, NormalizedEvent, format_time
+from dashboard.core.spans import format_ns, kind_name, status_name
+from dashboard.events.envelope import NormalizedEvent, canonical_envelope, format_time
 from dashboard.events.shapes import flat_event
+from dashboard.ingest.observers import StoredEvents
 from dashboard.live.messages import LiveEvent, LiveSpan, WireEvent, WireSpan
-from tracing.assembly import SPAN_KINDS, STATUS_CODES, format_ns
-
-if TYPE_CHECKING:
-    from dashboard.ingest.store import EntryResult
-    from tracing.otlp import SpanRecord
 
 
 def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> WireEvent:
@@ -26,59 +21,59 @@ def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> Wire
     event = cast(
         LiveEvent,
         flat_event(
-            stored_id, entry.event_id, entry.source, entry.detail_type, entry.time, entry.resources, entry.detail,
-            entry.trace_id, entry.parent_span_id, entry.idempotency_key, received_at, entry.format, "",
+            stored_id=stored_id,
+            event_id=entry.event_id,
+            source=entry.source,
+            detail_type=entry.detail_type,
+            time=entry.time,
+            resources=entry.resources,
+            detail=entry.detail,
+            trace_id=entry.trace_id,
+            parent_span_id=entry.parent_span_id,
+            idempotency_key=entry.idempotency_key,
+            received_at=received_at,
+            format=entry.format,
+            replay_name="",
         ),
-    )  # fmt: skip
+    )
     return {"event": event, "account": entry.account, "region": entry.region}
 
 
-def wire_span(span: SpanRecord) -> WireSpan:
-    return {
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id,
-        "name": span.name,
-        "kind": span.kind,
-        "service": span.service,
-        "start_ns": span.start_ns,
-        "end_ns": span.end_ns,
-        "status_code": span.status_code,
-        "status_message": span.status_message,
-        "attributes": span.attributes,
-    }
+def wire_events(stored: StoredEvents) -> list[WireEvent]:
+    """The wire events of a batch ingest stored (just now, duplicates left out)."""
+    when = format_time(stored.received_at)
+    return [wire_event(stored_id, entry, when) for stored_id, entry in stored.events]
 
 
 def event_envelope(item: WireEvent) -> dict[str, Any]:
-    """The canonical envelope (CONTRACT §3.5) of a wire event: what event patterns match."""
+    """The canonical envelope of a wire event: what event patterns match."""
     event = item["event"]
-    return {
-        "version": "0",
-        "id": event["event_id"],
-        "source": event["source"],
-        "detail-type": event["detail-type"],
-        "time": event["time"],
-        "account": item["account"],
-        "region": item["region"],
-        "resources": event["resources"],
-        "detail": event["detail"],
-    }
+    return canonical_envelope(
+        event_id=event["event_id"],
+        source=event["source"],
+        detail_type=event["detail-type"],
+        time=event["time"],
+        account=item["account"],
+        region=item["region"],
+        resources=event["resources"],
+        detail=event["detail"],
+    )
 
 
 def live_span(span: WireSpan) -> LiveSpan:
-    kind, code = span["kind"], span["status_code"]
+    """The client form of a wire span (the hub builds it only for spans someone is subscribed to)."""
     return {
         "trace_id": span["trace_id"],
         "span_id": span["span_id"],
         "parent_span_id": span["parent_span_id"] or None,
         "name": span["name"],
-        "kind": SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else str(kind),
+        "kind": kind_name(span["kind"]),
         "service": span["service"],
         "start": format_ns(span["start_ns"]),
         "end": format_ns(span["end_ns"]),
         "duration_ms": (span["end_ns"] - span["start_ns"]) / 1e6,
         "status": {
-            "code": STATUS_CODES[code] if 0 <= code < len(STATUS_CODES) else str(code),
+            "code": status_name(span["status_code"]),
             "message": span["status_message"],
         },
     }
@@ -87,17 +82,3 @@ def live_span(span: WireSpan) -> LiveSpan:
 def span_document(span: LiveSpan, attributes: dict[str, Any]) -> dict[str, Any]:
     """What a pattern matches for a span: its live fields plus its attributes."""
     return {**span, "attributes": attributes}
-
-
-def accepted_wire_events(
-    entries: Sequence[NormalizedEvent | EntryError], results: Sequence[EntryResult], received_at: datetime
-) -> list[WireEvent]:
-    """The wire events of the entries ``store_events`` answered ``accepted`` (stored just now)."""
-    when = format_time(received_at)
-    out: list[WireEvent] = []
-    for result in results:
-        if result.status == "accepted":
-            entry = entries[result.index]
-            if isinstance(entry, NormalizedEvent):
-                out.append(wire_event(result.id, entry, when))
-    return out

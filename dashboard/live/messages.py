@@ -1,4 +1,4 @@
-"""The websocket message contract (CONTRACT §5), one ``TypedDict`` per message ``type``.
+"""The websocket message contract (docs/live.md), one ``TypedDict`` per message ``type``.
 
 Two families live here. Client messages are what a browser or script sends and receives on
 ``/ws/live/``, ``/ws/traces/<trace_id>/`` and ``/ws/replays/<id>/``. Layer messages are what
@@ -45,7 +45,7 @@ LiveEvent = TypedDict(
         "replay_name": str | None,
     },
 )
-LiveEvent.__doc__ = "An event as every API lists one (CONTRACT §4), a superset of the fields §5 names."
+LiveEvent.__doc__ = "An event as every API lists one (docs/api.md), a superset of the fields docs/live.md names."
 
 
 class SpanStatus(TypedDict):

@@ -1,5 +1,8 @@
 """Publishing to the live layer: after commit, once per ingest request, from any thread.
 
+Ingest knows nothing of it: live registers ``event_hooks`` (and tracing its span publisher) as an
+after-commit observer of ingest (``dashboard.ingest.observers``).
+
 The channel layer is async, and the in-memory one is not thread-safe, while ingest and task code run
 on worker threads. So a publish only hands its message to an event loop (``call_soon_threadsafe``)
 and returns; it never waits for the layer.
@@ -32,11 +35,12 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
 from redis.exceptions import RedisError
 
+from dashboard.ingest.observers import EventHooks, StoredEvents
 from dashboard.live.groups import firehose_group, replay_group
 from dashboard.live.hub import active_hubs
+from dashboard.live.items import wire_events
 from dashboard.live.messages import LiveBatch, ReplayProgress, WireEvent, WireSpan
 
 logger = logging.getLogger(__name__)
@@ -200,7 +204,8 @@ def live_wanted() -> bool:
 
 
 def publish_items(events: list[WireEvent], spans: list[WireSpan]) -> None:
-    """Publish what one ingest request committed. Call only after the commit (see ``on_commit``).
+    """Publish what one ingest request committed. Call only after the commit (an after-commit hook
+    of ingest, see ``dashboard.ingest.observers``).
 
     Any thread; returns at once. Never raises: the live tail is best effort towards the layer and
     exact towards its subscribers (see ``dashboard.live.hub``).
@@ -215,19 +220,18 @@ def publish_items(events: list[WireEvent], spans: list[WireSpan]) -> None:
         _failures.failure("handing a batch to the publisher", err)
 
 
-def publish_on_commit(build: Callable[[], tuple[list[WireEvent], list[WireSpan]]]) -> None:
-    """Publish the items ``build()`` returns once the current transaction commits (at once when
-    there is none). ``build`` runs only when someone can receive them, so an unwatched ingest pays
-    for nothing but this check. A rolled-back transaction publishes nothing."""
-    if not live_wanted():
-        return
+def _publish_events(stored: StoredEvents) -> None:
+    publish_items(wire_events(stored), [])
 
-    def publish() -> None:
-        events, spans = build()
-        publish_items(events, spans)
 
-    # robust: a failure here must never turn a committed ingest into an error.
-    transaction.on_commit(publish, robust=True)
+_PUBLISH_EVENTS = EventHooks(after_commit=_publish_events)
+
+
+def event_hooks() -> EventHooks | None:
+    """Ingest's events, published once per request after the commit (registered for
+    ``dashboard.ingest.observers.EVENTS`` by ``LiveConfig.ready()``). A batch nobody can receive
+    is sat out, so an unwatched ingest pays for nothing but this check."""
+    return _PUBLISH_EVENTS if live_wanted() else None
 
 
 def publish_replay_progress(replay_id: int | str, replay: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Websocket routes (CONTRACT §5)."""
+"""Websocket routes (docs/live.md)."""
 
 from __future__ import annotations
 

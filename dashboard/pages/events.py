@@ -19,7 +19,7 @@ from dashboard.lifecycles.lookup import transactions_of_event
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
-#: The search form's fields, in the API's spelling (CONTRACT §4).
+#: The search form's fields, in the API's spelling (docs/api.md).
 FILTERS = ("source", "detail_type", "trace_id", "idempotency_key", "since", "until", "q", "pattern", "limit")
 PREVIEW_CHARS = 140
 # <input type="datetime-local"> sends a local time without an offset; the form labels it UTC.

@@ -1,4 +1,4 @@
-"""Replaying archived events to chosen consumers (CONTRACT §8).
+"""Replaying archived events to chosen consumers (docs/replay.md).
 
 ``targets`` guards consumer URLs (SSRF), ``delivery`` sends one delivery over HTTP, ``plan`` walks
 the archive, ``engine`` runs a replay (lanes per consumer, rate limits, retries, crash recovery),

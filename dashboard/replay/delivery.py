@@ -1,4 +1,4 @@
-"""Sending one delivery: the body and headers of CONTRACT §8, over kept-alive HTTP connections.
+"""Sending one delivery: the body and headers of docs/replay.md, over kept-alive HTTP connections.
 
 A :class:`Sender` belongs to one thread (a replay's lane for one consumer) and keeps one connection
 pool per checked target. Before every send the consumer's URL is checked again

@@ -28,7 +28,7 @@ def consumer_json(consumer: Consumer) -> dict[str, Any]:
 
 
 def replay_json(replay: Replay, *, consumers: list[str] | None = None, rate: float | None = None) -> dict[str, Any]:
-    """A replay's state and counters (CONTRACT §8) with its progress: ``total`` deliveries expected
+    """A replay's state and counters (docs/replay.md) with its progress: ``total`` deliveries expected
     (exact once ``planning_done``), ``rate`` (deliveries a second: the recent rate while a run
     reports it, else the average since it started) and ``eta_seconds``."""
     if consumers is None:
