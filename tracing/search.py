@@ -25,9 +25,9 @@ from django.db import connection
 from django.db.models import Count
 
 from dashboard.core.errors import Problem
+from dashboard.core.spans import format_ns
 from dashboard.events.models import Event
 from dashboard.events.queries import limit_param, time_param
-from tracing.assembly import format_ns
 from tracing.models import ServiceOperation, TraceSummary, TraceTerm
 from tracing.summaries import SERVICE_ATTRIBUTE
 
