@@ -25,6 +25,7 @@ from tracing.otlp import SpanRecord
 # Parameters of one "trace_id IN (…)" lookup: well under SQLite's and PostgreSQL's limits.
 _CHUNK = 500
 
+_SUMMARY_CHUNK = 200  # rows a summary statement: 2,000 parameters
 _SUMMARY_FIELDS = (
     "trace_id", "start_ns", "end_ns", "root_rank", "root_service", "root_name", "span_count", "error_count",
     "ok_count", "unset_count",
@@ -34,10 +35,11 @@ TERM_FIELDS = ("kind", "key", "value", "trace")
 SERVICE_ATTRIBUTE = "service.name"
 
 
-def _upsert_summary_sql(vendor: str) -> str:
+def _upsert_summary_sql(vendor: str, rows: int) -> str:
+    """One statement for ``rows`` summaries (of distinct traces) that answers each one's id."""
     table = TraceSummary._meta.db_table
     least, greatest = ("LEAST", "GREATEST") if vendor == "postgresql" else ("min", "max")
-    placeholders = ", ".join(["%s"] * len(_SUMMARY_FIELDS))
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(_SUMMARY_FIELDS)) + ")"] * rows)
 
     def root(column: str) -> str:
         earlier = f"excluded.root_rank < {table}.root_rank"
@@ -52,8 +54,8 @@ def _upsert_summary_sql(vendor: str) -> str:
         *(f"{c} = {table}.{c} + excluded.{c}" for c in ("span_count", "error_count", "ok_count", "unset_count")),
     ]
     return (
-        f"INSERT INTO {table} ({', '.join(_SUMMARY_FIELDS)}) VALUES ({placeholders}) "
-        f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)}"
+        f"INSERT INTO {table} ({', '.join(_SUMMARY_FIELDS)}) VALUES {placeholders} "
+        f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)} RETURNING trace_id, id"
     )
 
 
@@ -202,15 +204,18 @@ def add_new_spans(spans: Sequence[SpanFields], stored: set[tuple[str, str]]) -> 
         return
     if postgres:  # PostgreSQL cannot store U+0000 in text; such a term is not searchable
         terms = {term for term in terms if "\x00" not in term[1] and "\x00" not in term[2]}
+    ids: dict[str, int] = {}
+    ordered = sorted(summaries.values())
     with connection.cursor() as cursor:
-        cursor.executemany(_upsert_summary_sql(connection.vendor), sorted(summaries.values()))
+        # Multi-row statements with RETURNING: the ids come with the upsert, in one round trip a chunk.
+        for start in range(0, len(ordered), _SUMMARY_CHUNK):
+            chunk = ordered[start : start + _SUMMARY_CHUNK]
+            cursor.execute(_upsert_summary_sql(connection.vendor, len(chunk)), [v for row in chunk for v in row])
+            ids.update(cursor.fetchall())
         cursor.executemany(
             _upsert_operation_sql(connection.vendor),
             [(service, name, count, last) for (service, name), (count, last) in sorted(operations.items())],
         )
-    ids = dict(
-        _select_in(f"SELECT trace_id, id FROM {TraceSummary._meta.db_table} WHERE trace_id IN", sorted(summaries))
-    )
     rows = sorted((kind, key, value, ids[trace_id]) for kind, key, value, trace_id in terms)
     # Sorted: concurrent PostgreSQL transactions take the unique index's locks in one order.
     insert_rows(TraceTerm, TERM_FIELDS, rows, ignore_conflicts=True)
