@@ -142,7 +142,7 @@ def _fill(server: BenchServer) -> dict[str, Any]:
     db.executemany(summary_sql, summaries)
     db.executemany("INSERT INTO tracing_traceterm (kind, key, value, trace) VALUES (?,?,?,?)", terms)
     db.executemany(
-        "INSERT INTO tracing_serviceoperation (service, name, spans, last_start_ns) VALUES (?,?,?,?)",
+        "INSERT INTO tracing_serviceoperation (service, name, shard, spans, last_start_ns) VALUES (?,?,0,?,?)",
         [(service, name, count, last) for (service, name), (count, last) in operations.items()],
     )
     event_sql = (

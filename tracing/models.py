@@ -165,15 +165,25 @@ class TraceTerm(models.Model):
 
 class ServiceOperation(models.Model):
     """Per service and span name: how many spans were stored and the latest span start, for the
-    search form's pickers (``GET /api/services``)."""
+    search form's pickers (``GET /api/services``); readers add up the rows of a (service, name).
+
+    ``shard``: every request's spans of a busy service update its row, and a row updated stays
+    locked until the transaction commits; on PostgreSQL, where ingest transactions run side by
+    side, each one updates one of ``SHARDS`` rows (at random), so they rarely wait for each other.
+    SQLite has one writer at a time: shard 0 only."""
+
+    SHARDS = 8
 
     service = models.CharField(max_length=256)
     name = models.CharField(max_length=512)
+    shard = models.SmallIntegerField(default=0)
     spans = models.BigIntegerField()
     last_start_ns = models.BigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["service", "name"], name="serviceoperation_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name", "shard"], name="serviceoperation_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.service}: {self.name}"

@@ -227,8 +227,13 @@ def search_traces(params: Mapping[str, str], attrs: Sequence[str]) -> dict[str, 
 def services() -> dict[str, Any]:
     """``{"results": [{"name", "span_names", "spans", "last_seen"}]}`` by service name; span names
     sorted, at most ``MAX_SPAN_NAMES`` (the most recently seen) a service."""
-    by_service: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    by_operation: dict[tuple[str, str], list[int]] = {}
     for service, name, spans, last in ServiceOperation.objects.values_list("service", "name", "spans", "last_start_ns"):
+        figures = by_operation.setdefault((service, name), [0, last])  # one row a shard: added up
+        figures[0] += spans
+        figures[1] = max(figures[1], last)
+    by_service: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    for (service, name), (spans, last) in by_operation.items():
         by_service[service].append((name, spans, last))
     results = []
     for service in sorted(by_service):

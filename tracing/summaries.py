@@ -12,6 +12,7 @@ count; terms are inserted once per trace (``ON CONFLICT DO NOTHING``).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,8 +64,8 @@ def _upsert_operation_sql(vendor: str) -> str:
     table = ServiceOperation._meta.db_table
     greatest = "GREATEST" if vendor == "postgresql" else "max"
     return (
-        f"INSERT INTO {table} (service, name, spans, last_start_ns) VALUES (%s, %s, %s, %s) "
-        f"ON CONFLICT (service, name) DO UPDATE SET spans = {table}.spans + excluded.spans, "
+        f"INSERT INTO {table} (service, name, shard, spans, last_start_ns) VALUES (%s, %s, %s, %s, %s) "
+        f"ON CONFLICT (service, name, shard) DO UPDATE SET spans = {table}.spans + excluded.spans, "
         f"last_start_ns = {greatest}({table}.last_start_ns, excluded.last_start_ns)"
     )
 
@@ -206,6 +207,7 @@ def add_new_spans(spans: Sequence[SpanFields], stored: set[tuple[str, str]]) -> 
         terms = {term for term in terms if "\x00" not in term[1] and "\x00" not in term[2]}
     ids: dict[str, int] = {}
     ordered = sorted(summaries.values())
+    shard = random.randrange(ServiceOperation.SHARDS) if postgres else 0  # spreads locks; not a secret
     with connection.cursor() as cursor:
         # Multi-row statements with RETURNING: the ids come with the upsert, in one round trip a chunk.
         for start in range(0, len(ordered), _SUMMARY_CHUNK):
@@ -214,7 +216,7 @@ def add_new_spans(spans: Sequence[SpanFields], stored: set[tuple[str, str]]) -> 
             ids.update(cursor.fetchall())
         cursor.executemany(
             _upsert_operation_sql(connection.vendor),
-            [(service, name, count, last) for (service, name), (count, last) in sorted(operations.items())],
+            [(service, name, shard, count, last) for (service, name), (count, last) in sorted(operations.items())],
         )
     rows = sorted((kind, key, value, ids[trace_id]) for kind, key, value, trace_id in terms)
     # Sorted: concurrent PostgreSQL transactions take the unique index's locks in one order.
