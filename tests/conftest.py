@@ -5,25 +5,18 @@ The settings of the test run (and of the servers it starts) are ``tests/settings
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from django.conf import settings
 from django.test import Client
 
 from dashboard.core import tokens
 from dashboard.core.tokens import IssuedToken
+from tests.support.servers import server_env, serving
 
-ROOT = Path(__file__).resolve().parent.parent
-# The Celery queue of this test run's servers and workers (scaled mode).
-TASK_QUEUE = f"test-{os.getpid()}"
 # Playwright's sync API keeps an event loop running in the test thread; the ORM calls the tests make
 # beside it are still plain synchronous calls on that thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -69,21 +62,6 @@ def _fresh_lifecycle_cache() -> Iterator[None]:
     forget_lifecycles()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url_of_test_db() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def live_server_url(
     django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
@@ -93,48 +71,13 @@ def live_server_url(
     Tests that use it must use ``transactional_db`` so that what they create is committed and
     visible to the server, and what the server commits is visible to them.
     """
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "daphne.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url_of_test_db(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "EVENTSCOPE_VAR_DIR": str(settings.VAR_DIR),
-        "EVENTSCOPE_MAX_BODY_BYTES": str(settings.EVENTSCOPE_MAX_BODY_BYTES),
-        "EVENTSCOPE_TOKEN_CACHE_SECONDS": "0",
-        # Scaled mode: this run's tasks go to its own queue, so test runs sharing Redis stay apart.
-        "EVENTSCOPE_TASK_QUEUE": TASK_QUEUE,
+    env = server_env(
+        EVENTSCOPE_MAX_BODY_BYTES=str(settings.EVENTSCOPE_MAX_BODY_BYTES),
         # A live-tail buffer small enough that one ingest request can overflow it (dropped counts).
-        "EVENTSCOPE_LIVE_BUFFER": "200",
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code in (200, 503):
-                break
-        except requests.RequestException:  # not listening yet, or busy starting (a read timeout)
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.1)
-    try:
+        EVENTSCOPE_LIVE_BUFFER="200",
+    )
+    with serving(tmp_path_factory.mktemp("server") / "daphne.log", env) as (_, url):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def logged_in(user_model: Any, username: str, *, superuser: bool = False, csrf: bool = False) -> Client:

@@ -3,7 +3,7 @@
 The views are plain Django functions (thin, and tested through real clients), so the document is
 not generated from them: it is written here, beside them, as a Python dict. Limits and enumerations
 come from the modules that enforce them, and the served document carries this server's configured
-limits (batch size, body size). ``tests/test_openapi.py`` keeps it honest: every URL of the API has
+limits (batch size, body size). ``tests/api/test_openapi.py`` keeps it honest: every URL of the API has
 an operation here, and schemathesis runs every operation against a real server, failing on any 5xx
 and on any status code, header or body the document does not describe. docs/api.md is the prose
 reference for the same API.

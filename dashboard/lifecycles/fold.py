@@ -19,7 +19,7 @@ the position is folded. A delete of the newest events would let rowids be handed
 trigger (migration 0005) lowers the position with it.
 
 The merge has the same result as ``tracking.State.apply`` applied to each match in rowid order
-(then in lifecycle order within an event): ``tests/test_transaction_fold.py`` checks the two
+(then in lifecycle order within an event): ``tests/lifecycles/test_transaction_fold.py`` checks the two
 against each other on random histories. On PostgreSQL, ingest merges in its own transaction with
 row locks instead (``tracking.record_matches``).
 """
