@@ -105,8 +105,8 @@ CHILD_RANK = 1 << 62
 
 class TraceSummary(models.Model):
     """One row per trace: its span envelope, root, and span counts by status, kept up to date by
-    ``tracing.summaries`` in the transaction that stores the spans. Newest first is ``start_ns``
-    descending; the partial index serves searches for failing traces."""
+    ``tracing.summaries`` (in the transaction that stores the spans, or after it on SQLite). Newest
+    first is ``start_ns`` descending; the partial index serves searches for failing traces."""
 
     # The id is what terms refer to: it grows as traces arrive, so a term shared by many traces
     # (a service, an HTTP status) is appended at the end of its index range instead of being
@@ -187,3 +187,13 @@ class ServiceOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}: {self.name}"
+
+
+class TraceSummaryCursor(models.Model):
+    """How far the stored spans have been summarised into the search tables (SQLite only, one row,
+    id 1): every span whose id is at most ``position`` is in them (see ``tracing.summaries``)."""
+
+    position = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"summarised up to span {self.position}"

@@ -29,7 +29,7 @@ from dashboard.core.spans import format_ns
 from dashboard.events.models import Event
 from dashboard.events.queries import limit_param, time_param
 from tracing.models import ServiceOperation, TraceSummary, TraceTerm
-from tracing.summaries import SERVICE_ATTRIBUTE
+from tracing.summaries import SERVICE_ATTRIBUTE, summarise_pending
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 MAX_ATTRIBUTES = 10
@@ -198,6 +198,7 @@ def _services_of(summary_ids: list[int]) -> dict[int, list[str]]:
 def search_traces(params: Mapping[str, str], attrs: Sequence[str]) -> dict[str, Any]:
     """``{"results": [...], "next_cursor"}``: the traces matching every filter, newest first (by
     their first span's start, then trace id); ``attrs`` are the ``attr`` parameters."""
+    summarise_pending()  # every span whose ingest has been answered is searchable
     query = parse_query(params, attrs)
     rows = [] if query.empty else _find(query)
     page, more = rows[: query.limit], len(rows) > query.limit
@@ -227,6 +228,7 @@ def search_traces(params: Mapping[str, str], attrs: Sequence[str]) -> dict[str, 
 def services() -> dict[str, Any]:
     """``{"results": [{"name", "span_names", "spans", "last_seen"}]}`` by service name; span names
     sorted, at most ``MAX_SPAN_NAMES`` (the most recently seen) a service."""
+    summarise_pending()  # every span whose ingest has been answered is counted
     by_operation: dict[tuple[str, str], list[int]] = {}
     for service, name, spans, last in ServiceOperation.objects.values_list("service", "name", "spans", "last_start_ns"):
         figures = by_operation.setdefault((service, name), [0, last])  # one row a shard: added up

@@ -17,6 +17,7 @@ from dashboard.events.models import Event
 from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
 from tracing.models import ServiceOperation, TraceSummary
+from tracing.summaries import summarise_pending
 
 MAX_QUERY = 512
 MAX_PER_KIND = 10
@@ -48,6 +49,7 @@ def find(q: str | None) -> dict[str, Any]:
         raise Problem(f"'q' is longer than {MAX_QUERY} characters.", code="invalid_parameter", where="q")
     results: list[dict[str, str]] = []
 
+    summarise_pending()  # every span whose ingest has been answered is found (traces, services)
     trace_id = _trace_id(text)
     if trace_id and (
         TraceSummary.objects.filter(trace_id=trace_id).exists() or Event.objects.filter(trace_id=trace_id).exists()
