@@ -1,11 +1,15 @@
-"""The server's summariser thread: adds stored spans to trace search's tables a moment after ingest
-commits them (SQLite only; see ``tracing.summaries``).
+"""The server's summariser thread: adds stored spans to trace search's tables after ingest commits
+them (SQLite only; see ``tracing.summaries``).
 
 Ingest wakes it after each commit that stored spans (``summary_hooks``, an observer of
-``tracing.store.SPANS`` registered in ``TracingConfig.ready``); it waits half a second more, so that
-one pass takes the spans of many requests (each trace's summary written once for all of them), then
-summarises. It also looks every half second for spans another process stored. Readers of the search
-tables summarise what is pending themselves, so nothing depends on this thread's timing.
+``tracing.store.SPANS`` registered in ``TracingConfig.ready``). It gives way to ingest: it waits
+until no spans have been committed for half a second, or at most ``_MAX_LAG_SECONDS`` after the
+first ones it was woken for, then summarises everything pending in one pass (each trace's summary
+written once for all of the requests, in large chunks). On SQLite the summariser and ingest share
+the one write lock and, in one process, the interpreter: summarising while a burst of spans arrives
+would slow the burst by as much as summarising at ingest did. It also looks every half second for
+spans another process stored. Readers of the search tables summarise what is pending themselves,
+so what a search answers never depends on this thread's timing.
 
 The server starts and stops it (``dashboard.core.background``): :func:`stop` lets a chunk in
 progress finish (its transaction commits or rolls back whole); what is left pending is summarised by
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -28,7 +33,8 @@ from tracing.store import StoredSpans
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.5
-_GATHER_SECONDS = 0.5
+_QUIET_SECONDS = 0.5  # without a commit of spans for this long, ingest is taken to be idle
+_MAX_LAG_SECONDS = 5.0  # under steady ingest, summarise at least this often
 _wakeup = threading.Event()
 _stop = threading.Event()
 _started = threading.Lock()
@@ -81,11 +87,21 @@ def _run() -> None:
         connection.close()
 
 
+def _until_quiet() -> None:
+    """Wait until no spans were committed for ``_QUIET_SECONDS``, ``_MAX_LAG_SECONDS`` at most."""
+    deadline = time.monotonic() + _MAX_LAG_SECONDS
+    while not _stop.is_set():
+        _wakeup.clear()
+        left = deadline - time.monotonic()
+        if left <= 0 or not _wakeup.wait(min(_QUIET_SECONDS, left)):
+            return
+
+
 def _summarise_until_stopped() -> None:
     failures = 0
     while not _stop.is_set():
         if _wakeup.wait(_POLL_SECONDS if not failures else min(30, 2**failures)):
-            _stop.wait(_GATHER_SECONDS)
+            _until_quiet()
         _wakeup.clear()
         if _stop.is_set():
             return
