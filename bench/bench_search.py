@@ -172,6 +172,9 @@ def _fill(server: BenchServer) -> dict[str, Any]:
         "INSERT INTO dashboard_trackingcursor (position, last_id) "
         "SELECT max(rowid), (SELECT id FROM dashboard_event ORDER BY rowid DESC LIMIT 1) FROM dashboard_event"
     )
+    # The bulk spans come with their summaries: the summary position (SQLite) starts after them.
+    db.execute("DELETE FROM tracing_tracesummarycursor")
+    db.execute("INSERT INTO tracing_tracesummarycursor (id, position) SELECT 1, max(id) FROM tracing_span")
     db.execute("ANALYZE")
     counts = {
         table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
