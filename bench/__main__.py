@@ -12,6 +12,7 @@ MODULES = [
     "bench.bench_live",
     "bench.bench_pages",
     "bench.bench_replay",
+    "bench.bench_search",
 ]
 
 

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import path, re_path
 
-from dashboard.api import events, keys, lifecycle_detail, openapi, patterns
+from dashboard.api import events, find, keys, lifecycle_detail, openapi, patterns, trace_search
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import traces as trace_api
@@ -36,6 +36,9 @@ urlpatterns = [
     path("api/openapi.json", openapi.openapi_json, name="api-openapi"),
     path("api/events", events.list_events_or_ingest, name="api-events"),
     path("api/events/<str:event_id>", events.get_event, name="api-event"),
+    path("api/find", find.find_anything, name="api-find"),
+    path("api/services", trace_search.list_services, name="api-services"),
+    path("api/traces", trace_search.find_traces, name="api-traces"),
     path("api/traces/<str:trace_id>", trace_api.get_trace, name="api-trace"),
     # Keys and lifecycle names are any text, newlines included ("." in <path:…> stops at a newline).
     re_path(r"^api/keys/(?P<key>[\s\S]+)\Z", keys.get_key, name="api-key"),

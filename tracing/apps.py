@@ -9,7 +9,12 @@ class TracingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from dashboard.core import background
+        from tracing import summariser
         from tracing.live import span_hooks
         from tracing.store import SPANS
 
         SPANS.register(span_hooks)
+        # SQLite: trace search's tables are kept after the commit, by a thread of the server's process.
+        SPANS.register(summariser.summary_hooks)
+        background.register("trace summariser", start=summariser.start, stop=summariser.stop)

@@ -20,6 +20,7 @@ from dashboard.ingest.observers import BatchHooks, BatchKind, run_after_commit, 
 from dashboard.ingest.store import EntryResult, store_events
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.otlp import LogRecordData, SpanRecord
+from tracing.summaries import deferred, summarise
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,11 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
         rows = [without_nul(row) if holds_nul(row) else row for row in rows]
         links = [without_nul(link) if holds_nul(link) else link for link in links]
 
+    summarise_now = not deferred()  # SQLite: summarised after the commit (tracing.summaries)
+
     def write() -> None:
+        if summarise_now:
+            summarise(spans)  # trace search's tables; before the insert, which it tells new spans by
         insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
         if links:
             insert_rows(SpanLink, LINK_FIELDS, links, ignore_conflicts=True)

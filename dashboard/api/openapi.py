@@ -25,12 +25,14 @@ from dashboard.core.trace_context import TRACE_ID_PATTERN
 from dashboard.events import queries as event_queries
 from dashboard.lifecycles import definitions as lifecycle_defs
 from dashboard.lifecycles import detail as lifecycle_detail
+from dashboard.lifecycles import find as lifecycle_find
 from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
 from dashboard.replay.models import Delivery, Replay
 from tracing import models as span_models
+from tracing import search as trace_search
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -587,6 +589,53 @@ def _schemas() -> dict[str, Schema]:
         "Transaction": transaction,
         "TransactionPage": obj({"results": array(ref("Transaction")), "next_cursor": nullable(text())}),
         "Funnel": obj({"lifecycles": array(funnel)}),
+        "ServiceList": obj(
+            {
+                "results": array(
+                    obj(
+                        {
+                            "name": text(),
+                            "span_names": array(text(), maxItems=trace_search.MAX_SPAN_NAMES),
+                            "spans": integer(minimum=0),
+                            "last_seen": text("The latest span start, RFC 3339 with nanoseconds."),
+                        }
+                    )
+                )
+            }
+        ),
+        "TraceSearchPage": obj(
+            {
+                "results": array(
+                    obj(
+                        {
+                            "trace_id": text(pattern=f"^{TRACE_ID_PATTERN}$"),
+                            "root_service": text(),
+                            "root_name": text(),
+                            "start": text("The first span's start, RFC 3339 with nanoseconds."),
+                            "duration_ms": {"type": "number", "minimum": 0},
+                            "span_count": integer(minimum=1),
+                            "error_count": integer(minimum=0),
+                            "services": array(text()),
+                            "event_count": integer(minimum=0),
+                        }
+                    )
+                ),
+                "next_cursor": nullable(text()),
+            }
+        ),
+        "FindResults": obj(
+            {
+                "results": array(
+                    obj(
+                        {
+                            "kind": text(enum=["trace", "event", "key", "transaction", "service", "detail_type"]),
+                            "label": text(),
+                            "url": text("The page to open."),
+                        }
+                    )
+                )
+            }
+        ),
         "TransactionStep": step_entry,
         "TransactionDetail": transaction_detail,
         "StepTimings": timings,
@@ -790,6 +839,34 @@ def _event_filters() -> list[Schema]:
         ),
         query("cursor", cursor, "The next_cursor of the previous page (older events)."),
         query("after", cursor, "Events stored after this stored id, oldest first (resuming a live view)."),
+    ]
+
+
+def _trace_filters() -> list[Schema]:
+    duration = {"type": "number", "minimum": 0, "maximum": 10**12}
+    return [
+        query("service", text(), "Traces with a span of this service."),
+        query("name", text(), "Traces with a span of this name (of `service`, when given)."),
+        query("status", text(enum=list(trace_search.STATUSES)), "Traces with at least one span of this status."),
+        query("min_duration_ms", duration, "The trace's span envelope (first start to last end) at least this."),
+        query("max_duration_ms", duration, "The trace's span envelope at most this."),
+        {
+            **query(
+                "attr",
+                array(text(pattern="^[^=]+="), maxItems=trace_search.MAX_ATTRIBUTES),
+                "key=value: a span or resource attribute with exactly this value (as text); repeatable.",
+            ),
+            "style": "form",
+            "explode": True,
+        },
+        query("since", TIME, "The trace's first span starts at or after this."),
+        query("until", TIME, "The trace's first span starts before this."),
+        query(
+            "limit",
+            integer(minimum=1, maximum=trace_search.MAX_LIMIT, default=trace_search.DEFAULT_LIMIT),
+            "Traces a page.",
+        ),
+        query("cursor", text(pattern=trace_search.CURSOR.pattern), "The next_cursor of the previous page."),
     ]
 
 
@@ -1026,6 +1103,50 @@ def _paths() -> dict[str, Schema]:
                 parameters=[event_id],
                 ok={200: answer("The event.", ref("EventDetail"))},
                 errors=[404],
+            )
+        },
+        "/api/find": {
+            "get": operation(
+                "find",
+                "Find what a pasted text names",
+                "Events",
+                scope="read",
+                parameters=[
+                    {
+                        **query(
+                            "q",
+                            text(minLength=1, maxLength=lifecycle_find.MAX_QUERY, pattern="\\S"),
+                            "A trace id (32 hex, or X-Ray 1-…-…), a stored or producer event id, an idempotency key, "
+                            "a transaction key, a service or a detail-type.",
+                        ),
+                        "required": True,
+                    }
+                ],
+                description="Best match first: trace, event, transaction, key, service, detail_type. Only what is "
+                "stored is listed; none is an empty list.",
+                ok={200: answer("The matches.", ref("FindResults"))},
+            )
+        },
+        "/api/services": {
+            "get": operation(
+                "listServices",
+                "Services that sent spans, with their span names",
+                "Traces",
+                scope="read",
+                ok={200: answer("The services, by name.", ref("ServiceList"))},
+            )
+        },
+        "/api/traces": {
+            "get": operation(
+                "searchTraces",
+                "Search traces, newest first",
+                "Traces",
+                scope="read",
+                parameters=_trace_filters(),
+                description="Every filter narrows the search; a trace matches `status` when one of its spans "
+                "has that status, `name` when a span (of `service`, when given) has that name, and each `attr` "
+                "when one of its spans (or their resources) has that attribute with that value as text.",
+                ok={200: answer("A page of traces.", ref("TraceSearchPage"))},
             )
         },
         "/api/traces/{trace_id}": {

@@ -13,6 +13,7 @@ from dashboard.core import background
 def test_the_apps_register_their_background_work_lowest_first():
     assert [service.name for service in background.services()] == [
         "embedded task worker",  # core
+        "trace summariser",  # tracing
         "transaction folder",  # lifecycles
         "replay runs",  # replay: told to stop before the worker that runs them is stopped
     ]
