@@ -52,10 +52,28 @@ def search_params(form: dict[str, str], now: datetime) -> dict[str, str]:
     return params
 
 
+def duration_text(ms: float) -> str:
+    """A duration in the unit that reads best, as static/js/time.js's ``fmtMs`` writes it:
+    ``0.250 ms``, ``12.5 ms``, ``1.20 s``."""
+    if ms < 1:
+        return f"{ms:.3f} ms"
+    if ms < 1000:
+        return f"{ms:.{2 if ms < 10 else 1}f} ms"
+    return f"{ms / 1000:.2f} s"
+
+
 def _rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each result with its bar's width: a percentage of the longest trace on the page."""
+    """Each result with its duration's text and its bar's width: a percentage of the longest trace
+    on the page (at least a sliver, so an instant trace still shows a bar)."""
     longest = max((row["duration_ms"] for row in results), default=0) or 1
-    return [{**row, "bar": max(0.5, round(100 * row["duration_ms"] / longest, 2))} for row in results]
+    return [
+        {
+            **row,
+            "duration": duration_text(row["duration_ms"]),
+            "bar": max(0.5, round(100 * row["duration_ms"] / longest, 2)),
+        }
+        for row in results
+    ]
 
 
 @login_required

@@ -33,6 +33,18 @@ async function refillSpanNames() {
 }
 
 paintServiceChips();
+
+// Empty fields are left out of the URL, so a search's address reads as what was asked
+// (/traces/?service=checkout&status=error). Disabled fields are not submitted; they are enabled
+// again when the page is shown from the back/forward cache.
+const form = document.getElementById("trace-search");
+if (form) {
+  const fields = () => [...form.querySelectorAll("input, select, textarea")].filter((f) => f.name);
+  form.addEventListener("submit", () => {
+    fields().forEach((field) => { if (field.value.trim() === "") field.disabled = true; });
+  });
+  window.addEventListener("pageshow", () => fields().forEach((field) => { field.disabled = false; }));
+}
 if (service && spanName) {
   service.addEventListener("change", () => {
     refillSpanNames().catch(() => {
