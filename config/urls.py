@@ -11,12 +11,13 @@ from dashboard.api import transactions as transaction_api
 from dashboard.core import health
 from dashboard.ingest import cloudevents, eventbridge
 from dashboard.pages import events as event_pages
+from dashboard.pages import find as find_page
 from dashboard.pages import keys as key_pages
 from dashboard.pages import live as live_pages
 from dashboard.pages import overview as overview_page
 from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
-from dashboard.pages import site
+from dashboard.pages import site, traces_search
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
 from tracing import views as otlp
@@ -68,6 +69,8 @@ urlpatterns = [
     path("", overview_page.overview, name="overview"),
     path("events/", event_pages.event_list, name="events"),
     path("events/<str:event_id>/", event_pages.event_detail, name="event"),
+    path("traces/", traces_search.traces_search_page, name="traces"),
+    path("find/", find_page.find_page, name="find"),
     path("traces/<str:trace_id>/", trace_pages.trace_page, name="trace"),
     path("transactions/", transaction_pages.transactions_page, name="transactions"),
     path("transactions/funnel", transaction_pages.transactions_funnel, name="transactions-funnel"),
