@@ -56,9 +56,11 @@ def test_a_pattern_and_text_filter_narrow_the_results(page, live_server_url, tok
     page.goto("/events/")
     page.fill("textarea[name=pattern]", '{"detail": {"data": {"amount": [{"numeric": [">=", 30]}]}}}')
     page.click("#event-search button[type=submit]")
+    page.wait_for_url(lambda url: "pattern=%7B" in url)  # the submitted search's results, not the page before
     assert result_ids(page) == [ids[5], ids[4], ids[3]]
-    page.fill("input[name=q]", '"o-4"')
+    page.fill("#event-search input[name=q]", '"o-4"')
     page.click("#event-search button[type=submit]")
+    page.wait_for_url(lambda url: "q=%22o-4%22" in url)
     assert result_ids(page) == [ids[4]]
 
 
