@@ -11,6 +11,7 @@ first) and stop in the reverse order, so what stands on another stops before it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -71,3 +72,96 @@ def stop(timeout: float) -> bool:
             stopped = False
         clean = clean and stopped
     return clean
+
+
+class CatchUpThread:
+    """A thread that catches up on work committed by others: ``work()`` runs after a wake-up
+    (a commit that left something pending) once commits have paused for ``quiet_seconds``, but
+    ``max_lag_seconds`` after the wake-up at the latest, and every ``poll_seconds`` anyway (for
+    what other processes committed). A failure is logged and retried later with backoff; readers
+    of what it maintains catch up themselves, so nothing depends on its timing. ``stop`` lets a
+    run of ``work`` in progress finish.
+
+    ``enabled()`` decides at start whether this process runs it at all (e.g. SQLite only)."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], object],
+        enabled: Callable[[], bool],
+        *,
+        poll_seconds: float = 0.5,
+        quiet_seconds: float = 0.5,
+        max_lag_seconds: float = 0.5,
+    ) -> None:
+        self.name = name
+        self.work = work
+        self.enabled = enabled
+        self.poll_seconds = poll_seconds
+        self.quiet_seconds = quiet_seconds
+        self.max_lag_seconds = max_lag_seconds
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Something was committed that ``work`` should take up (cheap; from any thread)."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        """Start the thread (once per process) where ``enabled()``."""
+        if not self.enabled():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the thread, if it runs, after the run of ``work`` in progress; True when it ended
+        within ``timeout`` seconds."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+            self._wakeup.set()
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            self._loop()
+        finally:
+            connection.close()
+
+    def _until_quiet(self) -> None:
+        deadline = time.monotonic() + self.max_lag_seconds
+        while not self._stop.is_set():
+            self._wakeup.clear()
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._wakeup.wait(min(self.quiet_seconds, left)):
+                return
+
+    def _loop(self) -> None:
+        from django.db import close_old_connections
+
+        failures = 0
+        while not self._stop.is_set():
+            if self._wakeup.wait(self.poll_seconds if not failures else min(30, 2**failures)):
+                self._until_quiet()
+            self._wakeup.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.work()
+                failures = 0
+            except Exception:  # keep going later, backing off; readers catch up themselves
+                failures += 1
+                logger.exception("%s: a run failed (attempt %d)", self.name, failures)
+                with contextlib.suppress(Exception):
+                    close_old_connections()
