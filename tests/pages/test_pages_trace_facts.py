@@ -176,3 +176,17 @@ def test_the_span_panel_shows_links_both_ways_and_a_recorded_stack_trace(page, l
     expect(linked).to_have_text("billing · process OrderCreated")
     assert linked.get_attribute("href") == f"/traces/{consumer_trace}/#span-{consumer_span}"
     assert page.script_errors == []
+
+
+def test_a_transaction_s_status_changes_live_as_its_steps_arrive(page, live_server_url, token):
+    steps = {"name": "order", "key": "detail.order-id", "steps": ["OrderCreated", "OrderPaid"], "timeout_seconds": 900}
+    post(live_server_url, token.token, "/api/lifecycles", steps)
+    created = {**event_on(TRACE, SPAN, "OrderCreated"), "detail": {"order-id": "o-7"}}
+    post(live_server_url, token.token, "/api/events", created)
+    open_trace(page, f"/traces/{TRACE}/")
+    status = page.locator("#transactions-rows tr", has_text="o-7").locator(".tx-status")
+    expect(status).to_have_text("in_progress")
+    post(live_server_url, token.token, "/api/events", {**created, "detail-type": "OrderPaid"})
+    expect(status).to_have_text("complete")
+    expect(page.locator("#fact-events")).to_have_text("2")
+    assert page.script_errors == []
