@@ -72,6 +72,7 @@ urlpatterns = [
     path("traces/", traces_search.traces_search_page, name="traces"),
     path("find/", find_page.find_page, name="find"),
     path("traces/<str:trace_id>/", trace_pages.trace_page, name="trace"),
+    path("traces/<str:trace_id>/data", trace_pages.trace_page_data, name="trace-data"),
     path("transactions/", transaction_pages.transactions_page, name="transactions"),
     path("transactions/funnel", transaction_pages.transactions_funnel, name="transactions-funnel"),
     # <lifecycle>/<key>, both any text: the page resolves the split as the API does.

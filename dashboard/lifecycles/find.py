@@ -16,6 +16,7 @@ from dashboard.core.trace_context import parse_trace_id
 from dashboard.events.models import Event
 from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
+from dashboard.lifecycles.report import transaction_url
 from tracing.models import ServiceOperation, TraceSummary
 from tracing.summaries import summarise_pending
 
@@ -74,8 +75,8 @@ def find(q: str | None) -> dict[str, Any]:
         )
         for lifecycle_id, status in sorted(records, key=lambda row: lifecycles[row[0]]):
             name = lifecycles[lifecycle_id]
-            url = f"/transactions/{quote(name, safe='')}/{quote(text, safe='')}/"
-            results.append(_item("transaction", f"Transaction {text} in {name} ({status.replace('_', ' ')})", url))
+            label = f"Transaction {text} in {name} ({status.replace('_', ' ')})"
+            results.append(_item("transaction", label, transaction_url(name, text)))
 
     if Event.objects.filter(idempotency_key=text).exists():
         results.append(_item("key", f"Idempotency key {text}", f"/keys/{quote(text, safe='')}/"))

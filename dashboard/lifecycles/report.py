@@ -129,6 +129,13 @@ def first_page(report: Report) -> tuple[list[Transaction], str | None]:
     return rows[: report.limit], (str(rows[report.limit - 1].pk) if len(rows) > report.limit else None)
 
 
+def transaction_url(lifecycle: str, key: str) -> str:
+    """The page of one transaction, the one place its address is built. Names and keys are any
+    text: every reserved character is percent-encoded (a "/" too, which the page's route resolves
+    as the API does)."""
+    return f"/transactions/{quote(lifecycle, safe='')}/{quote(key, safe='')}/"
+
+
 def links_of(tx: Transaction) -> dict[str, Any]:
     """Where to look next: the step events, a search for the key, its traces and key ledgers."""
     return {

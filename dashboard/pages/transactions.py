@@ -4,7 +4,7 @@ steps, CSV export and lifecycles; ``/transactions/<lifecycle>/<key>/``: one tran
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import orjson
 from django.contrib.auth.decorators import login_required
@@ -27,6 +27,7 @@ from dashboard.lifecycles.report import (
     funnel,
     status_q,
     transaction_json,
+    transaction_url,
 )
 
 # The report's filters, kept in every link of the page (paging, the view switch, the funnel).
@@ -76,12 +77,6 @@ def _funnel_chart(lifecycles: list[dict[str, Any]]) -> list[dict[str, Any]]:
         height = len(bars) * (BAR_HEIGHT + ROW_GAP)
         charts.append({**item, "bars": bars, "height": height, "bar_width": BAR_WIDTH, "bar_height": BAR_HEIGHT})
     return charts
-
-
-def transaction_url(lifecycle: str, key: str) -> str:
-    """The page of one transaction. Names and keys are any text: every reserved character is
-    percent-encoded (a "/" too, which the page's route resolves as the API does)."""
-    return f"/transactions/{quote(lifecycle, safe='')}/{quote(key, safe='')}/"
 
 
 def duration_text(ms: float | None) -> str:

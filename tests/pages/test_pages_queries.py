@@ -52,18 +52,30 @@ def test_event_page_queries(shop_client, django_assert_num_queries):
         assert shop_client.get(f"/events/{event.id}/").status_code == 200
 
 
+# spans, events, logs, links out, links in, traces sharing keys; the flow: one query per hop (billing,
+# inventory, shipping, then nothing new) and the flow's spans and events; incoming links; the flow's
+# events that belong to a lifecycle (none: the shop defines none). No peer spans: every link's other
+# end is in the flow.
+TRACE_PAGE = 6 + 4 + 2 + 1 + 1
+
+
 def test_trace_page_queries(shop_client, django_assert_num_queries):
     event = Event.objects.filter(detail_type="OrderCreated").first()
-    # spans, events, logs, links out, links in, traces sharing keys, incoming links, peer spans; then the
-    # flow: one query per hop (billing, inventory, shipping, then nothing new) and the flow's spans and events
-    with django_assert_num_queries(SESSION + 8 + 4 + 2):
+    with django_assert_num_queries(SESSION + TRACE_PAGE):
         assert shop_client.get(f"/traces/{event.trace_id}/").status_code == 200
 
 
 def test_trace_page_queries_for_one_trace_alone(shop_client, django_assert_num_queries):
+    # The same: the page carries both scopes, so switching between them needs no reload.
     event = Event.objects.filter(detail_type="OrderCreated").first()
-    with django_assert_num_queries(SESSION + 8):
+    with django_assert_num_queries(SESSION + TRACE_PAGE):
         assert shop_client.get(f"/traces/{event.trace_id}/?flow=0").status_code == 200
+
+
+def test_trace_page_data_queries(shop_client, django_assert_num_queries):
+    event = Event.objects.filter(detail_type="OrderCreated").first()
+    with django_assert_num_queries(SESSION + TRACE_PAGE):
+        assert shop_client.get(f"/traces/{event.trace_id}/data").status_code == 200
 
 
 def test_key_page_queries(shop_client, django_assert_num_queries):

@@ -10,6 +10,8 @@ from urllib.parse import quote
 from django import template
 from django.utils.html import conditional_escape, format_html
 
+from dashboard.lifecycles import report
+
 register = template.Library()
 
 
@@ -18,6 +20,13 @@ def key_url(key: str) -> str:
     """The ledger page of ``key``. Every reserved character is percent-encoded (``/``, ``?``, ``#``,
     newlines…), so any key a producer sent — it is untrusted text — makes a working link."""
     return f"/keys/{quote(key, safe='')}/"
+
+
+@register.filter
+def transaction_url(lifecycle: str, key: str) -> str:
+    """``{{ tx.lifecycle|transaction_url:tx.key }}``: the transaction's page (``lifecycles.report``
+    builds the address)."""
+    return report.transaction_url(lifecycle, key)
 
 
 # RFC 3339 text as the API writes it: any fraction (microseconds for events, nanoseconds for spans).
