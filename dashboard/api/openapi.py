@@ -30,6 +30,7 @@ from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
+from dashboard.replay import selection as replay_selection
 from dashboard.replay.models import Delivery, Replay
 from tracing import models as span_models
 from tracing import search as trace_search
@@ -378,6 +379,20 @@ def _schemas() -> dict[str, Schema]:
         "secret": nullable(text("Signs every delivery (X-Eventscope-Signature).", maxLength=256)),
         "rate_per_second": rate,
     }
+    selection = nullable(
+        obj(
+            {
+                "kind": text(enum=list(replay_selection.KINDS)),
+                "events": integer(minimum=0, description="Events selected when the replay was made."),
+                "idempotency_key": text(),
+                "trace_id": text(pattern=f"^{TRACE_ID_PATTERN}$"),
+                "lifecycle": text(),
+                "key": text(),
+            },
+            required=["kind", "events"],
+            description="What a person found (null: a time range); the kind's own fields beside it.",
+        )
+    )
     replay = obj(
         {
             "id": integer(),
@@ -386,6 +401,7 @@ def _schemas() -> dict[str, Schema]:
             "since": TIME,
             "until": TIME,
             "pattern": nullable(PATTERN),
+            "selection": selection,
             "consumers": array(text()),
             "rate_per_second": rate,
             "matched": integer(minimum=0, description="Events matched so far."),
@@ -409,6 +425,7 @@ def _schemas() -> dict[str, Schema]:
             "name": text(),
             "since": TIME,
             "until": TIME,
+            "selection": selection,
             "dry_run": {"const": True},
             "complete": {
                 "type": "boolean",
@@ -647,15 +664,33 @@ def _schemas() -> dict[str, Schema]:
         "ReplayCreate": obj(
             {
                 "name": text(maxLength=256),
-                "since": TIME,
+                "since": {**TIME, "description": "A time range: since (required) and until."},
                 "until": {**TIME, "description": "Default: now."},
+                "event_ids": array(
+                    text("A stored event id."),
+                    minItems=1,
+                    maxItems=replay_selection.MAX_EVENT_IDS,
+                    description="Or: these events.",
+                ),
+                "idempotency_key": text("Or: the events with this key.", minLength=1, maxLength=256),
+                "trace_id": text("Or: the events of this trace (W3C, or an X-Ray trace id)."),
+                "transaction": obj(
+                    {"lifecycle": text(minLength=1), "key": text(minLength=1)},
+                    description="Or: the events of this transaction.",
+                ),
                 "pattern": nullable(PATTERN),
-                "consumers": array(text(), minItems=1, maxItems=replay_actions.MAX_LIST),
+                "consumers": array(
+                    text(),
+                    maxItems=replay_actions.MAX_LIST,
+                    description="At least one, except in a dry run (which then shows what is selected).",
+                ),
                 "rate_per_second": rate,
                 "dry_run": {"type": "boolean", "default": False},
             },
-            required=["name", "since", "consumers"],
+            required=["name", "consumers"],
             closed=False,
+            description="Exactly one of: a time range (since, until), event_ids, idempotency_key, trace_id, "
+            f"transaction. A key, trace or transaction may select at most {replay_selection.MAX_SELECTED} events.",
         ),
         "ReplayPlan": replay_plan_schema,
         "ReplayList": obj({"results": array(ref("Replay"))}),
@@ -1366,7 +1401,8 @@ def _paths() -> dict[str, Schema]:
                 body=json_body(ref("ReplayCreate")),
                 description="With dry_run true: 200 with the plan, nothing delivered. Otherwise 202 with the replay "
                 "(state pending) and its Location; when its run cannot be queued, a 503 with Retry-After and "
-                "nothing saved.",
+                "nothing saved. A key, trace or transaction that selects no stored event is a 404.",
+                errors=[404],
                 ok={
                     200: answer("The dry run's plan.", ref("ReplayPlan")),
                     202: answer(

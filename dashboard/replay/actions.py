@@ -36,15 +36,17 @@ from typing import Any
 
 from celery import current_app
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from dashboard.core.broker import check_broker
 from dashboard.core.errors import Problem
 from dashboard.events.envelope import EntryError, parse_time
+from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.models import Consumer, Delivery, Replay
-from dashboard.replay.plan import compiled_or_none, dry_run
+from dashboard.replay.plan import compiled_or_none, dry_run, plan_selected, walk
+from dashboard.replay.selection import Found, SelectionError, resolve, selected_pages, selection_kinds
 from dashboard.replay.targets import TargetRefused, check_url
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")  # \Z: "$" would allow a final newline
@@ -217,21 +219,48 @@ class ReplayRequest:
     consumers: list[Consumer]
     rate: float | None
     dry_run: bool
+    # What a person found (event ids, a key, a trace, a transaction); None for a time range.
+    found: Found | None = None
+
+
+def _check_selection(document: dict[str, Any]) -> tuple[datetime, datetime, Found | None]:
+    """The replay's time bounds and, for a selection, its resolved events: exactly one of a time
+    range (``since``, ``until``) and the selection kinds."""
+    kinds = selection_kinds(document)
+    if len(kinds) != 1:
+        choices = "a time range ('since', 'until'), 'event_ids', 'idempotency_key', 'trace_id' or 'transaction'"
+        if not kinds:
+            raise Invalid(f"Say what to replay: {choices}.")
+        raise Invalid(f"Give one of {choices}, not several (this request gives {', '.join(kinds)}).")
+    if kinds[0] == "time range":
+        since = _time_field(document, "since")
+        until = _time_field(document, "until", default=timezone.now())
+        if until <= since:
+            raise Invalid("'until' must be after 'since'.")
+        return since, until, None
+    try:
+        found = resolve(kinds[0], document[kinds[0]])
+    except SelectionError as err:
+        raise Invalid(err.message, status=err.status, code=err.code, where=err.where) from None
+    times = Event.objects.filter(pk__in=[found.ids[0], found.ids[-1]]).aggregate(first=Min("time"), last=Max("time"))
+    return times["first"], times["last"] + timedelta(microseconds=1), found
 
 
 def check_replay(document: Any) -> ReplayRequest:
+    """A replay request, checked: its name, what it replays (a time range or a selection, see
+    ``dashboard.replay.selection``), pattern, consumers (a dry run may name none: it then shows
+    what the selection holds) and rate; Invalid with the reason."""
     document = _object(document)
     name = document.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 256 or not name.isprintable():
         raise Invalid("'name' is required: a string of at most 256 printable characters.")
-    since = _time_field(document, "since")
-    until = _time_field(document, "until", default=timezone.now())
-    if until <= since:
-        raise Invalid("'until' must be after 'since'.")
+    dry = document.get("dry_run", False)
+    if not isinstance(dry, bool):
+        raise Invalid("'dry_run' must be true or false.")
     pattern = document.get("pattern")
     compiled = check_pattern(pattern)
     names = document.get("consumers")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not (names or dry):
         raise Invalid("'consumers' must be a non-empty list of consumer names.")
     if len(names) > MAX_LIST:
         raise Invalid(f"'consumers' lists more than {MAX_LIST} names.")
@@ -240,24 +269,30 @@ def check_replay(document: Any) -> ReplayRequest:
     missing = sorted(set(names) - {c.name for c in consumers} - set(unknown)) + unknown
     if missing:
         raise Invalid(f"Unknown consumer(s): {', '.join(missing)}.")
-    dry = document.get("dry_run", False)
-    if not isinstance(dry, bool):
-        raise Invalid("'dry_run' must be true or false.")
+    since, until, found = _check_selection(document)
     return ReplayRequest(
-        name, since, until, pattern, compiled, consumers, check_rate(document.get("rate_per_second")), dry
+        name, since, until, pattern, compiled, consumers, check_rate(document.get("rate_per_second")), dry, found
     )
+
+
+def _pages(request: ReplayRequest) -> Iterable[list[Event]]:
+    if request.found is not None:
+        return selected_pages(request.found.ids)
+    return walk(request.since, request.until, request.compiled)
 
 
 def plan_replay(request: ReplayRequest) -> dict[str, Any]:
     """The dry run's answer: what the replay would deliver."""
     consumers = [(c, compiled_or_none(c.pattern)) for c in sorted(request.consumers, key=lambda c: c.name)]
-    plan = dry_run(request.since, request.until, request.compiled, consumers)
-    return {"name": request.name, "since": request.since, "until": request.until, **plan}
+    plan = dry_run(_pages(request), request.compiled, consumers)
+    selection = request.found.describe if request.found else None
+    return {"name": request.name, "since": request.since, "until": request.until, "selection": selection, **plan}
 
 
 def do_create_replay(request: ReplayRequest) -> Replay:
     """Store the replay (``pending``) and enqueue its run after commit; BrokerUnavailable, with
-    nothing stored, when the task broker does not answer (see the module docstring)."""
+    nothing stored, when the task broker does not answer (see the module docstring). A selection's
+    deliveries are planned here, in the same transaction (``plan_selected``)."""
     check_broker()
     with transaction.atomic():
         replay = Replay.objects.create(
@@ -266,8 +301,16 @@ def do_create_replay(request: ReplayRequest) -> Replay:
             until=request.until,
             pattern=request.pattern,
             rate_per_second=request.rate,
+            selection=request.found.describe if request.found else None,
         )
         replay.consumers.set(request.consumers)
+        if request.found is not None:
+            consumers = [(c, compiled_or_none(c.pattern)) for c in sorted(request.consumers, key=lambda c: c.name)]
+            matched, skipped, planned = plan_selected(replay.pk, _pages(request), request.compiled, consumers)
+            Replay.objects.filter(pk=replay.pk).update(
+                matched=matched, skipped=skipped, planned=planned, total=planned, walk_done=True
+            )
+            replay.refresh_from_db()
         enqueue_run(replay.pk)
     return replay
 

@@ -32,7 +32,12 @@ class Consumer(models.Model):
 
 class Replay(models.Model):
     """One replay of the archive's events with ``since <= time < until`` (and ``pattern``) to
-    ``consumers``.
+    ``consumers``, or of what a person found (``selection``: stored ids, a key, a trace or a
+    transaction; ``dashboard.replay.selection``).
+
+    A selection is resolved to its events when the replay is created, and their deliveries are
+    planned in the same transaction (``walk_done`` from the start): a run, resumed or not, delivers
+    exactly those. ``since``/``until`` then span the selected events' times.
 
     The walk over the archive is resumable: ``cursor_time``/``cursor_event`` is the last event
     planned, ``planned`` the deliveries created so far and ``walk_done`` whether the walk is over.
@@ -51,6 +56,8 @@ class Replay(models.Model):
     since = models.DateTimeField()
     until = models.DateTimeField()
     pattern = FastJSONField(null=True, blank=True, default=None)
+    # What a person found, e.g. {"kind": "trace_id", "trace_id": "…", "events": 12}; None: a time range.
+    selection = FastJSONField(null=True, blank=True, default=None)
     consumers = models.ManyToManyField(Consumer, related_name="replays", db_table="dashboard_replay_consumers")
     rate_per_second = models.FloatField(null=True, blank=True)
     state = models.CharField(max_length=16, default=PENDING)

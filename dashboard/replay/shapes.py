@@ -48,6 +48,7 @@ def replay_json(replay: Replay, *, consumers: list[str] | None = None, rate: flo
         "since": _time(replay.since),
         "until": _time(replay.until),
         "pattern": replay.pattern,
+        "selection": replay.selection,
         "consumers": consumers,
         "rate_per_second": replay.rate_per_second,
         "matched": replay.matched,
