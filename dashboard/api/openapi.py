@@ -363,6 +363,7 @@ def _schemas() -> dict[str, Schema]:
             "pattern": nullable(PATTERN),
             "has_secret": {"type": "boolean", "description": "The secret itself is never shown."},
             "rate_per_second": rate,
+            "paused": {"type": "boolean", "description": "Replays to a paused consumer wait until it is resumed."},
             "created_at": TIME,
         }
     )
@@ -378,6 +379,7 @@ def _schemas() -> dict[str, Schema]:
         "pattern": nullable(PATTERN),
         "secret": nullable(text("Signs every delivery (X-Eventscope-Signature).", maxLength=256)),
         "rate_per_second": rate,
+        "paused": nullable({"type": "boolean", "description": "True holds its replays' deliveries."}),
     }
     selection = nullable(
         obj(
@@ -403,6 +405,7 @@ def _schemas() -> dict[str, Schema]:
             "pattern": nullable(PATTERN),
             "selection": selection,
             "consumers": array(text()),
+            "paused_consumers": array(text(), description="Chosen consumers now paused: their deliveries wait."),
             "rate_per_second": rate,
             "matched": integer(minimum=0, description="Events matched so far."),
             "delivered": integer(minimum=0),
@@ -448,6 +451,22 @@ def _schemas() -> dict[str, Schema]:
             "latency_ms": {"type": "number"},
             "error": nullable(text()),
             "outcome": text("The delivery's state after this attempt.", enum=DELIVERY_STATES),
+        }
+    )
+    logged_attempt = obj(
+        {
+            "id": integer(),
+            "replay": nullable(integer(description="null for a test send.")),
+            "delivery": nullable(integer()),
+            "event": nullable(text("The event's stored id; null for a test send.")),
+            "consumer": nullable(text()),
+            "number": integer(minimum=1),
+            "at": TIME,
+            "status": nullable(integer(description="The consumer's HTTP status; null when none came.")),
+            "latency_ms": {"type": "number"},
+            "error": nullable(text()),
+            "response": nullable(text("The start of the consumer's answer.")),
+            "outcome": text(enum=list(replay_actions.ATTEMPT_OUTCOMES)),
         }
     )
     delivery = obj(
@@ -695,6 +714,12 @@ def _schemas() -> dict[str, Schema]:
         "ReplayPlan": replay_plan_schema,
         "ReplayList": obj({"results": array(ref("Replay"))}),
         "DeliveryAttempt": attempt,
+        "LoggedAttempt": logged_attempt,
+        "AttemptPage": obj({"results": array(ref("LoggedAttempt")), "next_cursor": nullable(text())}),
+        "TestDelivery": obj(
+            {**logged_attempt["properties"], "delivered": {"type": "boolean", "description": "A 2xx came back."}},
+            description="The test send's attempt (outcome test).",
+        ),
         "Delivery": delivery,
         "DeliveryPage": obj({"results": array(ref("Delivery")), "next_cursor": nullable(text())}),
         "Redrive": obj(
@@ -1384,6 +1409,36 @@ def _paths() -> dict[str, Schema]:
                 errors=[404, 409],
             ),
         },
+        "/api/consumers/{name}/test": {
+            "post": operation(
+                "testConsumer",
+                "Send the consumer one sample event now",
+                "Consumers",
+                scope="operate",
+                parameters=[consumer_name],
+                description="Through the same delivery code and URL checks as a replay; answered with the attempt "
+                "(status, latency, error, the start of the answer) whatever the consumer said. Sent even when paused.",
+                ok={200: answer("The attempt.", ref("TestDelivery"))},
+                errors=[404],
+            )
+        },
+        "/api/consumers/{name}/attempts": {
+            "get": operation(
+                "listConsumerAttempts",
+                f"Every attempt to deliver to the consumer, newest first, {replay_actions.ATTEMPT_PAGE} a page",
+                "Consumers",
+                scope="operate",
+                parameters=[
+                    consumer_name,
+                    query(
+                        "outcome", text(enum=list(replay_actions.ATTEMPT_OUTCOMES)), "Only attempts that came to this."
+                    ),
+                    query("cursor", text(pattern="^[0-9]+$"), "The next_cursor of the previous page."),
+                ],
+                ok={200: answer("A page of attempts.", ref("AttemptPage"))},
+                errors=[404],
+            )
+        },
         "/api/replays": {
             "get": operation(
                 "listReplays",
@@ -1435,6 +1490,23 @@ def _paths() -> dict[str, Schema]:
                 "answers 200 again.",
                 ok={200: answer("The replay, cancelled.", ref("Replay"))},
                 errors=[404, 409],
+            )
+        },
+        "/api/replays/{replay_id}/attempts": {
+            "get": operation(
+                "listReplayAttempts",
+                f"A replay's delivery attempts, newest first, {replay_actions.ATTEMPT_PAGE} a page",
+                "Replays",
+                scope="operate",
+                parameters=[
+                    replay_id,
+                    query(
+                        "outcome", text(enum=list(replay_actions.ATTEMPT_OUTCOMES)), "Only attempts that came to this."
+                    ),
+                    query("cursor", text(pattern="^[0-9]+$"), "The next_cursor of the previous page."),
+                ],
+                ok={200: answer("A page of attempts.", ref("AttemptPage"))},
+                errors=[404],
             )
         },
         "/api/replays/{replay_id}/deliveries": {

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,13 +42,15 @@ from django.utils import timezone
 
 from dashboard.core.broker import check_broker
 from dashboard.core.errors import Problem
-from dashboard.events.envelope import EntryError, parse_time
+from dashboard.core.numbers import whole_number
+from dashboard.events.envelope import EntryError, canonical_envelope, parse_time
 from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
-from dashboard.replay.models import Consumer, Delivery, Replay
+from dashboard.replay.delivery import Sender, delivery_body, delivery_headers
+from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.plan import compiled_or_none, dry_run, plan_selected, walk
 from dashboard.replay.selection import Found, SelectionError, resolve, selected_pages, selection_kinds
-from dashboard.replay.targets import TargetRefused, check_url
+from dashboard.replay.targets import Resolver, TargetRefused, check_url
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")  # \Z: "$" would allow a final newline
 MAX_RATE = 100_000.0
@@ -137,12 +140,12 @@ def _time_field(document: dict[str, Any], name: str, default: datetime | None = 
 # --- consumers -------------------------------------------------------------------------------------
 
 
-CONSUMER_FIELDS = ("name", "url", "pattern", "secret", "rate_per_second")
+CONSUMER_FIELDS = ("name", "url", "pattern", "secret", "rate_per_second", "paused")
 
 
 def check_consumer(document: Any) -> dict[str, Any]:
-    """A consumer's fields from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?}``,
-    checked (the URL against the target rules); Invalid with the reason."""
+    """A consumer's fields from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?,
+    "paused"?}``, checked (the URL against the target rules); Invalid with the reason."""
     document = _object(document)
     unknown = sorted(set(document) - set(CONSUMER_FIELDS))
     if unknown:
@@ -157,7 +160,10 @@ def check_consumer(document: Any) -> dict[str, Any]:
     if not isinstance(secret, str) or len(secret) > 256 or "\x00" in secret:
         raise Invalid("'secret' must be a string of at most 256 characters (no U+0000).")
     rate = check_rate(document.get("rate_per_second"))
-    return {"name": name, "url": url, "pattern": pattern, "secret": secret, "rate_per_second": rate}
+    paused = document.get("paused") or False
+    if not isinstance(paused, bool):
+        raise Invalid("'paused' must be true or false.")
+    return {"name": name, "url": url, "pattern": pattern, "secret": secret, "rate_per_second": rate, "paused": paused}
 
 
 def do_create_consumer(document: Any) -> Consumer:
@@ -179,8 +185,9 @@ def get_consumer(name: str) -> Consumer:
 
 def do_update_consumer(consumer: Consumer, changes: Any) -> Consumer:
     """Change some of ``consumer``'s fields (the others stay; ``null`` clears the pattern, the
-    secret or the rate). Deliveries made from then on use the new values; the URL is checked
-    again, as it is before every delivery."""
+    secret or the rate). Deliveries made from then on use the new values (a running replay reads
+    them within a second): ``paused`` true holds its replays' deliveries, false lets them go on; the
+    URL is checked again, as it is before every delivery."""
     changes = _object(changes)
     current = {name: getattr(consumer, name) for name in CONSUMER_FIELDS}
     fields = check_consumer({**current, **changes})
@@ -204,6 +211,64 @@ def do_delete_consumer(consumer: Consumer) -> None:
             raise Invalid(f"Replays deliver to {consumer.name!r} now ({names}): cancel them first.", status=409,
                           code="conflict")  # fmt: skip
         consumer.delete()
+
+
+TEST_REPLAY_NAME = "eventscope-test"
+TEST_SOURCE, TEST_DETAIL_TYPE = "eventscope.test", "EventscopeTest"
+
+
+def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) -> DeliveryAttempt:
+    """Send one sample event to ``consumer`` as a replay would (same body shape, headers, signature,
+    URL checks and timeouts; ``X-Eventscope-Replay: eventscope-test``, source ``eventscope.test``)
+    and record the attempt (outcome ``test``, no replay). Sent whether or not it is paused: checking
+    an endpoint before resuming it is the point. Never raises for what the network or the consumer
+    did: the attempt says it."""
+    now = timezone.now()
+    test_id = f"test-{uuid.uuid4().hex}"
+    envelope = canonical_envelope(
+        event_id=test_id, source=TEST_SOURCE, detail_type=TEST_DETAIL_TYPE, time=now, account="000000000000",
+        region="local", resources=[], detail={"test": True, "consumer": consumer.name},
+    )  # fmt: skip
+    body = delivery_body(envelope, TEST_REPLAY_NAME)
+    headers = delivery_headers(
+        replay_name=TEST_REPLAY_NAME, event_id=test_id, idempotency_key="", secret=consumer.secret, body=body
+    )
+    sender = Sender(resolver=resolver)
+    try:
+        outcome = sender.send(consumer.url, body, headers)
+    finally:
+        sender.close()
+    return DeliveryAttempt.objects.create(
+        consumer=consumer, number=1, at=now, status=outcome.status, latency_ms=outcome.latency_ms,
+        error=outcome.error, response=outcome.response, outcome=DeliveryAttempt.TEST,
+    )  # fmt: skip
+
+
+ATTEMPT_OUTCOMES = (Delivery.DELIVERED, Delivery.RETRY, Delivery.DEAD, DeliveryAttempt.TEST)
+ATTEMPT_PAGE = 100
+
+
+def attempts_page(
+    *, consumer: Consumer | None = None, replay: Replay | None = None, outcome: str | None, cursor: str | None
+) -> tuple[list[DeliveryAttempt], str | None]:
+    """A consumer's or a replay's attempts, newest first, ``ATTEMPT_PAGE`` at a time (one range of
+    the ``(consumer, id)`` or ``(replay, id)`` index), optionally of one ``outcome``; and the cursor
+    of the next page (None at the end). Invalid for an unknown outcome or a cursor not given out."""
+    query = DeliveryAttempt.objects.select_related("delivery", "consumer").order_by("-id")
+    query = query.filter(consumer=consumer) if consumer is not None else query.filter(replay=replay)
+    if outcome:
+        if outcome not in ATTEMPT_OUTCOMES:
+            raise Invalid(f"'outcome' must be one of {', '.join(ATTEMPT_OUTCOMES)}.", where="outcome")
+        query = query.filter(outcome=outcome)
+    if cursor:
+        before = whole_number(cursor)
+        if before is None or before > _ID_MAX:
+            raise Invalid("'cursor' is not a cursor this API gave out.", where="cursor")
+        query = query.filter(id__lt=before)
+    rows = list(query[: ATTEMPT_PAGE + 1])
+    more = len(rows) > ATTEMPT_PAGE
+    rows = rows[:ATTEMPT_PAGE]
+    return rows, str(rows[-1].pk) if more else None
 
 
 # --- replays ---------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ class Consumer(models.Model):
     pattern = FastJSONField(null=True, blank=True, default=None)
     secret = models.CharField(max_length=256, blank=True, default="")
     rate_per_second = models.FloatField(null=True, blank=True)
+    # A paused consumer receives nothing: replays to it wait (running, not failed) until resumed.
+    # db_default: rows written by SQL that predates the column (older code, a restore) are not paused.
+    paused = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,20 +133,36 @@ class Delivery(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """One HTTP attempt of a delivery: its HTTP status (None when no response came), latency and
-    error, and what followed (``delivered``, ``retry``, ``dead``)."""
+    """One attempt to send an event to a consumer: its HTTP status (None when no response came),
+    latency, error, the start of the consumer's answer, and what followed (``delivered``, ``retry``,
+    ``dead``; ``test`` for a "send test event", which has no delivery or replay).
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    ``consumer`` and ``replay`` repeat the delivery's so that a consumer's or a replay's attempts
+    list newest first from one index each, without a join; they are null only on rows written
+    before they existed (the migration fills them in) and ``replay`` on test sends.
+    """
+
+    TEST = "test"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log", null=True)
+    # No single-column indexes: the (consumer, id) and (replay, id) ones below lead with them.
+    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="+", null=True, db_index=False)
+    replay = models.ForeignKey(Replay, on_delete=models.CASCADE, related_name="+", null=True, db_index=False)
     number = models.PositiveIntegerField()
     at = models.DateTimeField()
     status = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.FloatField()
     error = models.TextField(blank=True, default="")
+    response = models.TextField(blank=True, default="", db_default="")
     outcome = models.CharField(max_length=16)
 
     class Meta:
         db_table = "dashboard_deliveryattempt"  # the app it was born in
-        indexes = [models.Index(fields=["delivery", "number"], name="attempt_delivery_number")]
+        indexes = [
+            models.Index(fields=["delivery", "number"], name="attempt_delivery_number"),
+            models.Index(fields=["consumer", "id"], name="attempt_consumer_id"),
+            models.Index(fields=["replay", "id"], name="attempt_replay_id"),
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id} ({self.outcome})"
