@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from django.db import connection
 from django.test import Client
 
 from dashboard.replay.engine import run_replay
@@ -43,7 +44,14 @@ def test_a_replay_to_a_paused_consumer_waits_and_goes_on_when_it_is_resumed(api:
         assert patch(api, "c", {"paused": True}).json()["paused"] is True
         replay = make_replay([consumer])
         outcome: list[str] = []
-        runner = threading.Thread(target=lambda: outcome.append(run_replay(replay.pk)))
+
+        def run() -> None:
+            try:
+                outcome.append(run_replay(replay.pk))
+            finally:
+                connection.close()  # this thread's own connection
+
+        runner = threading.Thread(target=run)
         runner.start()
         try:
             wait_until(lambda: Replay.objects.get(pk=replay.pk).matched == 4, "planning")
@@ -172,3 +180,26 @@ def test_the_log_needs_operate(client: Client, make_token: Any) -> None:
     reader = {"Authorization": f"Bearer {make_token('read').token}"}
     assert client.get("/api/consumers/c/attempts", headers=reader).status_code == 403
     assert client.post("/api/consumers/c/test", headers=reader).status_code == 403
+
+
+def test_the_admin_shows_the_pause_and_each_attempts_answer(admin: Client) -> None:
+    from django.utils import timezone
+
+    from dashboard.replay.models import Delivery
+
+    consumer = make_consumer("c", "http://127.0.0.1:9/hook", paused=True)
+    replay = make_replay([consumer])
+    delivery = Delivery.objects.create(
+        replay=replay, consumer=consumer, event=archive_event(1), seq=0, updated_at=timezone.now()
+    )
+    DeliveryAttempt.objects.create(delivery=delivery, consumer=consumer, replay=replay, number=1, at=timezone.now(),
+                                   status=502, latency_ms=2.0, error="HTTP 502", response="bad gateway here",
+                                   outcome="retry")  # fmt: skip
+    page = admin.get(f"/admin/replay/delivery/{delivery.pk}/change/")
+    assert page.status_code == 200 and "bad gateway here" in page.content.decode()
+    listing = admin.get("/admin/replay/consumer/").content.decode()
+    assert "Paused" in listing
+    assert admin.post(f"/admin/replay/consumer/{consumer.pk}/change/", {
+        "name": "c", "url": "http://127.0.0.1:9/hook", "pattern": "null", "secret": "", "rate_per_second": "",
+    }).status_code == 302  # fmt: skip
+    assert Consumer.objects.get().paused is False  # an unticked box resumes it
