@@ -64,7 +64,7 @@ from dashboard.replay.targets import Resolver
 
 logger = logging.getLogger(__name__)
 
-# How far (in matched events) planning may run ahead of the slowest lane.
+# How far (in matched events) planning may run ahead of the slowest lane (of a consumer not paused).
 BACKLOG = 5000
 LANE_PAGE = 500
 MAX_BATCH = 100
@@ -689,6 +689,13 @@ class ReplayRun:
             state=Replay.FAILED, error=error[:2000], finished_at=timezone.now(), lease_owner="", lease_expires_at=None
         )
 
+    def _slowest_loaded(self) -> int:
+        """How far the slowest lane has loaded. A paused consumer's lane does not count (it loads its
+        rows from the database when resumed, however far planning got), so that it does not hold the
+        other consumers back; when every lane is paused, planning stops a backlog ahead."""
+        running = [lane.loaded_upto for lane in self.lanes if not lane.consumer.paused]
+        return min(running, default=0)
+
     def _loop(self) -> None:
         renew_every = max(0.5, settings.EVENTSCOPE_REPLAY_LEASE_SECONDS / 4)
         last_beat = last_publish = time.monotonic()
@@ -698,7 +705,7 @@ class ReplayRun:
             planning = (
                 self._pages is not None
                 and not self.shared.walk_done
-                and self.shared.planned_seq - min((lane.loaded_upto for lane in self.lanes), default=0) < BACKLOG
+                and self.shared.planned_seq - self._slowest_loaded() < BACKLOG
             )
             if planning:
                 self._plan_page()

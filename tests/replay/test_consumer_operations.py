@@ -3,6 +3,7 @@ replay, against real HTTP consumers."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from dashboard.replay import engine, plan
 from dashboard.replay.engine import run_replay
 from dashboard.replay.models import Consumer, DeliveryAttempt, Replay
 from tests.support.consumer_servers import consumer_server
@@ -66,6 +68,38 @@ def test_a_replay_to_a_paused_consumer_waits_and_goes_on_when_it_is_resumed(api:
             runner.join(30)
     assert outcome == [Replay.COMPLETED]
     assert server.event_ids() == [e.id for e in events]
+
+
+def test_a_paused_consumer_does_not_hold_back_the_other_consumers_of_its_replay(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Planning may run only a few events ahead of the slowest lane, in small pages: a paused lane
+    # that counted as "slowest" would stop the walk after a page or two.
+    monkeypatch.setattr(engine, "BACKLOG", 3)
+    monkeypatch.setattr(engine, "walk", functools.partial(plan.walk, page=2))
+    events = [archive_event(i) for i in range(10)]
+    with consumer_server() as held, consumer_server() as going:
+        replay = make_replay([make_consumer("held", held.url, paused=True), make_consumer("going", going.url)])
+        outcome: list[str] = []
+
+        def run() -> None:
+            try:
+                outcome.append(run_replay(replay.pk))
+            finally:
+                connection.close()
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        try:
+            going.wait_for(10)
+            assert held.count() == 0 and Replay.objects.get(pk=replay.pk).state == Replay.RUNNING
+            assert patch(api, "held", {"paused": False}).status_code == 200
+            runner.join(30)
+        finally:
+            Consumer.objects.update(paused=False)
+            runner.join(30)
+    assert outcome == [Replay.COMPLETED]
+    assert held.event_ids() == going.event_ids() == [e.id for e in events]
 
 
 def test_a_test_event_goes_through_the_delivery_code_and_is_logged(api: Client) -> None:
