@@ -30,6 +30,7 @@ from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
+from dashboard.replay import selection as replay_selection
 from dashboard.replay.models import Delivery, Replay
 from tracing import models as span_models
 from tracing import search as trace_search
@@ -362,6 +363,7 @@ def _schemas() -> dict[str, Schema]:
             "pattern": nullable(PATTERN),
             "has_secret": {"type": "boolean", "description": "The secret itself is never shown."},
             "rate_per_second": rate,
+            "paused": {"type": "boolean", "description": "Replays to a paused consumer wait until it is resumed."},
             "created_at": TIME,
         }
     )
@@ -377,7 +379,22 @@ def _schemas() -> dict[str, Schema]:
         "pattern": nullable(PATTERN),
         "secret": nullable(text("Signs every delivery (X-Eventscope-Signature).", maxLength=256)),
         "rate_per_second": rate,
+        "paused": nullable({"type": "boolean", "description": "True holds its replays' deliveries."}),
     }
+    selection = nullable(
+        obj(
+            {
+                "kind": text(enum=list(replay_selection.KINDS)),
+                "events": integer(minimum=0, description="Events selected when the replay was made."),
+                "idempotency_key": text(),
+                "trace_id": text(pattern=f"^{TRACE_ID_PATTERN}$"),
+                "lifecycle": text(),
+                "key": text(),
+            },
+            required=["kind", "events"],
+            description="What a person found (null: a time range); the kind's own fields beside it.",
+        )
+    )
     replay = obj(
         {
             "id": integer(),
@@ -386,7 +403,9 @@ def _schemas() -> dict[str, Schema]:
             "since": TIME,
             "until": TIME,
             "pattern": nullable(PATTERN),
+            "selection": selection,
             "consumers": array(text()),
+            "paused_consumers": array(text(), description="Chosen consumers now paused: their deliveries wait."),
             "rate_per_second": rate,
             "matched": integer(minimum=0, description="Events matched so far."),
             "delivered": integer(minimum=0),
@@ -409,6 +428,7 @@ def _schemas() -> dict[str, Schema]:
             "name": text(),
             "since": TIME,
             "until": TIME,
+            "selection": selection,
             "dry_run": {"const": True},
             "complete": {
                 "type": "boolean",
@@ -431,6 +451,22 @@ def _schemas() -> dict[str, Schema]:
             "latency_ms": {"type": "number"},
             "error": nullable(text()),
             "outcome": text("The delivery's state after this attempt.", enum=DELIVERY_STATES),
+        }
+    )
+    logged_attempt = obj(
+        {
+            "id": integer(),
+            "replay": nullable(integer(description="null for a test send.")),
+            "delivery": nullable(integer()),
+            "event": nullable(text("The event's stored id; null for a test send.")),
+            "consumer": nullable(text()),
+            "number": integer(minimum=1),
+            "at": TIME,
+            "status": nullable(integer(description="The consumer's HTTP status; null when none came.")),
+            "latency_ms": {"type": "number"},
+            "error": nullable(text()),
+            "response": nullable(text("The start of the consumer's answer.")),
+            "outcome": text(enum=list(replay_actions.ATTEMPT_OUTCOMES)),
         }
     )
     delivery = obj(
@@ -647,19 +683,43 @@ def _schemas() -> dict[str, Schema]:
         "ReplayCreate": obj(
             {
                 "name": text(maxLength=256),
-                "since": TIME,
+                "since": {**TIME, "description": "A time range: since (required) and until."},
                 "until": {**TIME, "description": "Default: now."},
+                "event_ids": array(
+                    text("A stored event id."),
+                    minItems=1,
+                    maxItems=replay_selection.MAX_EVENT_IDS,
+                    description="Or: these events.",
+                ),
+                "idempotency_key": text("Or: the events with this key.", minLength=1, maxLength=256),
+                "trace_id": text("Or: the events of this trace (W3C, or an X-Ray trace id)."),
+                "transaction": obj(
+                    {"lifecycle": text(minLength=1), "key": text(minLength=1)},
+                    description="Or: the events of this transaction.",
+                ),
                 "pattern": nullable(PATTERN),
-                "consumers": array(text(), minItems=1, maxItems=replay_actions.MAX_LIST),
+                "consumers": array(
+                    text(),
+                    maxItems=replay_actions.MAX_LIST,
+                    description="At least one, except in a dry run (which then shows what is selected).",
+                ),
                 "rate_per_second": rate,
                 "dry_run": {"type": "boolean", "default": False},
             },
-            required=["name", "since", "consumers"],
+            required=["name", "consumers"],
             closed=False,
+            description="Exactly one of: a time range (since, until), event_ids, idempotency_key, trace_id, "
+            f"transaction. A key, trace or transaction may select at most {replay_selection.MAX_SELECTED} events.",
         ),
         "ReplayPlan": replay_plan_schema,
         "ReplayList": obj({"results": array(ref("Replay"))}),
         "DeliveryAttempt": attempt,
+        "LoggedAttempt": logged_attempt,
+        "AttemptPage": obj({"results": array(ref("LoggedAttempt")), "next_cursor": nullable(text())}),
+        "TestDelivery": obj(
+            {**logged_attempt["properties"], "delivered": {"type": "boolean", "description": "A 2xx came back."}},
+            description="The test send's attempt (outcome test).",
+        ),
         "Delivery": delivery,
         "DeliveryPage": obj({"results": array(ref("Delivery")), "next_cursor": nullable(text())}),
         "Redrive": obj(
@@ -1349,6 +1409,36 @@ def _paths() -> dict[str, Schema]:
                 errors=[404, 409],
             ),
         },
+        "/api/consumers/{name}/test": {
+            "post": operation(
+                "testConsumer",
+                "Send the consumer one sample event now",
+                "Consumers",
+                scope="operate",
+                parameters=[consumer_name],
+                description="Through the same delivery code and URL checks as a replay; answered with the attempt "
+                "(status, latency, error, the start of the answer) whatever the consumer said. Sent even when paused.",
+                ok={200: answer("The attempt.", ref("TestDelivery"))},
+                errors=[404],
+            )
+        },
+        "/api/consumers/{name}/attempts": {
+            "get": operation(
+                "listConsumerAttempts",
+                f"Every attempt to deliver to the consumer, newest first, {replay_actions.ATTEMPT_PAGE} a page",
+                "Consumers",
+                scope="operate",
+                parameters=[
+                    consumer_name,
+                    query(
+                        "outcome", text(enum=list(replay_actions.ATTEMPT_OUTCOMES)), "Only attempts that came to this."
+                    ),
+                    query("cursor", text(pattern="^[0-9]+$"), "The next_cursor of the previous page."),
+                ],
+                ok={200: answer("A page of attempts.", ref("AttemptPage"))},
+                errors=[404],
+            )
+        },
         "/api/replays": {
             "get": operation(
                 "listReplays",
@@ -1366,7 +1456,8 @@ def _paths() -> dict[str, Schema]:
                 body=json_body(ref("ReplayCreate")),
                 description="With dry_run true: 200 with the plan, nothing delivered. Otherwise 202 with the replay "
                 "(state pending) and its Location; when its run cannot be queued, a 503 with Retry-After and "
-                "nothing saved.",
+                "nothing saved. A key, trace or transaction that selects no stored event is a 404.",
+                errors=[404],
                 ok={
                     200: answer("The dry run's plan.", ref("ReplayPlan")),
                     202: answer(
@@ -1399,6 +1490,23 @@ def _paths() -> dict[str, Schema]:
                 "answers 200 again.",
                 ok={200: answer("The replay, cancelled.", ref("Replay"))},
                 errors=[404, 409],
+            )
+        },
+        "/api/replays/{replay_id}/attempts": {
+            "get": operation(
+                "listReplayAttempts",
+                f"A replay's delivery attempts, newest first, {replay_actions.ATTEMPT_PAGE} a page",
+                "Replays",
+                scope="operate",
+                parameters=[
+                    replay_id,
+                    query(
+                        "outcome", text(enum=list(replay_actions.ATTEMPT_OUTCOMES)), "Only attempts that came to this."
+                    ),
+                    query("cursor", text(pattern="^[0-9]+$"), "The next_cursor of the previous page."),
+                ],
+                ok={200: answer("A page of attempts.", ref("AttemptPage"))},
+                errors=[404],
             )
         },
         "/api/replays/{replay_id}/deliveries": {

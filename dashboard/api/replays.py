@@ -13,7 +13,7 @@ from dashboard.core.numbers import whole_number
 from dashboard.events.envelope import format_time
 from dashboard.replay import actions
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
-from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
+from dashboard.replay.shapes import consumer_json, delivery_json, logged_attempt_json, replay_json
 
 PAGE = 100
 _STATES = (Delivery.PENDING, Delivery.SENDING, Delivery.RETRY, Delivery.DELIVERED, Delivery.DEAD)
@@ -45,6 +45,32 @@ def consumer_detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "PATCH":
         consumer = actions.do_update_consumer(consumer, _body(request))
     return json_response(consumer_json(consumer))
+
+
+@api_view("operate", ("POST",))
+def consumer_test(request: HttpRequest, name: str) -> HttpResponse:
+    """Send one sample event to the consumer now: ``200`` with the attempt (``delivered`` true for
+    a 2xx), whatever the consumer answered; ``404``."""
+    attempt = actions.do_test_consumer(actions.get_consumer(name))
+    answer = logged_attempt_json(attempt)
+    return json_response({**answer, "delivered": attempt.status is not None and 200 <= attempt.status < 300})
+
+
+def _attempts(request: HttpRequest, **owner: Any) -> HttpResponse:
+    rows, cursor = actions.attempts_page(**owner, outcome=request.GET.get("outcome"), cursor=request.GET.get("cursor"))
+    return json_response({"results": [logged_attempt_json(row) for row in rows], "next_cursor": cursor})
+
+
+@api_view("operate")
+def consumer_attempts(request: HttpRequest, name: str) -> HttpResponse:
+    """The consumer's attempts, newest first: ``outcome`` and ``cursor`` filter."""
+    return _attempts(request, consumer=actions.get_consumer(name))
+
+
+@api_view("operate")
+def replay_attempts(request: HttpRequest, replay_id: str) -> HttpResponse:
+    """The replay's attempts, newest first: ``outcome`` and ``cursor`` filter."""
+    return _attempts(request, replay=actions.get_replay(replay_id))
 
 
 def _create_replay(request: HttpRequest) -> HttpResponse:
@@ -116,7 +142,7 @@ def deliveries(request: HttpRequest, replay_id: str) -> HttpResponse:
     rows = list(query[: limit + 1])
     more = len(rows) > int(limit)
     rows = rows[: int(limit)]
-    log: dict[int, list[DeliveryAttempt]] = {}
+    log: dict[int | None, list[DeliveryAttempt]] = {}
     for attempt in DeliveryAttempt.objects.filter(delivery_id__in=[r.pk for r in rows]).order_by("number"):
         log.setdefault(attempt.delivery_id, []).append(attempt)
     return json_response(

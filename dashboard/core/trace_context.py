@@ -17,7 +17,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["TRACE_ID_PATTERN", "TraceContext", "parse_trace_id", "parse_traceparent", "parse_xray_header"]
+__all__ = [
+    "TRACE_ID_PATTERN",
+    "TraceContext",
+    "parse_pasted_trace_id",
+    "parse_trace_id",
+    "parse_traceparent",
+    "parse_xray_header",
+]
 
 #: A trace id as URLs and queries may name it: 32 hex digits in either case (stored lowercase).
 TRACE_ID_PATTERN = "[0-9a-fA-F]{32}"
@@ -74,6 +81,17 @@ def parse_trace_id(value: str) -> str | None:
     An all-zero id is not refused here: it names no trace, so looking it up finds nothing.
     """
     return value.lower() if _TRACE_ID.fullmatch(value) else None
+
+
+def parse_pasted_trace_id(value: str) -> str | None:
+    """A trace id as a person pastes it: a W3C id (32 hex, either case) or an X-Ray trace id
+    (``1-<8 hex>-<24 hex>``, the form AWS consoles show), as the stored 32-hex id; None otherwise.
+    Surrounding whitespace is ignored. The find box and replay selections read trace ids this way."""
+    text = value.strip()
+    xray = _XRAY_ROOT.fullmatch(text)
+    if xray:
+        return (xray["epoch"] + xray["unique"]).lower()
+    return parse_trace_id(text)
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,6 +52,35 @@ def transaction_at(path: str, now: datetime | None = None) -> dict[str, Any]:
         if name in named:
             return _detail(named[name], "/".join(parts[cut:]), now)
     raise NotFound(f"No transaction at {path!r}: no lifecycle named by its leading part.")
+
+
+def transaction_event_ids(lifecycle_name: str, key: str, limit: int) -> list[str]:
+    """The stored ids of the events of the transaction ``key`` in the lifecycle — every event that
+    ingest matched to it, steps and updates alike — in time order (then stored id), at most
+    ``limit``. Raises a 404 Problem for an unknown lifecycle or key.
+
+    The record's ``first_seen``/``last_seen`` (event times) bound the search to the ``event_time``
+    index; within them an event's ``lifecycle_matches`` text must name the lifecycle and the key (it
+    is written by ``orjson``, so the JSON prefix ``[<id>,"<key>",`` finds it; SQLite's LIKE ignores
+    case, so each candidate's matches are read to be sure)."""
+    lifecycle = lifecycle_named(lifecycle_name)
+    fold_pending()
+    tx = Transaction.objects.filter(lifecycle=lifecycle, key=key).only("first_seen", "last_seen").first()
+    if tx is None:
+        raise NotFound(f"No transaction {key!r} in lifecycle {lifecycle.name!r}.")
+    needle = orjson.dumps([lifecycle.id, key]).decode()[:-1] + ","
+    rows = (
+        Event.objects.filter(time__gte=tx.first_seen, time__lte=tx.last_seen, lifecycle_matches__contains=needle)
+        .order_by("time", "id")
+        .values_list("id", "lifecycle_matches")
+    )
+    found = []
+    for stored_id, matches in rows.iterator(chunk_size=2000):
+        if any(match[0] == lifecycle.id and match[1] == key for match in orjson.loads(matches or "[]")):
+            found.append(stored_id)
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _ms(later: datetime, earlier: datetime) -> float:

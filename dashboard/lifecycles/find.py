@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from dashboard.core.errors import Problem
-from dashboard.core.trace_context import parse_trace_id
+from dashboard.core.trace_context import parse_pasted_trace_id
 from dashboard.events.models import Event
 from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
@@ -22,16 +22,12 @@ from tracing.summaries import summarise_pending
 
 MAX_QUERY = 512
 MAX_PER_KIND = 10
-_XRAY = re.compile(r"^1-(?P<epoch>[0-9a-fA-F]{8})-(?P<unique>[0-9a-fA-F]{24})$")
 _STORED_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def _trace_id(text: str) -> str | None:
     """A W3C trace id (32 hex) or an X-Ray trace id (``1-<8 hex>-<24 hex>``) as a stored trace id."""
-    xray = _XRAY.fullmatch(text)
-    if xray:
-        return (xray["epoch"] + xray["unique"]).lower()
-    return parse_trace_id(text)
+    return parse_pasted_trace_id(text)
 
 
 def _item(kind: str, label: str, url: str) -> dict[str, str]:

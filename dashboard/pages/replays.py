@@ -1,4 +1,5 @@
-"""``/replays/``: consumers, a new replay (dry run first), replays with live progress, dead letters."""
+"""``/replays/``: consumers (edit, pause, test, attempts, delete), a new replay (dry run first; a
+"replay these" link fills it in), replays with live progress, dead letters and attempts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.core.numbers import whole_number
+from dashboard.replay.actions import ATTEMPT_OUTCOMES
 from dashboard.replay.models import Consumer, Delivery, Replay
 from dashboard.replay.shapes import consumer_json, delivery_json, replay_json
 
@@ -18,10 +20,15 @@ DEAD_LETTERS = 100
 def replays_page(request: HttpRequest) -> HttpResponse:
     replays = list(Replay.objects.prefetch_related("consumers").order_by("-id")[:RECENT_REPLAYS])
     selected = None
-    wanted = whole_number(request.GET.get("replay"))
-    if wanted is not None:
-        selected = Replay.objects.filter(pk=wanted).first()
-    if selected is None:
+    missing = None  # a ?replay= that names no replay: the page's not-found state
+    asked = request.GET.get("replay")
+    if asked:
+        wanted = whole_number(asked)
+        if wanted is not None:
+            selected = next((r for r in replays if r.pk == wanted), None) or Replay.objects.filter(pk=wanted).first()
+        if selected is None:
+            missing = asked[:40]
+    else:
         selected = next((r for r in replays if r.failed), None)
     dead = []
     if selected is not None:
@@ -38,6 +45,9 @@ def replays_page(request: HttpRequest) -> HttpResponse:
             "consumers": [consumer_json(c) for c in Consumer.objects.order_by("name")],
             "replays": [replay_json(r) for r in replays],
             "selected": replay_json(selected) if selected else None,
+            "missing_replay": missing,
             "dead_letters": dead,
+            "outcomes": ATTEMPT_OUTCOMES,
         },
+        status=404 if missing else 200,
     )

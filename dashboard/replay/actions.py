@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,16 +37,20 @@ from typing import Any
 
 from celery import current_app
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from dashboard.core.broker import check_broker
 from dashboard.core.errors import Problem
-from dashboard.events.envelope import EntryError, parse_time
+from dashboard.core.numbers import whole_number
+from dashboard.events.envelope import EntryError, canonical_envelope, parse_time
+from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
-from dashboard.replay.models import Consumer, Delivery, Replay
-from dashboard.replay.plan import compiled_or_none, dry_run
-from dashboard.replay.targets import TargetRefused, check_url
+from dashboard.replay.delivery import Sender, delivery_body, delivery_headers
+from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
+from dashboard.replay.plan import compiled_or_none, dry_run, plan_selected, walk
+from dashboard.replay.selection import Found, SelectionError, resolve, selected_pages, selection_kinds
+from dashboard.replay.targets import Resolver, TargetRefused, check_url
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")  # \Z: "$" would allow a final newline
 MAX_RATE = 100_000.0
@@ -135,12 +140,12 @@ def _time_field(document: dict[str, Any], name: str, default: datetime | None = 
 # --- consumers -------------------------------------------------------------------------------------
 
 
-CONSUMER_FIELDS = ("name", "url", "pattern", "secret", "rate_per_second")
+CONSUMER_FIELDS = ("name", "url", "pattern", "secret", "rate_per_second", "paused")
 
 
 def check_consumer(document: Any) -> dict[str, Any]:
-    """A consumer's fields from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?}``,
-    checked (the URL against the target rules); Invalid with the reason."""
+    """A consumer's fields from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?,
+    "paused"?}``, checked (the URL against the target rules); Invalid with the reason."""
     document = _object(document)
     unknown = sorted(set(document) - set(CONSUMER_FIELDS))
     if unknown:
@@ -155,7 +160,10 @@ def check_consumer(document: Any) -> dict[str, Any]:
     if not isinstance(secret, str) or len(secret) > 256 or "\x00" in secret:
         raise Invalid("'secret' must be a string of at most 256 characters (no U+0000).")
     rate = check_rate(document.get("rate_per_second"))
-    return {"name": name, "url": url, "pattern": pattern, "secret": secret, "rate_per_second": rate}
+    paused = document.get("paused") or False
+    if not isinstance(paused, bool):
+        raise Invalid("'paused' must be true or false.")
+    return {"name": name, "url": url, "pattern": pattern, "secret": secret, "rate_per_second": rate, "paused": paused}
 
 
 def do_create_consumer(document: Any) -> Consumer:
@@ -177,8 +185,9 @@ def get_consumer(name: str) -> Consumer:
 
 def do_update_consumer(consumer: Consumer, changes: Any) -> Consumer:
     """Change some of ``consumer``'s fields (the others stay; ``null`` clears the pattern, the
-    secret or the rate). Deliveries made from then on use the new values; the URL is checked
-    again, as it is before every delivery."""
+    secret or the rate). Deliveries made from then on use the new values (a running replay reads
+    them within a second): ``paused`` true holds its replays' deliveries, false lets them go on; the
+    URL is checked again, as it is before every delivery."""
     changes = _object(changes)
     current = {name: getattr(consumer, name) for name in CONSUMER_FIELDS}
     fields = check_consumer({**current, **changes})
@@ -204,6 +213,64 @@ def do_delete_consumer(consumer: Consumer) -> None:
         consumer.delete()
 
 
+TEST_REPLAY_NAME = "eventscope-test"
+TEST_SOURCE, TEST_DETAIL_TYPE = "eventscope.test", "EventscopeTest"
+
+
+def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) -> DeliveryAttempt:
+    """Send one sample event to ``consumer`` as a replay would (same body shape, headers, signature,
+    URL checks and timeouts; ``X-Eventscope-Replay: eventscope-test``, source ``eventscope.test``)
+    and record the attempt (outcome ``test``, no replay). Sent whether or not it is paused: checking
+    an endpoint before resuming it is the point. Never raises for what the network or the consumer
+    did: the attempt says it."""
+    now = timezone.now()
+    test_id = f"test-{uuid.uuid4().hex}"
+    envelope = canonical_envelope(
+        event_id=test_id, source=TEST_SOURCE, detail_type=TEST_DETAIL_TYPE, time=now, account="000000000000",
+        region="local", resources=[], detail={"test": True, "consumer": consumer.name},
+    )  # fmt: skip
+    body = delivery_body(envelope, TEST_REPLAY_NAME)
+    headers = delivery_headers(
+        replay_name=TEST_REPLAY_NAME, event_id=test_id, idempotency_key="", secret=consumer.secret, body=body
+    )
+    sender = Sender(resolver=resolver)
+    try:
+        outcome = sender.send(consumer.url, body, headers)
+    finally:
+        sender.close()
+    return DeliveryAttempt.objects.create(
+        consumer=consumer, number=1, at=now, status=outcome.status, latency_ms=outcome.latency_ms,
+        error=outcome.error, response=outcome.response, outcome=DeliveryAttempt.TEST,
+    )  # fmt: skip
+
+
+ATTEMPT_OUTCOMES = (Delivery.DELIVERED, Delivery.RETRY, Delivery.DEAD, DeliveryAttempt.TEST)
+ATTEMPT_PAGE = 100
+
+
+def attempts_page(
+    *, consumer: Consumer | None = None, replay: Replay | None = None, outcome: str | None, cursor: str | None
+) -> tuple[list[DeliveryAttempt], str | None]:
+    """A consumer's or a replay's attempts, newest first, ``ATTEMPT_PAGE`` at a time (one range of
+    the ``(consumer, id)`` or ``(replay, id)`` index), optionally of one ``outcome``; and the cursor
+    of the next page (None at the end). Invalid for an unknown outcome or a cursor not given out."""
+    query = DeliveryAttempt.objects.select_related("delivery", "consumer").order_by("-id")
+    query = query.filter(consumer=consumer) if consumer is not None else query.filter(replay=replay)
+    if outcome:
+        if outcome not in ATTEMPT_OUTCOMES:
+            raise Invalid(f"'outcome' must be one of {', '.join(ATTEMPT_OUTCOMES)}.", where="outcome")
+        query = query.filter(outcome=outcome)
+    if cursor:
+        before = whole_number(cursor)
+        if before is None or before > _ID_MAX:
+            raise Invalid("'cursor' is not a cursor this API gave out.", where="cursor")
+        query = query.filter(id__lt=before)
+    rows = list(query[: ATTEMPT_PAGE + 1])
+    more = len(rows) > ATTEMPT_PAGE
+    rows = rows[:ATTEMPT_PAGE]
+    return rows, str(rows[-1].pk) if more else None
+
+
 # --- replays ---------------------------------------------------------------------------------------
 
 
@@ -217,21 +284,48 @@ class ReplayRequest:
     consumers: list[Consumer]
     rate: float | None
     dry_run: bool
+    # What a person found (event ids, a key, a trace, a transaction); None for a time range.
+    found: Found | None = None
+
+
+def _check_selection(document: dict[str, Any]) -> tuple[datetime, datetime, Found | None]:
+    """The replay's time bounds and, for a selection, its resolved events: exactly one of a time
+    range (``since``, ``until``) and the selection kinds."""
+    kinds = selection_kinds(document)
+    if len(kinds) != 1:
+        choices = "a time range ('since', 'until'), 'event_ids', 'idempotency_key', 'trace_id' or 'transaction'"
+        if not kinds:
+            raise Invalid(f"Say what to replay: {choices}.")
+        raise Invalid(f"Give one of {choices}, not several (this request gives {', '.join(kinds)}).")
+    if kinds[0] == "time range":
+        since = _time_field(document, "since")
+        until = _time_field(document, "until", default=timezone.now())
+        if until <= since:
+            raise Invalid("'until' must be after 'since'.")
+        return since, until, None
+    try:
+        found = resolve(kinds[0], document[kinds[0]])
+    except SelectionError as err:
+        raise Invalid(err.message, status=err.status, code=err.code, where=err.where) from None
+    times = Event.objects.filter(pk__in=[found.ids[0], found.ids[-1]]).aggregate(first=Min("time"), last=Max("time"))
+    return times["first"], times["last"] + timedelta(microseconds=1), found
 
 
 def check_replay(document: Any) -> ReplayRequest:
+    """A replay request, checked: its name, what it replays (a time range or a selection, see
+    ``dashboard.replay.selection``), pattern, consumers (a dry run may name none: it then shows
+    what the selection holds) and rate; Invalid with the reason."""
     document = _object(document)
     name = document.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 256 or not name.isprintable():
         raise Invalid("'name' is required: a string of at most 256 printable characters.")
-    since = _time_field(document, "since")
-    until = _time_field(document, "until", default=timezone.now())
-    if until <= since:
-        raise Invalid("'until' must be after 'since'.")
+    dry = document.get("dry_run", False)
+    if not isinstance(dry, bool):
+        raise Invalid("'dry_run' must be true or false.")
     pattern = document.get("pattern")
     compiled = check_pattern(pattern)
     names = document.get("consumers")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not (names or dry):
         raise Invalid("'consumers' must be a non-empty list of consumer names.")
     if len(names) > MAX_LIST:
         raise Invalid(f"'consumers' lists more than {MAX_LIST} names.")
@@ -240,24 +334,30 @@ def check_replay(document: Any) -> ReplayRequest:
     missing = sorted(set(names) - {c.name for c in consumers} - set(unknown)) + unknown
     if missing:
         raise Invalid(f"Unknown consumer(s): {', '.join(missing)}.")
-    dry = document.get("dry_run", False)
-    if not isinstance(dry, bool):
-        raise Invalid("'dry_run' must be true or false.")
+    since, until, found = _check_selection(document)
     return ReplayRequest(
-        name, since, until, pattern, compiled, consumers, check_rate(document.get("rate_per_second")), dry
+        name, since, until, pattern, compiled, consumers, check_rate(document.get("rate_per_second")), dry, found
     )
+
+
+def _pages(request: ReplayRequest) -> Iterable[list[Event]]:
+    if request.found is not None:
+        return selected_pages(request.found.ids)
+    return walk(request.since, request.until, request.compiled)
 
 
 def plan_replay(request: ReplayRequest) -> dict[str, Any]:
     """The dry run's answer: what the replay would deliver."""
     consumers = [(c, compiled_or_none(c.pattern)) for c in sorted(request.consumers, key=lambda c: c.name)]
-    plan = dry_run(request.since, request.until, request.compiled, consumers)
-    return {"name": request.name, "since": request.since, "until": request.until, **plan}
+    plan = dry_run(_pages(request), request.compiled, consumers)
+    selection = request.found.describe if request.found else None
+    return {"name": request.name, "since": request.since, "until": request.until, "selection": selection, **plan}
 
 
 def do_create_replay(request: ReplayRequest) -> Replay:
     """Store the replay (``pending``) and enqueue its run after commit; BrokerUnavailable, with
-    nothing stored, when the task broker does not answer (see the module docstring)."""
+    nothing stored, when the task broker does not answer (see the module docstring). A selection's
+    deliveries are planned here, in the same transaction (``plan_selected``)."""
     check_broker()
     with transaction.atomic():
         replay = Replay.objects.create(
@@ -266,8 +366,16 @@ def do_create_replay(request: ReplayRequest) -> Replay:
             until=request.until,
             pattern=request.pattern,
             rate_per_second=request.rate,
+            selection=request.found.describe if request.found else None,
         )
         replay.consumers.set(request.consumers)
+        if request.found is not None:
+            consumers = [(c, compiled_or_none(c.pattern)) for c in sorted(request.consumers, key=lambda c: c.name)]
+            matched, skipped, planned = plan_selected(replay.pk, _pages(request), request.compiled, consumers)
+            Replay.objects.filter(pk=replay.pk).update(
+                matched=matched, skipped=skipped, planned=planned, total=planned, walk_done=True
+            )
+            replay.refresh_from_db()
         enqueue_run(replay.pk)
     return replay
 

@@ -19,7 +19,7 @@ class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Consumer
-        fields = ("name", "url", "pattern", "secret", "rate_per_second")
+        fields = ("name", "url", "pattern", "secret", "rate_per_second", "paused")
         widgets = {"secret": forms.PasswordInput(render_value=True)}
 
     def clean(self) -> dict[str, Any]:
@@ -37,7 +37,7 @@ class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(Consumer)
 class ConsumerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = ConsumerForm
-    list_display = ("name", "url", "rate_per_second", "created_at")
+    list_display = ("name", "url", "rate_per_second", "paused", "created_at")
     search_fields = ("name", "url")
 
 
@@ -69,7 +69,7 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ("number", "at", "status", "latency_ms", "error", "outcome")
+    fields = readonly_fields = ("number", "at", "status", "latency_ms", "error", "response", "outcome")
 
 
 @admin.register(Delivery)

@@ -46,6 +46,8 @@ class Outcome:
     latency_ms: float
     error: str = ""
     retry_after: float | None = None
+    # The start of the consumer's answer (its body, as text), kept with the attempt.
+    response: str = ""
 
 
 def delivery_body(envelope: dict[str, Any], replay_name: str) -> bytes:
@@ -190,16 +192,18 @@ class Sender:
         latency = (time.perf_counter() - started) * 1000
         status = response.status
         kind = classify(status)
-        if kind == DELIVERED:
-            return Outcome(DELIVERED, status, latency)
         # The consumer's text is kept with the attempt: without U+0000, which PostgreSQL cannot store.
         text = replace_nul(response.data[:_ERROR_BODY].decode("utf-8", "replace")) if response.data else ""
+        if kind == DELIVERED:
+            return Outcome(DELIVERED, status, latency, response=text)
         if 300 <= status < 400:
             location = response.headers.get("Location", "")
             error = f"HTTP {status}: redirect to {location[:200]!r} not followed"
         else:
             error = f"HTTP {status}" + (f": {text}" if text else "")
-        return Outcome(kind, status, latency, error, parse_retry_after(response.headers.get("Retry-After")))
+        return Outcome(
+            kind, status, latency, error, parse_retry_after(response.headers.get("Retry-After")), response=text
+        )
 
     def close(self) -> None:
         for pool in self._pools.values():

@@ -64,7 +64,7 @@ from dashboard.replay.targets import Resolver
 
 logger = logging.getLogger(__name__)
 
-# How far (in matched events) planning may run ahead of the slowest lane.
+# How far (in matched events) planning may run ahead of the slowest lane (of a consumer not paused).
 BACKLOG = 5000
 LANE_PAGE = 500
 MAX_BATCH = 100
@@ -151,6 +151,11 @@ def backoff_seconds(drive_attempts: int, retry_after: float | None) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
+ATTEMPT_COLUMNS = (
+    "delivery_id", "consumer_id", "replay_id", "number", "at", "status", "latency_ms", "error", "response", "outcome",
+)  # fmt: skip
+# How often a lane reads its consumer again (a change of URL, secret or rate; a pause or a resume).
+CONSUMER_REFRESH_EVERY = 0.5
 _ITEM_FIELDS = ("id", "seq", "idempotency_key", "attempts", "drive_attempts", "state", "next_attempt_at")
 
 
@@ -172,6 +177,7 @@ class Lane(threading.Thread):
         self.loaded_upto = 0
         self.idle = False
         self._last_rescan = 0.0
+        self._last_refresh = time.monotonic()
         self._latency = 0.001
         self._recorder = Recorder(self)
 
@@ -343,6 +349,7 @@ class Lane(threading.Thread):
             return
         table = connection.ops.quote_name(Delivery._meta.db_table)
         owner = self.run_.owner
+        consumer_id, replay_id = self.consumer.pk, self.run_.replay_id
         now = db_datetime(timezone.now())
         updates = []
         attempts = []
@@ -357,8 +364,8 @@ class Lane(threading.Thread):
                 outcome.latency_ms, done_at, now, item.id, owner,
             ))  # fmt: skip
             attempts.append((
-                item.id, item.attempts, db_datetime(result.at), outcome.status, outcome.latency_ms, outcome.error,
-                result.state,
+                item.id, consumer_id, replay_id, item.attempts, db_datetime(result.at), outcome.status,
+                outcome.latency_ms, outcome.error, outcome.response, result.state,
             ))  # fmt: skip
             if result.state == Delivery.DELIVERED:
                 delivered += 1
@@ -382,7 +389,7 @@ class Lane(threading.Thread):
             if attempts:
                 insert_rows(
                     DeliveryAttempt,
-                    ("delivery_id", "number", "at", "status", "latency_ms", "error", "outcome"),
+                    ATTEMPT_COLUMNS,
                     attempts,
                 )
             if delivered or dead:
@@ -412,11 +419,41 @@ class Lane(threading.Thread):
             if not self.shared.stop.is_set() and not (self.loaded_upto < self.shared.planned_seq):
                 self.shared.cond.wait(timeout)
 
+    def _refresh_consumer(self) -> None:
+        """Read the consumer again: deliveries from now on use its current URL, secret and rate, and
+        a paused consumer is sent nothing (``_paused_wait``)."""
+        self._last_refresh = time.monotonic()
+        row = (
+            Consumer.objects.filter(pk=self.consumer.pk)
+            .values_list("url", "secret", "rate_per_second", "paused")
+            .first()
+        )
+        if row is None:  # deleted (only possible once the replay is no longer active): send nothing more
+            self.consumer.paused = True
+            return
+        url, secret, rate, paused = row
+        if rate != self.consumer.rate_per_second:
+            self.bucket = TokenBucket(_min_rate(self.run_.replay.rate_per_second, rate))
+        self.consumer.url, self.consumer.secret = url, secret
+        self.consumer.rate_per_second, self.consumer.paused = rate, paused
+
+    def _paused_wait(self) -> None:
+        """Wait while the consumer is paused: the replay stays running (its lease renewed by the
+        run) and completes only once this lane has nothing left to send."""
+        self._recorder.drain()
+        self.idle = self.shared.walk_done and not self._has_work() and not self.held
+        self.shared.stop.wait(CONSUMER_REFRESH_EVERY)
+
     def run(self) -> None:
         self._recorder.start()
         try:
             self._load_retries()
             while not self.shared.stop.is_set():
+                if time.monotonic() - self._last_refresh >= CONSUMER_REFRESH_EVERY or self.consumer.paused:
+                    self._refresh_consumer()
+                if self.consumer.paused:
+                    self._paused_wait()
+                    continue
                 batch = self._take_batch()
                 if batch:
                     self.idle = False
@@ -532,11 +569,11 @@ class ReplayRun:
         stale = list(
             Delivery.objects.filter(replay_id=self.replay_id, state=Delivery.SENDING)
             .exclude(claim=self.owner)
-            .values_list("id", "attempts")
+            .values_list("id", "attempts", "consumer_id")
         )
         if stale:
             with transaction.atomic():
-                Delivery.objects.filter(id__in=[pk for pk, _ in stale], state=Delivery.SENDING).exclude(
+                Delivery.objects.filter(id__in=[pk for pk, _, _ in stale], state=Delivery.SENDING).exclude(
                     claim=self.owner
                 ).update(
                     state=Delivery.DEAD,
@@ -549,10 +586,10 @@ class ReplayRun:
                 )
                 DeliveryAttempt.objects.bulk_create(
                     DeliveryAttempt(
-                        delivery_id=pk, number=attempts + 1, at=now, status=None, latency_ms=0.0,
-                        error=UNKNOWN_OUTCOME, outcome=Delivery.DEAD,
+                        delivery_id=pk, consumer_id=consumer_id, replay_id=self.replay_id, number=attempts + 1, at=now,
+                        status=None, latency_ms=0.0, error=UNKNOWN_OUTCOME, outcome=Delivery.DEAD,
                     )
-                    for pk, attempts in stale
+                    for pk, attempts, consumer_id in stale
                 )  # fmt: skip
             logger.warning(
                 "replay %s: %d in-flight deliveries dead-lettered (outcome unknown)", self.replay_id, len(stale)
@@ -652,6 +689,13 @@ class ReplayRun:
             state=Replay.FAILED, error=error[:2000], finished_at=timezone.now(), lease_owner="", lease_expires_at=None
         )
 
+    def _slowest_loaded(self) -> int:
+        """How far the slowest lane has loaded. A paused consumer's lane does not count (it loads its
+        rows from the database when resumed, however far planning got), so that it does not hold the
+        other consumers back; when every lane is paused, planning stops a backlog ahead."""
+        running = [lane.loaded_upto for lane in self.lanes if not lane.consumer.paused]
+        return min(running, default=0)
+
     def _loop(self) -> None:
         renew_every = max(0.5, settings.EVENTSCOPE_REPLAY_LEASE_SECONDS / 4)
         last_beat = last_publish = time.monotonic()
@@ -661,7 +705,7 @@ class ReplayRun:
             planning = (
                 self._pages is not None
                 and not self.shared.walk_done
-                and self.shared.planned_seq - min((lane.loaded_upto for lane in self.lanes), default=0) < BACKLOG
+                and self.shared.planned_seq - self._slowest_loaded() < BACKLOG
             )
             if planning:
                 self._plan_page()

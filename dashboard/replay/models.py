@@ -20,6 +20,9 @@ class Consumer(models.Model):
     pattern = FastJSONField(null=True, blank=True, default=None)
     secret = models.CharField(max_length=256, blank=True, default="")
     rate_per_second = models.FloatField(null=True, blank=True)
+    # A paused consumer receives nothing: replays to it wait (running, not failed) until resumed.
+    # db_default: rows written by SQL that predates the column (older code, a restore) are not paused.
+    paused = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -32,7 +35,12 @@ class Consumer(models.Model):
 
 class Replay(models.Model):
     """One replay of the archive's events with ``since <= time < until`` (and ``pattern``) to
-    ``consumers``.
+    ``consumers``, or of what a person found (``selection``: stored ids, a key, a trace or a
+    transaction; ``dashboard.replay.selection``).
+
+    A selection is resolved to its events when the replay is created, and their deliveries are
+    planned in the same transaction (``walk_done`` from the start): a run, resumed or not, delivers
+    exactly those. ``since``/``until`` then span the selected events' times.
 
     The walk over the archive is resumable: ``cursor_time``/``cursor_event`` is the last event
     planned, ``planned`` the deliveries created so far and ``walk_done`` whether the walk is over.
@@ -51,6 +59,8 @@ class Replay(models.Model):
     since = models.DateTimeField()
     until = models.DateTimeField()
     pattern = FastJSONField(null=True, blank=True, default=None)
+    # What a person found, e.g. {"kind": "trace_id", "trace_id": "…", "events": 12}; None: a time range.
+    selection = FastJSONField(null=True, blank=True, default=None)
     consumers = models.ManyToManyField(Consumer, related_name="replays", db_table="dashboard_replay_consumers")
     rate_per_second = models.FloatField(null=True, blank=True)
     state = models.CharField(max_length=16, default=PENDING)
@@ -123,20 +133,36 @@ class Delivery(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """One HTTP attempt of a delivery: its HTTP status (None when no response came), latency and
-    error, and what followed (``delivered``, ``retry``, ``dead``)."""
+    """One attempt to send an event to a consumer: its HTTP status (None when no response came),
+    latency, error, the start of the consumer's answer, and what followed (``delivered``, ``retry``,
+    ``dead``; ``test`` for a "send test event", which has no delivery or replay).
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    ``consumer`` and ``replay`` repeat the delivery's so that a consumer's or a replay's attempts
+    list newest first from one index each, without a join; they are null only on rows written
+    before they existed (the migration fills them in) and ``replay`` on test sends.
+    """
+
+    TEST = "test"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log", null=True)
+    # No single-column indexes: the (consumer, id) and (replay, id) ones below lead with them.
+    consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="+", null=True, db_index=False)
+    replay = models.ForeignKey(Replay, on_delete=models.CASCADE, related_name="+", null=True, db_index=False)
     number = models.PositiveIntegerField()
     at = models.DateTimeField()
     status = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.FloatField()
     error = models.TextField(blank=True, default="")
+    response = models.TextField(blank=True, default="", db_default="")
     outcome = models.CharField(max_length=16)
 
     class Meta:
         db_table = "dashboard_deliveryattempt"  # the app it was born in
-        indexes = [models.Index(fields=["delivery", "number"], name="attempt_delivery_number")]
+        indexes = [
+            models.Index(fields=["delivery", "number"], name="attempt_delivery_number"),
+            models.Index(fields=["consumer", "id"], name="attempt_consumer_id"),
+            models.Index(fields=["replay", "id"], name="attempt_replay_id"),
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id} ({self.outcome})"

@@ -8,7 +8,7 @@ partial sort, PostgreSQL's incremental sort), so a page costs the same at any de
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -132,19 +132,20 @@ def insert_deliveries(replay_id: int, first_seq: int, selection: Selection) -> i
 
 
 def dry_run(
-    since: datetime,
-    until: datetime,
+    pages: Iterable[list[Event]],
     pattern: CompiledPattern | None,
     consumers: Sequence[tuple[Consumer, CompiledPattern | None]],
 ) -> dict[str, Any]:
-    """The plan of a replay without delivering anything: events matched, by detail-type and by
-    consumer, deliveries in all, consumers' skips and the first few events in delivery order."""
+    """The plan of a replay without delivering anything, over ``pages`` (the archive walk or a
+    selection's events): events matched, by detail-type and by consumer, deliveries in all,
+    consumers' skips and the first few events in delivery order that a chosen consumer receives
+    (with no consumers chosen, the first events matched)."""
     by_type: Counter[str] = Counter()
     by_consumer: Counter[str] = Counter({consumer.name: 0 for consumer, _ in consumers})
     first: list[dict[str, Any]] = []
     matched = skipped = scanned = 0
     complete = True
-    for events in walk(since, until, pattern):
+    for events in pages:
         selection = select(events, pattern, consumers)
         scanned += len(events)
         skipped += selection.skipped
@@ -153,7 +154,7 @@ def dry_run(
             by_type[event.detail_type] += 1
             for consumer in receivers:
                 by_consumer[consumer.name] += 1
-            if len(first) < FIRST_EVENTS:
+            if len(first) < FIRST_EVENTS and (receivers or not consumers):
                 first.append(event_json(event))
         if scanned >= DRY_RUN_SCAN_LIMIT:
             complete = False
@@ -169,3 +170,21 @@ def dry_run(
         "by_consumer": dict(by_consumer),
         "first_events": first,
     }
+
+
+def plan_selected(
+    replay_id: int,
+    pages: Iterable[list[Event]],
+    pattern: CompiledPattern | None,
+    consumers: Sequence[tuple[Consumer, CompiledPattern | None]],
+) -> tuple[int, int, int]:
+    """Plan every delivery of a selection replay at once (its events are few and fixed): the rows
+    as the walk would create them, in the same order. Returns ``(matched, skipped, deliveries)``.
+    Precondition: inside the transaction that creates the replay."""
+    matched = skipped = planned = 0
+    for events in pages:
+        selection = select(events, pattern, consumers)
+        planned += insert_deliveries(replay_id, matched, selection)
+        matched += len(selection.matched)
+        skipped += selection.skipped
+    return matched, skipped, planned

@@ -23,6 +23,7 @@ def consumer_json(consumer: Consumer) -> dict[str, Any]:
         "pattern": consumer.pattern,
         "has_secret": bool(consumer.secret),
         "rate_per_second": consumer.rate_per_second,
+        "paused": consumer.paused,
         "created_at": _time(consumer.created_at),
     }
 
@@ -31,8 +32,11 @@ def replay_json(replay: Replay, *, consumers: list[str] | None = None, rate: flo
     """A replay's state and counters (docs/replay.md) with its progress: ``total`` deliveries expected
     (exact once ``planning_done``), ``rate`` (deliveries a second: the recent rate while a run
     reports it, else the average since it started) and ``eta_seconds``."""
+    paused: list[str] = []
     if consumers is None:
-        consumers = [consumer.name for consumer in replay.consumers.all()]
+        chosen = list(replay.consumers.all())
+        consumers = [consumer.name for consumer in chosen]
+        paused = [consumer.name for consumer in chosen if consumer.paused]
     done = replay.delivered + replay.failed
     if rate is None and replay.started_at is not None and replay.state == Replay.RUNNING:
         elapsed = (timezone.now() - replay.started_at).total_seconds()
@@ -48,7 +52,10 @@ def replay_json(replay: Replay, *, consumers: list[str] | None = None, rate: flo
         "since": _time(replay.since),
         "until": _time(replay.until),
         "pattern": replay.pattern,
+        "selection": replay.selection,
         "consumers": consumers,
+        # Its deliveries to these wait until they are resumed.
+        "paused_consumers": paused,
         "rate_per_second": replay.rate_per_second,
         "matched": replay.matched,
         "delivered": replay.delivered,
@@ -77,6 +84,27 @@ def attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
         "status": attempt.status,
         "latency_ms": round(attempt.latency_ms, 2),
         "error": attempt.error or None,
+        "outcome": attempt.outcome,
+    }
+
+
+def logged_attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
+    """An attempt as the attempts logs list it (``/api/consumers/<name>/attempts``,
+    ``/api/replays/<id>/attempts``): which replay, event and consumer, and how it went. Precondition:
+    ``delivery`` and ``consumer`` selected with it."""
+    delivery = attempt.delivery
+    return {
+        "id": attempt.pk,
+        "replay": attempt.replay_id,
+        "delivery": attempt.delivery_id,
+        "event": delivery.event_id if delivery is not None else None,
+        "consumer": attempt.consumer.name if attempt.consumer is not None else None,
+        "number": attempt.number,
+        "at": _time(attempt.at),
+        "status": attempt.status,
+        "latency_ms": round(attempt.latency_ms, 2),
+        "error": attempt.error or None,
+        "response": attempt.response or None,
         "outcome": attempt.outcome,
     }
 

@@ -288,6 +288,8 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "GET /api/consumers/{name}": {"path_parameters": {"name": "sink"}},
         "PATCH /api/consumers/{name}": {"path_parameters": {"name": "spare"}, "body": {"secret": None}},
         "DELETE /api/consumers/{name}": {"path_parameters": {"name": "spare"}},
+        "POST /api/consumers/{name}/test": {"path_parameters": {"name": "sink"}},
+        "GET /api/consumers/{name}/attempts": {"path_parameters": {"name": "sink"}, "query": {"outcome": "dead"}},
         "GET /api/replays": {},
         "POST /api/replays": {
             "body": {"name": "plan", "since": "2026-01-01T00:00:00Z", "consumers": ["sink"], "dry_run": True}
@@ -296,6 +298,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "POST /api/replays/{replay_id}/cancel": {"path_parameters": {"replay_id": str(world.running_replay_id)}},
         "GET /api/replays/{replay_id}/deliveries": {"path_parameters": replay_id, "query": {"state": "dead"}},
         "POST /api/replays/{replay_id}/redrive": {"path_parameters": replay_id, "body": {}},
+        "GET /api/replays/{replay_id}/attempts": {"path_parameters": replay_id, "query": {"outcome": "dead"}},
     }
 
 

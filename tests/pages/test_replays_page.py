@@ -1,5 +1,5 @@
 """The /replays/ page in a real browser: add a consumer, dry run, start, watch it finish live, and
-re-drive dead letters."""
+re-drive dead letters with the outcome said on the page."""
 
 from __future__ import annotations
 
@@ -61,10 +61,16 @@ def test_dead_letters_are_listed_and_re_driven_from_the_page(page):
         assert page.locator("#dead-letters .redrive-one").count() == 12
         assert "HTTP 410" in page.text_content("#dead-letters")
         accepting["now"] = True
-        with page.expect_navigation():  # the page reloads once the re-drive is accepted
-            page.click("#dead-letters .redrive-one >> nth=0")
-        with page.expect_navigation():
-            page.click("#redrive-all")
+        page.click("#dead-letters .redrive-one >> nth=0")
+        page.wait_for_selector("#redrive-status:has-text('1 dead letter re-driven')")
+        first = page.locator("#dead-letters tbody tr").first
+        assert "re-driven" in first.locator(".redrive-state").text_content()
+        assert first.locator(".redrive-one").is_disabled()
+        page.click("#redrive-all")
+        page.wait_for_selector("#redrive-status:has-text('re-driven')")
+        assert "11 dead letters re-driven" in page.text_content("#redrive-status")  # the first is not dead now
+        assert page.locator("#dead-letters .redrive-one:not([disabled])").count() == 0
+        assert page.is_disabled("#redrive-all")
         page.locator(f"#replay-{replay.pk} td.delivered", has_text="12").wait_for(timeout=30000)
         assert sorted(server.event_ids()) == sorted(set(server.event_ids())) and len(server.event_ids()) == 12
     assert page.script_errors == []  # type: ignore[attr-defined]

@@ -1,6 +1,11 @@
-// The replays page (/replays/): consumers, dry run then start, live progress over /ws/replays/<id>/,
-// cancel and re-drive. Payload text only ever reaches the page through textContent.
-import { cell, socketUrl, timeCell, timeNode } from "./dom.js";
+// The replays page (/replays/): consumers (add, edit, pause/resume, send a test event, attempts,
+// delete), a new replay (dry run then start; a "replay these" link fills it in), live progress over
+// /ws/replays/<id>/, cancel, re-drive, and the attempts log. Payload text only ever reaches the
+// page through textContent.
+import { cell, el, link, socketUrl, timeCell, timeNode } from "./dom.js";
+import {
+  attemptSummary, attemptsUrl, patternText, selectionFromQuery, selectionLabel, selectionName,
+} from "./replayforms.js";
 
 function start() {
   const root = document.getElementById("replays-page");
@@ -18,6 +23,7 @@ function start() {
       headers: Object.assign({ "Content-Type": "application/json", "X-CSRFToken": csrf }, extraHeaders),
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
+      if (response.status === 204) return null;
       return response.json().then(function (data) {
         if (!response.ok) {
           let message = data && data.error ? data.error.message : "HTTP " + response.status;
@@ -33,6 +39,199 @@ function start() {
     box.textContent = text;
     box.classList.toggle("error", Boolean(isError));
   }
+
+  function button(text, cls, onClick) {
+    let b = el("button", cls, text);
+    b.type = "button";
+    b.addEventListener("click", function () { onClick(b); });
+    return b;
+  }
+
+  // --- consumers ---------------------------------------------------------------------------------
+
+  let consumers = JSON.parse(document.getElementById("consumers-data").textContent);
+  const consumerRows = document.getElementById("consumer-rows");
+  const picks = document.getElementById("consumer-picks");
+  const consumerForm = document.getElementById("consumer-form");
+  let editing = null; // the name of the consumer the form edits; null: the form adds one
+
+  function renderPicks() {
+    let checked = {};
+    picks.querySelectorAll("input[name=consumers]:checked").forEach(function (box) { checked[box.value] = true; });
+    picks.querySelectorAll("label.pick, span.muted").forEach(function (node) { node.remove(); });
+    if (!consumers.length) picks.appendChild(el("span", "muted small", "Add a consumer first."));
+    consumers.forEach(function (consumer) {
+      let label = el("label", "pick");
+      let box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "consumers";
+      box.value = consumer.name;
+      box.checked = Boolean(checked[consumer.name]);
+      label.append(box, " " + consumer.name + (consumer.paused ? " (paused)" : ""));
+      picks.appendChild(label);
+    });
+  }
+
+  function renderConsumers() {
+    consumerRows.textContent = "";
+    if (!consumers.length) {
+      let tr = el("tr", "empty-row");
+      let td = cell(tr, "No consumers yet: add one below.", "muted");
+      td.colSpan = 7;
+      consumerRows.appendChild(tr);
+    }
+    consumers.forEach(function (consumer) {
+      let tr = el("tr");
+      tr.id = "consumer-" + consumer.name;
+      tr.dataset.name = consumer.name;
+      cell(tr, consumer.name, "consumer-name");
+      cell(tr, consumer.url, "mono clip");
+      if (consumer.pattern) cell(tr, patternText(consumer.pattern), "mono clip pattern-json");
+      else cell(tr, "every event", "muted");
+      cell(tr, consumer.rate_per_second === null ? "—" : consumer.rate_per_second, "num");
+      cell(tr, consumer.has_secret ? "yes" : "no");
+      cell(tr, consumer.paused ? "paused" : "active", "consumer-state " + (consumer.paused ? "state-cancelled" : "state-completed"));
+      let actions = cell(tr, null, "nowrap consumer-actions");
+      actions.append(
+        button("Edit", "edit-consumer", function () { editConsumer(consumer); }), " ",
+        button(consumer.paused ? "Resume" : "Pause", "pause-consumer", function (b) {
+          b.disabled = true;
+          changeConsumer(consumer.name, { paused: !consumer.paused },
+            consumer.paused ? consumer.name + " resumed: its replays go on." : consumer.name + " paused: its replays wait.")
+            .catch(function () {}); // said in the status line
+        }), " ",
+        button("Send test event", "test-consumer", function (b) { testConsumer(consumer, b, tr); }), " ",
+        button("Attempts", "consumer-attempts", function () { openAttempts({ kind: "consumer", id: consumer.name }); }), " ",
+        button("Delete", "delete-consumer", function (b) { deleteConsumer(consumer, b); })
+      );
+      let result = el("div", "small test-result");
+      result.setAttribute("role", "status");
+      actions.appendChild(result);
+      consumerRows.appendChild(tr);
+    });
+    renderPicks();
+  }
+
+  function replaceConsumer(name, updated) {
+    consumers = consumers.map(function (c) { return c.name === name ? updated : c; });
+    consumers.sort(function (a, b) { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; });
+    renderConsumers();
+  }
+
+  function changeConsumer(name, change, message) {
+    return api("PATCH", root.dataset.consumersApi + "/" + encodeURIComponent(name), change).then(function (updated) {
+      replaceConsumer(name, updated);
+      say("consumer-action-status", message || updated.name + " saved.");
+      return updated;
+    }).catch(function (err) {
+      say("consumer-action-status", err.message, true);
+      renderConsumers();
+      throw err;
+    });
+  }
+
+  function testConsumer(consumer, b, tr) {
+    let result = tr.querySelector(".test-result");
+    b.disabled = true;
+    result.textContent = "Sending…";
+    result.classList.remove("error");
+    api("POST", root.dataset.consumersApi + "/" + encodeURIComponent(consumer.name) + "/test").then(function (attempt) {
+      result.textContent = (attempt.delivered ? "Test delivered: " : "Test failed: ") + attemptSummary(attempt);
+      result.classList.toggle("error", !attempt.delivered);
+      b.disabled = false;
+    }).catch(function (err) {
+      result.textContent = err.message;
+      result.classList.add("error");
+      b.disabled = false;
+    });
+  }
+
+  function deleteConsumer(consumer, b) {
+    if (!window.confirm("Delete the consumer " + consumer.name + " and the record of its deliveries?")) return;
+    b.disabled = true;
+    api("DELETE", root.dataset.consumersApi + "/" + encodeURIComponent(consumer.name)).then(function () {
+      consumers = consumers.filter(function (c) { return c.name !== consumer.name; });
+      renderConsumers();
+      if (editing === consumer.name) resetConsumerForm();
+      say("consumer-action-status", consumer.name + " deleted.");
+    }).catch(function (err) {
+      b.disabled = false;
+      say("consumer-action-status", err.message, true);
+    });
+  }
+
+  function editConsumer(consumer) {
+    editing = consumer.name;
+    let f = consumerForm.elements;
+    f.name.value = consumer.name;
+    f.url.value = consumer.url;
+    f.rate_per_second.value = consumer.rate_per_second === null ? "" : consumer.rate_per_second;
+    f.secret.value = "";
+    f.secret.placeholder = consumer.has_secret ? "unchanged (type to replace)" : "";
+    f.pattern.value = consumer.pattern ? JSON.stringify(consumer.pattern, null, 2) : "";
+    document.getElementById("consumer-form-title").textContent = "Edit consumer " + consumer.name;
+    document.getElementById("consumer-submit").textContent = "Save changes";
+    document.getElementById("consumer-cancel").hidden = false;
+    say("consumer-status", "");
+    consumerForm.scrollIntoView({ block: "nearest" });
+    f.url.focus();
+  }
+
+  function resetConsumerForm() {
+    editing = null;
+    consumerForm.reset();
+    consumerForm.elements.secret.placeholder = "";
+    document.getElementById("consumer-form-title").textContent = "Add a consumer";
+    document.getElementById("consumer-submit").textContent = "Add consumer";
+    document.getElementById("consumer-cancel").hidden = true;
+  }
+
+  document.getElementById("consumer-cancel").addEventListener("click", function () {
+    resetConsumerForm();
+    say("consumer-status", "");
+  });
+
+  function readPattern(form) {
+    let text = form.elements.pattern.value.trim();
+    if (!text) return null;
+    return JSON.parse(text);
+  }
+
+  function readRate(form) {
+    let text = form.elements.rate_per_second.value.trim();
+    return text ? Number(text) : null;
+  }
+
+  consumerForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    let form = consumerForm;
+    let body;
+    try {
+      body = { name: form.elements.name.value.trim(), url: form.elements.url.value.trim(),
+               pattern: readPattern(form), rate_per_second: readRate(form) };
+    } catch (err) {
+      say("consumer-status", "The pattern is not valid JSON.", true);
+      return;
+    }
+    if (form.elements.secret.value) body.secret = form.elements.secret.value;
+    say("consumer-status", "Saving…");
+    if (editing) {
+      let name = editing;
+      changeConsumer(name, body, "Saved.").then(function (updated) {
+        resetConsumerForm();
+        say("consumer-status", updated.name + " saved.");
+      }).catch(function (err) { say("consumer-status", err.message, true); });
+      return;
+    }
+    api("POST", root.dataset.consumersApi, body).then(function (created) {
+      consumers.push(created);
+      replaceConsumer(created.name, created);
+      resetConsumerForm();
+      say("consumer-status", created.name + " added.");
+    }).catch(function (err) { say("consumer-status", err.message, true); });
+  });
+
+  // --- replays -----------------------------------------------------------------------------------
 
   function eta(seconds) {
     if (seconds === null || seconds === undefined) return "—";
@@ -52,8 +251,12 @@ function start() {
     tr.textContent = "";
     tr.dataset.state = replay.state;
     cell(tr, replay.id, "num");
-    cell(tr, replay.name);
-    cell(tr, replay.state, "state state-" + replay.state);
+    let nameCell = cell(tr, replay.name);
+    if (replay.selection) nameCell.appendChild(el("div", "muted small", selectionLabel(selectionOf(replay.selection))));
+    let stateCell = cell(tr, replay.state, "state state-" + replay.state);
+    if (replay.paused_consumers && replay.paused_consumers.length && ACTIVE[replay.state]) {
+      stateCell.appendChild(el("div", "small muted waiting", "waiting: " + replay.paused_consumers.join(", ") + " paused"));
+    }
     let progressCell = cell(tr, null, "progress-cell");
     let bar = document.createElement("progress");
     let done = replay.delivered + replay.failed;
@@ -73,30 +276,35 @@ function start() {
     else cell(tr, "—", "mono");
     let actions = cell(tr, null, "nowrap");
     if (ACTIVE[replay.state]) {
-      let cancel = document.createElement("button");
-      cancel.type = "button";
-      cancel.className = "cancel-replay";
-      cancel.textContent = "Cancel";
-      cancel.addEventListener("click", function () {
+      actions.appendChild(button("Cancel", "cancel-replay", function (cancel) {
         cancel.disabled = true;
         api("POST", "/api/replays/" + replay.id + "/cancel").then(render).catch(function (err) {
           cancel.disabled = false;
           window.alert(err.message);
         });
-      });
-      actions.appendChild(cancel);
+      }));
+      actions.append(" ");
     }
+    actions.appendChild(button("Attempts", "replay-attempts", function () {
+      openAttempts({ kind: "replay", id: replay.id, name: replay.name });
+    }));
     if (replay.failed) {
-      let link = document.createElement("a");
-      link.href = "?replay=" + encodeURIComponent(replay.id) + "#dead-letters";
-      link.textContent = " dead letters";
-      actions.appendChild(link);
+      actions.append(" ", link("?replay=" + encodeURIComponent(replay.id) + "#dead-letters", "dead letters"));
     }
     if (replay.error) tr.title = replay.error;
     if (fresh) rowsBox.insertBefore(tr, rowsBox.firstChild);
     emptyBox.hidden = true;
     if (ACTIVE[replay.state]) watch(replay.id);
     else unwatch(replay.id);
+  }
+
+  // A replay's stored selection ({"kind", …}) in the shape the API takes, for its label.
+  function selectionOf(stored) {
+    if (stored.kind === "event_ids") return { event_ids: new Array(stored.events) };
+    if (stored.kind === "transaction") return { transaction: { lifecycle: stored.lifecycle, key: stored.key } };
+    let out = {};
+    out[stored.kind] = stored[stored.kind];
+    return out;
   }
 
   function watch(id) {
@@ -134,42 +342,13 @@ function start() {
     delete sockets[id];
   }
 
-  const initial = JSON.parse(document.getElementById("replays-data").textContent);
-  for (let i = initial.length - 1; i >= 0; i--) render(initial[i]);
-
-  function readPattern(form) {
-    let text = form.elements.pattern.value.trim();
-    if (!text) return null;
-    return JSON.parse(text);
-  }
-
-  function readRate(form) {
-    let text = form.elements.rate_per_second.value.trim();
-    return text ? Number(text) : null;
-  }
-
-  document.getElementById("consumer-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    let form = event.target;
-    let body;
-    try {
-      body = { name: form.elements.name.value.trim(), url: form.elements.url.value.trim(),
-               pattern: readPattern(form), rate_per_second: readRate(form) };
-    } catch (err) {
-      say("consumer-status", "The pattern is not valid JSON.", true);
-      return;
-    }
-    if (form.elements.secret.value) body.secret = form.elements.secret.value;
-    say("consumer-status", "Saving…");
-    api("POST", root.dataset.consumersApi, body).then(function () {
-      window.location.reload();
-    }).catch(function (err) { say("consumer-status", err.message, true); });
-  });
+  // --- a new replay ------------------------------------------------------------------------------
 
   const replayForm = document.getElementById("replay-form");
   const startButton = document.getElementById("start-replay");
   let planned = null;
   let plannedKey = null; // one Idempotency-Key per planned replay: a double click starts it once
+  let selection = selectionFromQuery(window.location.search);
 
   function newKey() {
     // crypto.randomUUID needs a secure context; getRandomValues works on plain http too.
@@ -177,14 +356,34 @@ function start() {
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
+  function showSelection() {
+    let box = document.getElementById("selection-box");
+    box.hidden = !selection;
+    replayForm.querySelectorAll(".range-field").forEach(function (field) { field.hidden = Boolean(selection); });
+    replayForm.elements.since.required = !selection;
+    if (selection) document.getElementById("selection-label").textContent = selectionLabel(selection);
+  }
+
+  document.getElementById("selection-clear").addEventListener("click", function () {
+    selection = null;
+    showSelection();
+    startButton.disabled = true;
+    document.getElementById("plan").hidden = true;
+  });
+
   function replayBody(dryRun) {
     let form = replayForm;
-    let consumers = [];
-    form.querySelectorAll("input[name=consumers]:checked").forEach(function (box) { consumers.push(box.value); });
-    let body = { name: form.elements.name.value.trim(), since: form.elements.since.value.trim(),
-                 pattern: readPattern(form), consumers: consumers, rate_per_second: readRate(form), dry_run: dryRun };
-    let until = form.elements.until.value.trim();
-    if (until) body.until = until;
+    let chosen = [];
+    form.querySelectorAll("input[name=consumers]:checked").forEach(function (box) { chosen.push(box.value); });
+    let body = { name: form.elements.name.value.trim(), pattern: readPattern(form), consumers: chosen,
+                 rate_per_second: readRate(form), dry_run: dryRun };
+    if (selection) {
+      Object.assign(body, selection);
+    } else {
+      body.since = form.elements.since.value.trim();
+      let until = form.elements.until.value.trim();
+      if (until) body.until = until;
+    }
     return body;
   }
 
@@ -198,11 +397,14 @@ function start() {
     });
   }
 
-  function showPlan(plan) {
+  function showPlan(plan, withConsumers) {
     document.getElementById("plan").hidden = false;
+    document.getElementById("plan-selection").textContent = selection ? "— " + selectionLabel(selection) : "";
     document.getElementById("plan-matched").textContent = plan.matched + (plan.complete ? "" : "+ (partial count)");
     document.getElementById("plan-deliveries").textContent = plan.deliveries;
     document.getElementById("plan-skipped").textContent = plan.skipped;
+    document.getElementById("plan-first-title").textContent = withConsumers
+      ? "First events delivered (in delivery order)" : "First events selected (in delivery order)";
     fillRows("plan-types", Object.keys(plan.by_detail_type).map(function (k) { return [k, plan.by_detail_type[k]]; }));
     fillRows("plan-consumers", Object.keys(plan.by_consumer).map(function (k) { return [k, plan.by_consumer[k]]; }));
     let first = document.getElementById("plan-first");
@@ -221,8 +423,7 @@ function start() {
     });
   }
 
-  replayForm.addEventListener("submit", function (event) {
-    event.preventDefault();
+  function dryRun() {
     let body;
     try { body = replayBody(true); } catch (err) {
       say("replay-status", "The pattern is not valid JSON.", true);
@@ -231,18 +432,29 @@ function start() {
     startButton.disabled = true;
     say("replay-status", "Planning…");
     api("POST", root.dataset.replaysApi, body).then(function (plan) {
+      showPlan(plan, body.consumers.length > 0);
+      if (!body.consumers.length) {
+        planned = null;
+        say("replay-status", "This is what the selection holds. Pick consumers and run the dry run again to start it.");
+        return;
+      }
       planned = JSON.stringify(replayBody(false));
       plannedKey = newKey();
-      showPlan(plan);
       startButton.disabled = false;
       say("replay-status", "Dry run done: nothing was delivered. Start it when the plan looks right.");
     }).catch(function (err) { say("replay-status", err.message, true); });
+  }
+
+  replayForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    dryRun();
   });
 
   replayForm.addEventListener("input", function () {
     // A changed form needs a new dry run before it can start.
     startButton.disabled = true;
   });
+  replayForm.addEventListener("change", function () { startButton.disabled = true; });
 
   startButton.addEventListener("click", function () {
     if (!planned) return;
@@ -257,23 +469,114 @@ function start() {
     });
   });
 
-  function redrive(replayId, ids) {
+  // --- attempts ----------------------------------------------------------------------------------
+
+  const attemptsBox = document.getElementById("attempts");
+  const attemptRows = document.getElementById("attempts-rows");
+  const outcomeBox = document.getElementById("attempts-outcome");
+  const moreButton = document.getElementById("attempts-more");
+  let attemptsOwner = null;
+  let attemptsCursor = null;
+
+  function attemptRow(attempt) {
+    let tr = el("tr", "attempt outcome-" + attempt.outcome);
+    timeCell(tr, attempt.at, "mono");
+    if (attempt.replay) cell(tr, "#" + attempt.replay, "num");
+    else cell(tr, "test", "muted");
+    if (attempt.event) {
+      let td = cell(tr, null, "mono");
+      td.appendChild(link("/events/" + encodeURIComponent(attempt.event) + "/", attempt.event));
+    } else {
+      cell(tr, "sample event", "muted");
+    }
+    cell(tr, attempt.consumer || "—");
+    cell(tr, attempt.number, "num");
+    cell(tr, attempt.status === null ? "no answer" : attempt.status, "num attempt-status");
+    cell(tr, attempt.latency_ms.toFixed(1) + " ms", "num");
+    cell(tr, attempt.outcome, "attempt-outcome state-" + (attempt.outcome === "dead" ? "failed" : attempt.outcome === "retry" ? "running" : "completed"));
+    let detail = cell(tr, null, "clip");
+    if (attempt.error) detail.appendChild(el("span", "error", attempt.error));
+    else if (attempt.response) detail.appendChild(el("span", "mono muted", attempt.response));
+    return tr;
+  }
+
+  function loadAttempts(more) {
+    say("attempts-status", "Loading…");
+    moreButton.hidden = true;
+    api("GET", attemptsUrl(attemptsOwner, outcomeBox.value, more ? attemptsCursor : null)).then(function (page) {
+      if (!more) attemptRows.textContent = "";
+      page.results.forEach(function (attempt) { attemptRows.appendChild(attemptRow(attempt)); });
+      attemptsCursor = page.next_cursor;
+      moreButton.hidden = !page.next_cursor;
+      let shown = attemptRows.children.length;
+      say("attempts-status", shown ? shown + " shown, newest first." : "No attempts" + (outcomeBox.value ? " with this outcome." : " yet."));
+    }).catch(function (err) { say("attempts-status", err.message, true); });
+  }
+
+  function openAttempts(owner) {
+    attemptsOwner = owner;
+    attemptsBox.hidden = false;
+    document.getElementById("attempts-owner").textContent = owner.kind === "consumer"
+      ? "to consumer " + owner.id : "of replay #" + owner.id + (owner.name ? " " + owner.name : "");
+    loadAttempts(false);
+    attemptsBox.scrollIntoView({ block: "nearest" });
+  }
+
+  outcomeBox.addEventListener("change", function () { if (attemptsOwner) loadAttempts(false); });
+  moreButton.addEventListener("click", function () { loadAttempts(true); });
+  document.getElementById("attempts-close").addEventListener("click", function () {
+    attemptsBox.hidden = true;
+    attemptsOwner = null;
+  });
+
+  // --- dead letters ------------------------------------------------------------------------------
+
+  function redrive(replayId, ids, buttons) {
     say("redrive-status", "Re-driving…");
+    buttons.forEach(function (b) { b.disabled = true; });
     api("POST", "/api/replays/" + replayId + "/redrive", ids ? { ids: ids } : {}).then(function (answer) {
-      say("redrive-status", answer.redriven + " re-driven.");
+      let which = ids || Array.from(document.querySelectorAll(".redrive-one")).map(function (b) {
+        return parseInt(b.dataset.delivery, 10);
+      });
+      which.forEach(function (id) {
+        let row = document.getElementById("dead-" + id);
+        if (!row) return;
+        row.classList.add("redriven");
+        row.querySelector(".redrive-state").textContent = answer.redriven ? "re-driven: sending again" : "not dead any more";
+        row.querySelector(".redrive-one").disabled = true;
+      });
+      let n = answer.redriven;
+      say("redrive-status", n === 0 ? "Nothing to re-drive: these were re-driven already."
+        : n + " dead letter" + (n === 1 ? "" : "s") + " re-driven: replay #" + answer.replay.id + " is sending " +
+          (n === 1 ? "it" : "them") + " again. Its progress shows above.");
+      if (!document.querySelector(".redrive-one:not([disabled])")) document.getElementById("redrive-all").disabled = true;
       render(answer.replay);
-      window.setTimeout(function () { window.location.reload(); }, 800);
-    }).catch(function (err) { say("redrive-status", err.message, true); });
+    }).catch(function (err) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      say("redrive-status", err.message, true);
+    });
   }
 
   const all = document.getElementById("redrive-all");
-  if (all) all.addEventListener("click", function () { all.disabled = true; redrive(all.dataset.replay, null); });
-  document.querySelectorAll(".redrive-one").forEach(function (button) {
-    button.addEventListener("click", function () {
-      button.disabled = true;
-      redrive(button.dataset.replay, [parseInt(button.dataset.delivery, 10)]);
+  if (all) all.addEventListener("click", function () { redrive(all.dataset.replay, null, [all]); });
+  document.querySelectorAll(".redrive-one").forEach(function (b) {
+    b.addEventListener("click", function () {
+      redrive(b.dataset.replay, [parseInt(b.dataset.delivery, 10)], [b]);
     });
   });
+
+  // --- start -------------------------------------------------------------------------------------
+
+  renderConsumers();
+  const initial = JSON.parse(document.getElementById("replays-data").textContent);
+  for (let i = initial.length - 1; i >= 0; i--) render(initial[i]);
+  showSelection();
+  if (selection) {
+    // Arrived from "replay these": the form is filled in and the plan of the selection shown first.
+    replayForm.elements.name.value = selectionName(selection);
+    document.getElementById("new-replay").scrollIntoView({ block: "start" });
+    dryRun();
+  }
 }
 
 start();
