@@ -17,6 +17,7 @@ from dashboard.events.queries import key_ledger, search_events
 from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
 from dashboard.pages.site import not_found_page
+from dashboard.schemas.models import Schema
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
@@ -104,5 +105,11 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
             "original": original_body(event),
             "extra": event.extra,
             "transactions": transactions_of_event(event),
+            # Checked against a pinned schema version at ingest: the page links the type's schema.
+            "schema": (
+                Schema.objects.filter(source=event.source, detail_type=event.detail_type).only("id").first()
+                if event.schema_error is not None
+                else None
+            ),
         },
     )
