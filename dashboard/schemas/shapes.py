@@ -8,7 +8,7 @@ A **shape** is what one event shows: its ``(path, JSON type)`` pairs, and the pa
 for ``required`` (object members not inside an array: an array may be empty, so nothing below its
 items is required). Types are JSON Schema's names: ``object``, ``array``, ``string``, ``integer``,
 ``number``, ``boolean``, ``null``; a number with no fraction (``3`` or ``3.0``) is an ``integer``,
-as JSON Schema says.
+as JSON Schema says; a path seen as both is a ``number`` (which includes the integers).
 
 A **definition** is a version: the pairs seen, the paths present in every event of it, and whether
 it was truncated. Versions only grow (pairs are added, required paths dropped), so an event that fits
@@ -144,6 +144,15 @@ def shape_of(detail: Any, known: Container[str] = ()) -> Shape:
     return Shape(frozenset(pairs), frozenset(present), truncated)
 
 
+def _widened(pairs: frozenset[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    """``pairs`` without an ``integer`` where the same path is a ``number`` (which includes it), so
+    that a version does not depend on which of the two arrived first."""
+    numbers = {path for path, kind in pairs if kind == "number"}
+    if not numbers:
+        return pairs
+    return frozenset(pair for pair in pairs if not (pair[1] == "integer" and pair[0] in numbers))
+
+
 def _new_pairs(definition: Definition, shape: Shape) -> list[tuple[str, str]]:
     """The pairs of ``shape`` that ``definition`` lacks, an integer where a number is allowed aside."""
     extra = shape.pairs - definition.pairs
@@ -199,7 +208,7 @@ def next_version(previous: Definition | None, shape: Shape) -> tuple[Definition,
     described path seen with a new type (breaking, except integer -> number).
     """
     if previous is None:
-        return Definition(shape.pairs, shape.present, shape.truncated), Change("initial", [], [], [])
+        return Definition(_widened(shape.pairs), shape.present, shape.truncated), Change("initial", [], [], [])
     new_pairs = _new_pairs(previous, shape)
     old_types = previous.types
     added_paths = sorted({path for path, _ in new_pairs if path not in old_types}, key=path_order)
@@ -213,7 +222,7 @@ def next_version(previous: Definition | None, shape: Shape) -> tuple[Definition,
         # Shallow paths first, so that whatever is kept has its parents described too.
         added_paths, truncated = added_paths[: max(room, 0)], True
     kept = set(old_types).union(added_paths)
-    pairs = previous.pairs.union(pair for pair in new_pairs if pair[0] in kept)
+    pairs = _widened(previous.pairs.union(pair for pair in new_pairs if pair[0] in kept))
     required = previous.required & shape.present
     removed = sorted(previous.required - shape.present, key=path_order)
     type_changed = [
