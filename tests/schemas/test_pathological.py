@@ -52,7 +52,7 @@ def test_a_hundred_levels_deep_is_described_to_the_depth_bound(client, auth):
 def test_mixed_types_in_an_array_are_all_described(client, auth):
     send(client, auth, {"bag": [1, "two", 3.5, None, True, {"k": "v"}, [1]]}, detail_type="Mixed")
     (version,) = versions("Mixed")
-    assert version.types["/bag/*"] == ["array", "boolean", "integer", "null", "number", "object", "string"]
+    assert version.types["/bag/*"] == ["array", "boolean", "null", "number", "object", "string"]  # 1 is a number too
     check(client, auth, "Mixed")
 
 
