@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -32,8 +31,7 @@ from dashboard.schemas.shapes import Definition, Shape, fits, next_version
 TypeKey = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
+class Seen(NamedTuple):  # one per event: a tuple is the cheapest record to make
     """One stored event as ``prepare`` saw it: its shape, and whether it fitted the cached latest
     version of its type (``schema_id`` that type's row, when known)."""
 

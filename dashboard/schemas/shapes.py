@@ -14,7 +14,7 @@ A **definition** is a version: the pairs seen, the paths present in every event 
 it was truncated. Versions only grow (pairs are added, required paths dropped), so an event that fits
 a version fits every later one of the same type.
 
-Bounds: at most ``MAX_PATHS`` paths a version (and a shape), ``MAX_DEPTH`` levels, keys of at most
+Bounds: at most ``MAX_PATHS`` paths a version (and pairs a shape), ``MAX_DEPTH`` levels, keys of at most
 ``MAX_KEY`` characters. What lies past them is not described (the schema leaves it open, so it still
 validates every event) and the version says it is ``truncated``. The walk still visits every value
 of an event (ingest already parsed all of it), but never keeps more than the bounds.
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_PATHS = 1000
 MAX_DEPTH = 32
@@ -43,8 +43,7 @@ _TYPE_NAMES: dict[type, str] = {
 _CONTAINERS = ("object", "array")
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
+class Shape(NamedTuple):  # one per event: a tuple is the cheapest record to make
     pairs: frozenset[tuple[str, str]]
     present: frozenset[str]
     truncated: bool = False
@@ -101,46 +100,56 @@ def type_of(value: Any) -> str:
 
 def shape_of(detail: Any, known: Container[str] = ()) -> Shape:
     """The shape of ``detail``. Paths in ``known`` (the current version's) are always followed, so
-    that a version's paths are checked however many new keys an event brings before them."""
-    pairs: set[tuple[str, str]] = set()
-    present: set[str] = set()
-    paths: set[str] = set()
+    that a version's paths are checked however many new keys an event brings before them.
+
+    It runs for every event stored, so scalars are handled where they are met and only non-empty
+    containers go on the stack; the bound on paths is kept on the pairs (at least one per path)."""
+    names = _TYPE_NAMES
+    kind = names.get(type(detail), "string")
+    if kind == "number" and detail.is_integer():
+        kind = "integer"
+    pairs: set[tuple[str, str]] = {("", kind)}
+    present: set[str] = {""}
+    if kind not in _CONTAINERS or not detail:
+        return Shape(frozenset(pairs), frozenset(present))
+    add, mark = pairs.add, present.add
     truncated = False
     stack: list[tuple[str, Any, int, bool]] = [("", detail, 0, True)]
     pop, push = stack.pop, stack.append
     while stack:
         path, value, depth, top = pop()
-        kind = _TYPE_NAMES.get(type(value), "string")
-        if kind == "number" and value.is_integer():
-            kind = "integer"
-        pairs.add((path, kind))
-        if top:
-            present.add(path)
-        if kind not in _CONTAINERS or not value:
-            continue
         if depth >= MAX_DEPTH:
             truncated = True
             continue
-        if kind == "object":
+        depth += 1
+        if type(value) is dict:
             for key, child in value.items():
                 if "~" in key or "/" in key:
                     key = escape_key(key)
                 sub = path + "/" + key
-                if sub not in paths:
-                    if (len(paths) >= MAX_PATHS or len(key) > MAX_KEY) and sub not in known:
-                        truncated = True
-                        continue
-                    paths.add(sub)
-                push((sub, child, depth + 1, top))
-        else:
-            sub = path + "/" + ITEMS
-            if sub not in paths:
-                if len(paths) >= MAX_PATHS and sub not in known:
+                if (len(pairs) >= MAX_PATHS or len(key) > MAX_KEY) and sub not in known:
                     truncated = True
                     continue
-                paths.add(sub)
+                kind = names.get(type(child), "string")
+                if kind == "number" and child.is_integer():
+                    kind = "integer"
+                add((sub, kind))
+                if top:
+                    mark(sub)
+                if (kind == "object" or kind == "array") and child:
+                    push((sub, child, depth, top))
+        else:
+            sub = path + "/" + ITEMS
+            if len(pairs) >= MAX_PATHS and sub not in known:
+                truncated = True
+                continue
             for item in value:
-                push((sub, item, depth + 1, False))
+                kind = names.get(type(item), "string")
+                if kind == "number" and item.is_integer():
+                    kind = "integer"
+                add((sub, kind))
+                if (kind == "object" or kind == "array") and item:
+                    push((sub, item, depth, False))
     return Shape(frozenset(pairs), frozenset(present), truncated)
 
 
