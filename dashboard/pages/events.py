@@ -22,7 +22,9 @@ from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
 #: The search form's fields, in the API's spelling (docs/api.md).
-FILTERS = ("source", "detail_type", "trace_id", "idempotency_key", "since", "until", "q", "pattern", "limit")
+FILTERS = (
+    "source", "detail_type", "trace_id", "idempotency_key", "since", "until", "q", "pattern", "limit", "schema_valid",
+)  # fmt: skip
 PREVIEW_CHARS = 140
 # <input type="datetime-local"> sends a local time without an offset; the form labels it UTC.
 _LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
