@@ -42,12 +42,13 @@ def schema_error(version: int, problems: list[str]) -> str:
 class _Discovery:
     """One batch: what ``prepare`` saw of each event, until it is recorded and the cache refreshed."""
 
-    __slots__ = ("changed", "known", "now", "seen")
+    __slots__ = ("by_type", "changed", "known", "now", "prepared")
 
     def __init__(self) -> None:
         self.now = time.monotonic()
         self.known: dict[TypeKey, KnownType] = {}
-        self.seen: dict[str, tuple[TypeKey, Seen]] = {}
+        self.by_type: dict[TypeKey, list[tuple[str, Seen]]] = {}  # in request order
+        self.prepared = 0
         self.changed: set[TypeKey] = set()
 
     def prepare(self, stored_id: str, entry: NormalizedEvent) -> str | None:
@@ -56,9 +57,11 @@ class _Discovery:
         known = self.known.get(key)
         if known is None:
             known = self.known[key] = cache.known_type(key, self.now)
+            self.by_type[key] = []
         latest = known.latest
         shape = shape_of(entry.detail, latest.types if latest is not None else ())
-        self.seen[stored_id] = (key, Seen(shape, latest is not None and fits(latest, shape), known.schema_id))
+        self.by_type[key].append((stored_id, Seen(shape, latest is not None and fits(latest, shape), known.schema_id)))
+        self.prepared += 1
         if known.pinned is None or known.pinned_version is None:
             return None
         problems = violations(known.pinned, shape)
@@ -67,11 +70,12 @@ class _Discovery:
 
     def record(self, stored: StoredEvents) -> None:
         """In the write transaction: count the events this batch really stored."""
-        by_type: dict[TypeKey, list[tuple[str, Seen]]] = {}
-        for stored_id, _ in stored.events:
-            found = self.seen.get(stored_id)
-            if found is not None:
-                by_type.setdefault(found[0], []).append((stored_id, found[1]))
+        by_type = self.by_type
+        if len(stored.events) != self.prepared:
+            # Some duplicated an event stored before (by another request): leave those out.
+            ids = {stored_id for stored_id, _ in stored.events}
+            by_type = {key: [seen for seen in events if seen[0] in ids] for key, events in by_type.items()}
+        by_type = {key: events for key, events in by_type.items() if events}
         if by_type:
             self.changed = record_batch(by_type, stored.received_at)
 

@@ -98,12 +98,56 @@ def type_of(value: Any) -> str:
     return kind
 
 
+# Shapes already taken, by the fingerprint of their detail: most events of a type have one of a few
+# structures, and a fingerprint costs less than half of a walk. Bounded; only small details.
+_MEMO_SIZE, _MEMO_DEPTH, _MEMO_WIDTH = 4096, 8, 64
+_memo: dict[Any, Shape] = {}
+_NESTED = (dict, list)
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _fingerprint(value: Any, depth: int = 0) -> Any:
+    """What the shape of ``value`` depends on and nothing else: its keys, and each value's type (for
+    a float, whether it is whole), nested containers alike. Raises _TooBig past the memo's bounds."""
+    if depth > _MEMO_DEPTH or len(value) > _MEMO_WIDTH:
+        raise _TooBig
+    depth += 1
+    values = value.values() if type(value) is dict else value
+    described = tuple(
+        [
+            _fingerprint(x, depth) if type(x) in _NESTED else (x.is_integer() if type(x) is float else type(x))
+            for x in values
+        ]
+    )
+    return (tuple(value), described) if type(value) is dict else described
+
+
 def shape_of(detail: Any, known: Container[str] = ()) -> Shape:
     """The shape of ``detail``. Paths in ``known`` (the current version's) are always followed, so
-    that a version's paths are checked however many new keys an event brings before them.
+    that a version's paths are checked however many new keys an event brings before them."""
+    if type(detail) not in _NESTED:
+        return _walk(detail, known)
+    try:
+        key = _fingerprint(detail)
+    except _TooBig:
+        return _walk(detail, known)
+    shape = _memo.get(key)
+    if shape is None:
+        shape = _walk(detail, known)
+        if not shape.truncated:  # else ``known`` may have mattered
+            if len(_memo) >= _MEMO_SIZE:
+                _memo.clear()
+            _memo[key] = shape
+    return shape
 
-    It runs for every event stored, so scalars are handled where they are met and only non-empty
-    containers go on the stack; the bound on paths is kept on the pairs (at least one per path)."""
+
+def _walk(detail: Any, known: Container[str]) -> Shape:
+    """The shape of ``detail``, walked. It runs for every event whose shape is not memoised, so
+    scalars are handled where they are met and only non-empty containers go on the stack; the bound
+    on paths is kept on the pairs (at least one per path)."""
     names = _TYPE_NAMES
     kind = names.get(type(detail), "string")
     if kind == "number" and detail.is_integer():
