@@ -122,7 +122,8 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
             for x in values
         ]
     )
-    return (tuple(value), described) if type(value) is dict else described
+    # Tagged by the container's class, so that no two structures share a fingerprint ({} and [[], []]).
+    return (dict, tuple(value), described) if type(value) is dict else (list, described)
 
 
 def shape_of(detail: Any, known: Container[str] = ()) -> Shape:

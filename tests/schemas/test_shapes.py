@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.schemas.document import json_schema
-from dashboard.schemas.shapes import Definition, fits, next_version, shape_of, violations
+from dashboard.schemas.shapes import Definition, _walk, fits, next_version, shape_of, violations
 
 # Small details drawn from a few keys, so that shapes repeat and versions grow from one another.
 scalars = st.one_of(
@@ -88,3 +88,16 @@ def test_changes_are_classified():
     assert next_version(first, shape_of({"a": 1}))[1].as_json() == {
         "kind": "breaking", "added": [], "removed": ["/b"], "type_changed": [],
     }  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(details, details)
+def test_a_memoised_shape_is_the_walked_shape(first, second):
+    for detail in (first, second, first):  # the third is answered from the memo
+        assert shape_of(detail) == _walk(detail, ())
+
+
+def test_whole_and_fractional_numbers_do_not_share_a_memoised_shape():
+    assert shape_of({"n": 1.0}).pairs == {("", "object"), ("/n", "integer")}
+    assert shape_of({"n": 1.5}).pairs == {("", "object"), ("/n", "number")}
+    assert shape_of({"n": True}).pairs == {("", "object"), ("/n", "boolean")}
