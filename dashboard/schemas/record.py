@@ -17,6 +17,7 @@ row.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from datetime import datetime
@@ -58,12 +59,20 @@ def record_batch(by_type: dict[TypeKey, list[tuple[str, Seen]]], when: datetime)
     return changed
 
 
-def _upsert_sql() -> str:
-    latest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
-    table = SchemaCount._meta.db_table
+@functools.cache
+def _upsert(vendor: str, select_latest: bool) -> str:
+    """Add to a count row, creating it when new: into the type's latest version (``select_latest``,
+    params: shard, events, last seen, schema id; no row when the type is unknown) or a given one
+    (params: schema id, version, shard, events, last seen). Table names only: no input in the text."""
+    table, schemas = SchemaCount._meta.db_table, Schema._meta.db_table
+    latest = "GREATEST" if vendor == "postgresql" else "MAX"
+    source = (
+        f"SELECT id, latest_version, %s, %s, %s FROM {schemas} WHERE id = %s AND latest_version > 0"  # noqa: S608
+        if select_latest
+        else "VALUES (%s, %s, %s, %s, %s)"
+    )
     return (
-        f"INSERT INTO {table} (schema_id, version, shard, events, last_seen) "  # noqa: S608 (no input in it)
-        f"SELECT id, latest_version, %s, %s, %s FROM {Schema._meta.db_table} WHERE id = %s AND latest_version > 0 "
+        f"INSERT INTO {table} (schema_id, version, shard, events, last_seen) {source} "
         f"ON CONFLICT (schema_id, version, shard) DO UPDATE SET events = {table}.events + excluded.events, "
         f"last_seen = {latest}({table}.last_seen, excluded.last_seen)"
     )
@@ -73,20 +82,16 @@ def _count_in_latest(schema_id: int, events: int, shard: int, stamp: Any) -> boo
     """Add ``events`` to the latest version of type ``schema_id``; False when there is no such type
     (it was never committed: the caller settles the events from scratch)."""
     with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(), [shard, events, stamp, schema_id])
+        cursor.execute(_upsert(connection.vendor, True), [shard, events, stamp, schema_id])
         return cursor.rowcount > 0
 
 
 def _add_counts(schema_id: int, counts: dict[int, int], shard: int, stamp: Any) -> None:
-    table = SchemaCount._meta.db_table
-    latest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
-    sql = (
-        f"INSERT INTO {table} (schema_id, version, shard, events, last_seen) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
-        f"ON CONFLICT (schema_id, version, shard) DO UPDATE SET events = {table}.events + excluded.events, "
-        f"last_seen = {latest}({table}.last_seen, excluded.last_seen)"
-    )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(schema_id, number, shard, n, stamp) for number, n in sorted(counts.items())])
+        cursor.executemany(
+            _upsert(connection.vendor, False),
+            [(schema_id, number, shard, n, stamp) for number, n in sorted(counts.items())],
+        )
 
 
 def _locked_schema(key: TypeKey, when: datetime) -> Schema:
