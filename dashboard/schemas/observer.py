@@ -24,7 +24,7 @@ from dashboard.events.envelope import NormalizedEvent
 from dashboard.ingest.observers import EventHooks, StoredEvents
 from dashboard.schemas import cache
 from dashboard.schemas.cache import KnownType, TypeKey
-from dashboard.schemas.record import Seen, record_batch
+from dashboard.schemas.record import TypeEvents, record_batch
 from dashboard.schemas.shapes import fits, shape_of, violations
 
 # The most of a failure's reason kept on an event.
@@ -47,7 +47,7 @@ class _Discovery:
     def __init__(self) -> None:
         self.now = time.monotonic()
         self.known: dict[TypeKey, KnownType] = {}
-        self.by_type: dict[TypeKey, list[tuple[str, Seen]]] = {}  # in request order
+        self.by_type: dict[TypeKey, TypeEvents] = {}
         self.prepared = 0
         self.changed: set[TypeKey] = set()
 
@@ -57,10 +57,13 @@ class _Discovery:
         known = self.known.get(key)
         if known is None:
             known = self.known[key] = cache.known_type(key, self.now)
-            self.by_type[key] = []
+            self.by_type[key] = TypeEvents(known.schema_id)
         latest = known.latest
         shape = shape_of(entry.detail, latest.types if latest is not None else ())
-        self.by_type[key].append((stored_id, Seen(shape, latest is not None and fits(latest, shape), known.schema_id)))
+        found = self.by_type[key]
+        found.events.append((stored_id, shape))
+        if found.fitted and (latest is None or not fits(latest, shape)):
+            found.fitted = False
         self.prepared += 1
         if known.pinned is None or known.pinned_version is None:
             return None
@@ -70,14 +73,12 @@ class _Discovery:
 
     def record(self, stored: StoredEvents) -> None:
         """In the write transaction: count the events this batch really stored."""
-        by_type = self.by_type
         if len(stored.events) != self.prepared:
             # Some duplicated an event stored before (by another request): leave those out.
             ids = {stored_id for stored_id, _ in stored.events}
-            by_type = {key: [seen for seen in events if seen[0] in ids] for key, events in by_type.items()}
-        by_type = {key: events for key, events in by_type.items() if events}
-        if by_type:
-            self.changed = record_batch(by_type, stored.received_at)
+            for found in self.by_type.values():
+                found.events = [event for event in found.events if event[0] in ids]
+        self.changed = record_batch(self.by_type, stored.received_at)
 
     def refresh(self, _: StoredEvents) -> None:
         """After the commit: the next batch of a type that changed loads it again."""

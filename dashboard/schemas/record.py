@@ -21,7 +21,7 @@ import functools
 import random
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import connection
 
@@ -32,29 +32,34 @@ from dashboard.schemas.shapes import Definition, Shape, fits, next_version
 TypeKey = tuple[str, str]
 
 
-class Seen(NamedTuple):  # one per event: a tuple is the cheapest record to make
-    """One stored event as ``prepare`` saw it: its shape, and whether it fitted the cached latest
-    version of its type (``schema_id`` that type's row, when known)."""
+class TypeEvents:
+    """One type's events in a batch, as ``prepare`` saw them: ``(stored id, shape)`` in request
+    order, whether every one fitted the type's latest version as the process knew it, and that
+    type's row (None when it knew of none)."""
 
-    shape: Shape
-    fitted: bool
-    schema_id: int | None
+    __slots__ = ("events", "fitted", "schema_id")
+
+    def __init__(self, schema_id: int | None) -> None:
+        self.schema_id = schema_id
+        self.fitted = schema_id is not None
+        self.events: list[tuple[str, Shape]] = []
 
 
-def record_batch(by_type: dict[TypeKey, list[tuple[str, Seen]]], when: datetime) -> set[TypeKey]:
-    """Count each type's events (``(stored id, Seen)`` in request order) and start the versions
-    they need; answer the types whose rows changed beyond their counts. Precondition: inside the
-    batch's write transaction. Uses only the current connection."""
+def record_batch(by_type: dict[TypeKey, TypeEvents], when: datetime) -> set[TypeKey]:
+    """Count each type's events and start the versions they need; answer the types whose rows
+    changed beyond their counts. Precondition: inside the batch's write transaction. Uses only the
+    current connection."""
     changed: set[TypeKey] = set()
     shard = random.randrange(SchemaCount.SHARDS) if connection.vendor == "postgresql" else 0
     stamp = db_datetime(when)
     for key in sorted(by_type):
-        events = by_type[key]
-        schema_id = events[0][1].schema_id
-        fitted = schema_id is not None and all(seen.fitted for _, seen in events)
-        if fitted and _count_in_latest(schema_id, len(events), shard, stamp):  # type: ignore[arg-type]
+        found = by_type[key]
+        if not found.events:
             continue
-        _settle(key, events, when, shard, stamp)
+        schema_id = found.schema_id
+        if found.fitted and schema_id is not None and _count_in_latest(schema_id, len(found.events), shard, stamp):
+            continue
+        _settle(key, found.events, when, shard, stamp)
         changed.add(key)
     return changed
 
@@ -101,7 +106,7 @@ def _locked_schema(key: TypeKey, when: datetime) -> Schema:
     return Schema.objects.select_for_update().get(source=key[0], detail_type=key[1])
 
 
-def _settle(key: TypeKey, events: Sequence[tuple[str, Seen]], when: datetime, shard: int, stamp: Any) -> None:
+def _settle(key: TypeKey, events: Sequence[tuple[str, Shape]], when: datetime, shard: int, stamp: Any) -> None:
     schema = _locked_schema(key, when)
     number = schema.latest_version
     latest: Definition | None = None
@@ -111,11 +116,11 @@ def _settle(key: TypeKey, events: Sequence[tuple[str, Seen]], when: datetime, sh
     counts: dict[int, int] = {}
     new_versions: list[SchemaVersion] = []
     breaking = 0
-    for stored_id, seen in events:
-        if latest is not None and fits(latest, seen.shape):
+    for stored_id, shape in events:
+        if latest is not None and fits(latest, shape):
             counts[number] = counts.get(number, 0) + 1
             continue
-        latest, change = next_version(latest, seen.shape)
+        latest, change = next_version(latest, shape)
         number += 1
         counts[number] = 1
         breaking += change.kind == SchemaVersion.BREAKING
