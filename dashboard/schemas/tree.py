@@ -14,8 +14,12 @@ def _tree_order(path: str) -> list[str]:
     return path.split("/")
 
 
+# The deepest indentation the page draws (a class per level: the pages' CSP allows no inline style).
+MAX_INDENT = 8
+
+
 def version_tree(versions: Sequence[SchemaVersion]) -> list[dict[str, Any]]:
-    """``[{"path", "depth", "label", "cells": [{"types", "required", "mark"} | None, …]}]``, a cell
+    """``[{"path", "depth", "indent", "label", "cells": [{"types", "required", "mark"} | None, …]}]``, a cell
     per version in ``versions``' order; ``mark`` is ``added``, ``changed`` (a new type), ``removed``
     (no longer in every event) or ``""``, as that version's change says."""
     paths = sorted({path for version in versions for path in version.types if path}, key=_tree_order)
@@ -44,6 +48,7 @@ def version_tree(versions: Sequence[SchemaVersion]) -> list[dict[str, Any]]:
             {
                 "path": path,
                 "depth": path.count("/") - 1,
+                "indent": min(path.count("/") - 1, MAX_INDENT),
                 "label": "[items]" if segment == ITEMS else unescape_key(segment),
                 "cells": cells,
             }
