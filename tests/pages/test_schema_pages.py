@@ -139,3 +139,33 @@ def test_in_a_browser_the_schema_page_shows_the_change_and_pins_a_version(page: 
     assert page.locator("th.version-head").first.inner_text().endswith("pinned")
     assert Schema.objects.get(detail_type="OrderCreated").pinned_version == 1
     assert page.script_errors == []
+
+
+@pytest.mark.django_db
+def test_the_schema_page_names_the_consumers_a_breaking_change_hurt(django_user_model: Any, auth: dict[str, str]):
+    from datetime import UTC, datetime
+
+    from tracing.models import Span, SpanLink
+
+    browser = logged_in(django_user_model, "watcher")
+    now = datetime.now(UTC)
+    for n, (amount, failed) in enumerate([(1, False), (2, False), ("3", True)]):
+        trace, publish, consume = f"{n + 1:032x}", f"{n + 1:016x}", f"{n + 101:016x}"
+        body = [{"source": "shop.orders", "detail-type": "OrderCreated", "detail": {"amount": amount},
+                 "traceparent": f"00-{trace}-{publish}-01"}]  # fmt: skip
+        browser.post("/api/events", data=orjson.dumps(body), content_type="application/json", headers=auth)
+        common = {"start_ns": n, "end_ns": n + 1, "received_at": now}
+        Span.objects.create(trace_id=trace, span_id=publish, name="publish", service="orders", **common)
+        Span.objects.create(
+            trace_id=f"{n + 1:031x}f", span_id=consume, name="charge", service="billing<b>", kind=5,
+            status_code=Span.STATUS_ERROR if failed else Span.STATUS_OK, **common,
+        )  # fmt: skip
+        SpanLink.objects.create(
+            trace_id=f"{n + 1:031x}f", span_id=consume, linked_trace_id=trace, linked_span_id=publish
+        )
+    html = browser.get(f"/schemas/{created().id}/").content.decode()
+    impact = html.split("Breaking change in v2")[1].split("</section>")[0]
+    assert "billing&lt;b&gt;" in impact and "started failing" in impact
+    assert "0/2" in impact and "1/1" in impact
+    consumers = html.split("<h2>Consumers</h2>")[1].split("</section>")[0]
+    assert "billing&lt;b&gt;" in consumers and "v1, v2" in consumers and "orders" not in consumers
