@@ -9,6 +9,7 @@ MODULES = [
     "bench.bench_patterns",
     "bench.bench_ingest",
     "bench.bench_transactions",
+    "bench.bench_schemas",
     "bench.bench_live",
     "bench.bench_pages",
     "bench.bench_replay",

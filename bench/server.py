@@ -40,6 +40,16 @@ def manage(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
+# The process behind each URL ``serve`` answers, for benchmarks that read the server's CPU time.
+SERVER_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(url: str) -> float:
+    """User + system CPU time so far of the server process behind ``url`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{SERVER_PIDS[url]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serve(env: dict[str, str]) -> Iterator[str]:
     """daphne serving the project with ``env`` (a migrated data directory), until the block ends; its URL."""
@@ -52,6 +62,7 @@ def serve(env: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = process.pid
     try:
         for _ in range(300):
             try:

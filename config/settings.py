@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "dashboard.live.apps.LiveConfig",
     "tracing.apps.TracingConfig",
     "dashboard.lifecycles.apps.LifecyclesConfig",
+    "dashboard.schemas.apps.SchemasConfig",
     "dashboard.replay.apps.ReplayConfig",
     "dashboard.api.apps.ApiConfig",
     "dashboard.pages.apps.PagesConfig",
@@ -253,6 +254,10 @@ EVENTSCOPE_LIVE_BUFFER = env_int("EVENTSCOPE_LIVE_BUFFER", 1000)
 # How long lifecycle definitions stay cached in-process for ingest; a change made in another process
 # is picked up within this many seconds (in this process at once).
 EVENTSCOPE_LIFECYCLE_CACHE_SECONDS = env_int("EVENTSCOPE_LIFECYCLE_CACHE_SECONDS", 1)
+# Schema discovery at ingest (docs/schemas.md), and how long a type's versions stay cached
+# in-process: a pin made in another process is applied within this many seconds.
+EVENTSCOPE_SCHEMA_DISCOVERY = env_bool("EVENTSCOPE_SCHEMA_DISCOVERY", True)
+EVENTSCOPE_SCHEMA_CACHE_SECONDS = env_int("EVENTSCOPE_SCHEMA_CACHE_SECONDS", 2)
 
 _LOG_LEVEL = env_str("EVENTSCOPE_LOG_LEVEL", "INFO")
 LOGGING = {

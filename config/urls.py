@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from dashboard.api import events, find, keys, lifecycle_detail, openapi, patterns, trace_search
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
+from dashboard.api import schemas as schema_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
 from dashboard.core import health
@@ -17,6 +18,7 @@ from dashboard.pages import live as live_pages
 from dashboard.pages import overview as overview_page
 from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
+from dashboard.pages import schemas as schema_pages
 from dashboard.pages import site, traces_search
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
@@ -65,6 +67,9 @@ urlpatterns = [
     path("api/replays/<str:replay_id>/deliveries", replay_api.deliveries, name="api-replay-deliveries"),
     path("api/replays/<str:replay_id>/redrive", replay_api.redrive, name="api-replay-redrive"),
     path("api/replays/<str:replay_id>/attempts", replay_api.replay_attempts, name="api-replay-attempts"),
+    path("api/schemas", schema_api.list_all, name="api-schemas"),
+    path("api/schemas/<str:schema_id>", schema_api.read_one, name="api-schema"),
+    path("api/schemas/<str:schema_id>/pin", schema_api.pin, name="api-schema-pin"),
     # Pages
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -83,6 +88,8 @@ urlpatterns = [
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
     path("patterns/", pattern_pages.patterns_page, name="patterns"),
+    path("schemas/", schema_pages.schemas_page, name="schemas"),
+    path("schemas/<str:schema_id>/", schema_pages.schema_page, name="schema"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).

@@ -62,6 +62,16 @@ def _fresh_lifecycle_cache() -> Iterator[None]:
     forget_lifecycles()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_schema_cache() -> Iterator[None]:
+    # Schema versions are cached per process; a test's rolled-back schemas must not outlive it.
+    from dashboard.schemas.cache import forget
+
+    forget()
+    yield
+    forget()
+
+
 @pytest.fixture(scope="session")
 def live_server_url(
     django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory

@@ -156,6 +156,10 @@ def _schemas() -> dict[str, Schema]:
             "received_at": {**TIME, "description": "When Eventscope committed it."},
             "format": text("The ingest format.", enum=["native", "cloudevents", "eventbridge", "otlp"]),
             "replay_name": nullable(text("Set on events that a replay delivered back into Eventscope.")),
+            "schema_valid": nullable(
+                {"type": "boolean", "description": "Checked against its type's pinned schema; null: none pinned."}
+            ),
+            "schema_error": nullable(text("Why it did not validate against the pinned schema version.")),
         },
         description="An event as every list shows it (events, traces, key ledgers, the live tail).",
     )
@@ -882,6 +886,11 @@ def _event_filters() -> list[Schema]:
         query("since", TIME, "The event's time at or after this (RFC 3339)."),
         query("until", TIME, "The event's time before this (RFC 3339)."),
         query(
+            "schema_valid",
+            text(enum=["true", "false"]),
+            "Events checked at ingest against their type's pinned schema version: false, those that failed.",
+        ),
+        query(
             "q",
             text(),
             f"Text in the payload (case-insensitive), at most {event_queries.MAX_TEXT_LENGTH} characters "
@@ -1547,6 +1556,8 @@ def _paths() -> dict[str, Schema]:
 
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document, with this server's configured limits."""
+    from dashboard.api.openapi_schemas import schema_components, schema_paths  # it builds on this module
+
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
@@ -1570,13 +1581,14 @@ def document() -> dict[str, Any]:
                 "Transactions",
                 "Consumers",
                 "Replays",
+                "Schemas",
                 "Health",
                 "Meta",
             )
         ],
-        "paths": _paths(),
+        "paths": {**_paths(), **schema_paths()},
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **schema_components()},
             "responses": _responses(),
             "securitySchemes": {
                 "bearerToken": {

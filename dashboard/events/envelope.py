@@ -40,6 +40,9 @@ class NormalizedEvent:
     trace_id: str = ""
     parent_span_id: str = ""
     idempotency_key: str = ""
+    # The check against its type's pinned schema version, set at ingest by the schemas app's
+    # observer (Event.schema_error): None when nothing is pinned, "" when valid, else the reason.
+    schema_error: str | None = None
 
     def envelope(self) -> dict[str, Any]:
         """The canonical envelope: what patterns match and replays deliver."""

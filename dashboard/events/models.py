@@ -37,6 +37,9 @@ class Event(models.Model):
     # or null for an update], …]``, or NULL for none. On SQLite records are folded from it
     # (``dashboard.lifecycles.fold``). Nullable: adding it is then a cheap ALTER TABLE.
     lifecycle_matches = models.TextField(null=True, blank=True, default=None)  # noqa: DJ001
+    # The check against the type's pinned schema version (dashboard.schemas), made at ingest: NULL
+    # when no version was pinned, "" when the event validated, else why it did not.
+    schema_error = models.TextField(null=True, blank=True, default=None)  # noqa: DJ001
 
     class Meta:
         db_table = "dashboard_event"  # the app it was born in
@@ -52,6 +55,8 @@ class Event(models.Model):
             # arrival order, and id ranges stand in for a received_at index (one index less to write).
             models.Index(fields=["idempotency_key", "id"], name="event_key"),
             models.Index(fields=["time"], name="event_time"),
+            # GET /api/events?schema_valid=false: the failures only, newest first.
+            models.Index(fields=["id"], condition=models.Q(schema_error__gt=""), name="event_schema_invalid"),
         ]
 
     def __str__(self) -> str:

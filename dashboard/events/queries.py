@@ -102,6 +102,12 @@ def _filtered_events(params: Mapping[str, str], pattern: CompiledPattern | None)
         value = params.get(param)
         if value:
             query = query.filter(**{column: value.lower() if param == "trace_id" else value})
+    valid = params.get("schema_valid")
+    if valid:
+        # Checked against a pinned schema version at ingest (Event.schema_error): "" passed.
+        if valid not in ("true", "false"):
+            raise Problem("'schema_valid' must be true or false.", code="invalid_parameter", where="schema_valid")
+        query = query.filter(schema_error="") if valid == "true" else query.filter(schema_error__gt="")
     since, until = time_param(params, "since"), time_param(params, "until")
     if since:
         query = query.filter(time__gte=since)
@@ -127,7 +133,8 @@ def _filtered_events(params: Mapping[str, str], pattern: CompiledPattern | None)
 def search_events(params: Mapping[str, str]) -> tuple[list[Event], str | None]:
     """One page of a search and the cursor of the next page (None on the last).
 
-    ``params``: ``source``, ``detail_type``, ``trace_id``, ``idempotency_key``, ``since``/``until``
+    ``params``: ``source``, ``detail_type``, ``trace_id``, ``idempotency_key``, ``schema_valid``
+    (``true``/``false``: events checked against a pinned schema version), ``since``/``until``
     (RFC 3339, on the event's time), ``pattern`` (an event pattern's JSON text), ``q`` (text in the
     stored body), ``limit``, and ``cursor`` (older than) or ``after`` (newer than, oldest first).
     With ``pattern`` or ``q``, at most ``SCAN_LIMIT`` rows (or ``SCAN_SECONDS`` of work) are looked

@@ -13,7 +13,7 @@ from dashboard.events.models import Event
 # The columns needed to list events; the raw body and extra attributes stay behind until asked for.
 LIST_FIELDS = (
     "id", "event_id", "source", "detail_type", "time", "resources", "detail", "trace_id", "parent_span_id",
-    "idempotency_key", "received_at", "format", "replay_name",
+    "idempotency_key", "received_at", "format", "replay_name", "schema_error",
 )  # fmt: skip
 
 
@@ -32,10 +32,13 @@ def flat_event(
     received_at: str,
     format: str,
     replay_name: str,
+    schema_error: str | None = None,
 ) -> dict[str, Any]:
     """The flat event shape of docs/api.md, the one place it is built (the API, pages and live tail).
 
-    Keywords only: thirteen values in a row are easy to misplace.
+    Keywords only: thirteen values in a row are easy to misplace. ``schema_error`` is the check
+    against the type's pinned schema version (None: nothing was pinned; "": it validated), shown as
+    ``schema_valid`` and ``schema_error``.
     """
     return {
         "id": stored_id,
@@ -51,6 +54,8 @@ def flat_event(
         "received_at": received_at,
         "format": format,
         "replay_name": replay_name or None,
+        "schema_valid": None if schema_error is None else not schema_error,
+        "schema_error": schema_error or None,
     }
 
 
@@ -69,6 +74,7 @@ def event_json(event: Event) -> dict[str, Any]:
         received_at=format_time(event.received_at),
         format=event.format,
         replay_name=event.replay_name,
+        schema_error=event.schema_error,
     )
 
 

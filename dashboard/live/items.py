@@ -34,6 +34,7 @@ def wire_event(stored_id: str, entry: NormalizedEvent, received_at: str) -> Wire
             received_at=received_at,
             format=entry.format,
             replay_name="",
+            schema_error=entry.schema_error,
         ),
     )
     return {"event": event, "account": entry.account, "region": entry.region}

@@ -43,6 +43,8 @@ LiveEvent = TypedDict(
         "received_at": str,
         "format": str,
         "replay_name": str | None,
+        "schema_valid": bool | None,  # the check against a pinned schema version (docs/schemas.md)
+        "schema_error": str | None,
     },
 )
 LiveEvent.__doc__ = "An event as every API lists one (docs/api.md), a superset of the fields docs/live.md names."

@@ -17,11 +17,14 @@ from dashboard.events.queries import key_ledger, search_events
 from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
 from dashboard.pages.site import not_found_page
+from dashboard.schemas.models import Schema
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
 #: The search form's fields, in the API's spelling (docs/api.md).
-FILTERS = ("source", "detail_type", "trace_id", "idempotency_key", "since", "until", "q", "pattern", "limit")
+FILTERS = (
+    "source", "detail_type", "trace_id", "idempotency_key", "since", "until", "q", "pattern", "limit", "schema_valid",
+)  # fmt: skip
 PREVIEW_CHARS = 140
 # <input type="datetime-local"> sends a local time without an offset; the form labels it UTC.
 _LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
@@ -104,5 +107,11 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
             "original": original_body(event),
             "extra": event.extra,
             "transactions": transactions_of_event(event),
+            # Checked against a pinned schema version at ingest: the page links the type's schema.
+            "schema": (
+                Schema.objects.filter(source=event.source, detail_type=event.detail_type).only("id").first()
+                if event.schema_error is not None
+                else None
+            ),
         },
     )

@@ -1,5 +1,5 @@
 """``/``: the overview — rates by source and service, recent error spans, incomplete transactions,
-running replays, recent events."""
+breaking schema changes, running replays, recent events."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dashboard.events.models import Event
 from dashboard.lifecycles.lookup import incomplete_summary
 from dashboard.replay.models import Replay
 from dashboard.replay.shapes import replay_json
+from dashboard.schemas.queries import recent_breaking
 from tracing.assembly import format_ns
 from tracing.models import Span
 from tracing.rates import DEFAULT_WINDOW, WINDOWS, recent_rates
@@ -42,11 +43,15 @@ def overview(request: HttpRequest) -> HttpResponse:
     active = list(
         Replay.objects.filter(state__in=(Replay.PENDING, Replay.RUNNING)).prefetch_related("consumers").order_by("-id")
     )
+    breaking = recent_breaking()
+    for entry in breaking:
+        entry["detail_type"] = entry["detail-type"]  # templates cannot spell "detail-type"
     return render(
         request,
         "dashboard/overview.html",
         {
             "incomplete": incomplete_summary(),
+            "breaking": breaking,
             "replays": [replay_json(replay, consumers=[c.name for c in replay.consumers.all()]) for replay in active],
             "recent": recent,
             "errors": error_rows,

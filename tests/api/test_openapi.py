@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from config import urls
 from dashboard.core import tokens
 from dashboard.core.tokens import IssuedToken
+from dashboard.schemas.models import Schema
 from tests.support.consumer_servers import consumer_server
 from tests.support.task_worker import scaled_mode_worker  # noqa: F401  (a fixture)
 
@@ -255,6 +256,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
                   "data": {"order-id": "o-1"}}  # fmt: skip
     put_events = {"Entries": [{"Source": "shop", "DetailType": "OrderShipped", "Detail": '{"order-id": "o-1"}'}]}
     lifecycle = {"name": "spare", "key": "detail.id", "steps": ["A"], "timeout_seconds": 60}
+    schema_id = {"schema_id": str(Schema.objects.get(source="shop.orders", detail_type="OrderCreated").id)}
     return {
         "GET /healthz": {},
         "POST /v1/traces": {"body": {"resourceSpans": []}, "media_type": "application/json"},
@@ -299,6 +301,9 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "GET /api/replays/{replay_id}/deliveries": {"path_parameters": replay_id, "query": {"state": "dead"}},
         "POST /api/replays/{replay_id}/redrive": {"path_parameters": replay_id, "body": {}},
         "GET /api/replays/{replay_id}/attempts": {"path_parameters": replay_id, "query": {"outcome": "dead"}},
+        "GET /api/schemas": {"query": {"source": "shop.orders"}},
+        "GET /api/schemas/{schema_id}": {"path_parameters": schema_id},
+        "POST /api/schemas/{schema_id}/pin": {"path_parameters": schema_id, "body": {"version": 1}},
     }
 
 

@@ -49,7 +49,7 @@ def test_events_are_listed_newest_first_in_the_flat_shape(client, auth, seeded):
     first = body["results"][0]
     assert set(first) == {
         "id", "event_id", "source", "detail-type", "time", "resources", "detail", "trace_id",
-        "parent_span_id", "idempotency_key", "received_at", "format", "replay_name",
+        "parent_span_id", "idempotency_key", "received_at", "format", "replay_name", "schema_valid", "schema_error",
     }  # fmt: skip
     assert first["event_id"] == "e-14" and first["trace_id"] == TRACE and first["time"] == "2026-01-01T00:00:14Z"
     assert body["next_cursor"] is None

@@ -1,6 +1,7 @@
 // The live tail (/live/): a websocket on /ws/live/ with a server-side pattern filter.
 // Payload text only ever reaches the page through textContent and attribute setters.
-import { cell, linkCell, socketUrl, timeCell } from "./dom.js";
+import { cell, el, linkCell, socketUrl, timeCell } from "./dom.js";
+import { schemaNote } from "./schemacheck.js";
 
 function start() {
   const form = document.getElementById("live-form");
@@ -52,6 +53,14 @@ function start() {
     timeCell(tr, e.received_at, "mono nowrap");
     cell(tr, "event", "kind");
     linkCell(tr, e["detail-type"], "/events/" + encodeURIComponent(e.id) + "/");
+    const note = schemaNote(e);
+    if (note) {
+      // Checked against the type's pinned schema version: the reason is the badge's title.
+      const badge = el("span", "badge " + note.cls, note.text);
+      badge.title = note.title;
+      tr.lastChild.append(" ", badge);
+      if (note.cls === "schema-invalid") tr.classList.add("schema-invalid-row");
+    }
     cell(tr, e.source);
     linkCell(tr, e.trace_id ? e.trace_id.slice(0, 12) + "…" : "", "/traces/" + e.trace_id + "/", "mono");
     linkCell(tr, e.idempotency_key || "", "/keys/" + encodeURIComponent(e.idempotency_key || "") + "/", "mono clip");

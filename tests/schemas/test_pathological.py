@@ -1,0 +1,78 @@
+"""Hostile shapes are stored, described within the documented bounds, and never a 5xx."""
+
+from __future__ import annotations
+
+import jsonschema
+import orjson
+import pytest
+
+from dashboard.events.models import Event
+from dashboard.schemas.shapes import MAX_DEPTH, MAX_PATHS
+from tests.schemas.support import api_schema, send, versions
+
+pytestmark = pytest.mark.django_db
+
+
+def nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for level in range(depth):
+        value = {f"l{level}": value}
+    return value
+
+
+def check(client, auth, detail_type):  # type: ignore[no-untyped-def]
+    body = api_schema(client, auth, detail_type)
+    for version in body["versions"]:
+        jsonschema.Draft202012Validator.check_schema(version["schema"])
+    for event in Event.objects.filter(detail_type=detail_type):
+        jsonschema.validate(event.detail, body["versions"][-1]["schema"], cls=jsonschema.Draft202012Validator)
+    return body
+
+
+def test_ten_thousand_keys_are_stored_and_the_schema_is_truncated(client, auth):
+    wide = {f"key-{n}": n for n in range(10_000)}
+    send(client, auth, wide, detail_type="Wide")
+    send(client, auth, {**wide, "key-5": "five"}, detail_type="Wide")  # a described path changes type
+    (first, second) = versions("Wide")
+    assert first.truncated and len(first.types) == MAX_PATHS  # "" (detail itself) among them
+    assert second.kind == "breaking" and second.change["type_changed"][0]["path"] == "/key-5"
+    body = check(client, auth, "Wide")
+    assert body["versions"][0]["truncated"] is True
+    assert "$comment" in body["versions"][0]["schema"]
+
+
+def test_a_hundred_levels_deep_is_described_to_the_depth_bound(client, auth):
+    send(client, auth, nested(100), detail_type="Deep")
+    (version,) = versions("Deep")
+    assert version.truncated
+    assert max(path.count("/") for path in version.types) == MAX_DEPTH
+    check(client, auth, "Deep")
+
+
+def test_mixed_types_in_an_array_are_all_described(client, auth):
+    send(client, auth, {"bag": [1, "two", 3.5, None, True, {"k": "v"}, [1]]}, detail_type="Mixed")
+    (version,) = versions("Mixed")
+    assert version.types["/bag/*"] == ["array", "boolean", "null", "number", "object", "string"]  # 1 is a number too
+    check(client, auth, "Mixed")
+
+
+def test_odd_details_never_answer_5xx(client, auth):
+    odd = [
+        {"": {"": {"": 1}}},
+        {"a/b": {"~": [[[[]]]]}},
+        {"k" * 5000: 1},
+        {"nul\u0000key": "x"},
+        {"neg": -(2**63), "float": 1e308, "tiny": 5e-324},
+        {"list": [{"a": 1}, {"b": 2}, {}]},
+    ]
+    bodies = [orjson.dumps({"source": "shop.orders", "detail-type": "Odd", "detail": detail}) for detail in odd]
+    bodies.append(b'{"source": "shop.orders", "detail-type": "Odd", "detail": {"big": 100000000000000000000000000000}}')
+    for body in bodies:
+        response = client.post(
+            "/api/events",
+            data=body,
+            content_type="application/json",
+            headers=auth,
+        )
+        assert response.status_code < 500, response.content
+    check(client, auth, "Odd")

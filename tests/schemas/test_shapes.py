@@ -1,0 +1,103 @@
+"""The pure side of discovery: shapes, fitting, the next version, and the JSON Schema of a version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.schemas.document import json_schema
+from dashboard.schemas.shapes import Definition, _walk, fits, next_version, shape_of, violations
+
+# Small details drawn from a few keys, so that shapes repeat and versions grow from one another.
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(-2, 2, allow_nan=False), st.sampled_from(["a", "b"])
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["x", "y", "a/b", "*"]), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+details = st.dictionaries(st.sampled_from(["id", "amount", "customer", "items", "tags"]), values, max_size=5)
+
+
+def chain(events: list[Any]) -> tuple[list[Definition], list[int]]:
+    """Versions as ingest makes them one event after another; each event's version index."""
+    made: list[Definition] = []
+    counted = []
+    for detail in events:
+        shape = shape_of(detail, made[-1].types if made else ())
+        if not made or not fits(made[-1], shape):
+            made.append(next_version(made[-1] if made else None, shape)[0])
+        counted.append(len(made) - 1)
+    return made, counted
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(details, min_size=1, max_size=8), st.randoms(use_true_random=False))
+def test_the_same_shapes_in_another_order_give_the_same_versions_apart_from_numbering(events, rng):
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    first, counted = chain(events)
+    second, _ = chain(shuffled)
+    # Whatever the order, the type ends up at the same version: the same pairs, the same required
+    # paths, the same JSON Schema document.
+    assert first[-1] == second[-1]
+    assert json_schema(first[-1]) == json_schema(second[-1])
+    # Every event validates against the schema of the version it was counted in, and against every
+    # later one (versions only grow).
+    validators = []
+    for version in first:
+        document = json_schema(version)
+        jsonschema.Draft202012Validator.check_schema(document)
+        validators.append(jsonschema.Draft202012Validator(document))
+    for detail, index in zip(events, counted, strict=True):
+        for validator in validators[index:]:
+            assert validator.is_valid(detail), (detail, validator.schema)
+
+
+@settings(max_examples=60, deadline=None)
+@given(details, details)
+def test_the_pinned_check_agrees_with_the_json_schema(pinned, event):
+    definition = next_version(None, shape_of(pinned))[0]
+    problems = violations(definition, shape_of(event, definition.types))
+    valid = jsonschema.Draft202012Validator(json_schema(definition)).is_valid(event)
+    assert valid == (not problems), problems
+
+
+def test_a_shape_lists_paths_as_json_pointers():
+    shape = shape_of({"a/b": {"~c": 1}, "items": [{"sku": "x"}, {"sku": 2.0}], "n": 1.5})
+    assert shape.pairs == {
+        ("", "object"), ("/a~1b", "object"), ("/a~1b/~0c", "integer"), ("/items", "array"),
+        ("/items/*", "object"), ("/items/*/sku", "string"), ("/items/*/sku", "integer"), ("/n", "number"),
+    }  # fmt: skip
+    assert shape.present == {"", "/a~1b", "/a~1b/~0c", "/items", "/n"}
+
+
+def test_changes_are_classified():
+    first = next_version(None, shape_of({"a": 1, "b": "x"}))[0]
+    assert next_version(first, shape_of({"a": 1, "b": "x", "c": True}))[1].as_json() == {
+        "kind": "compatible", "added": ["/c"], "removed": [], "type_changed": [],
+    }  # fmt: skip
+    assert next_version(first, shape_of({"a": 1.5, "b": "x"}))[1].kind == "compatible"
+    assert next_version(first, shape_of({"a": "1", "b": "x"}))[1].kind == "breaking"
+    assert next_version(first, shape_of({"a": 1}))[1].as_json() == {
+        "kind": "breaking", "added": [], "removed": ["/b"], "type_changed": [],
+    }  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(details, details)
+def test_a_memoised_shape_is_the_walked_shape(first, second):
+    for detail in (first, second, first):  # the third is answered from the memo
+        assert shape_of(detail) == _walk(detail, ())
+
+
+def test_whole_and_fractional_numbers_do_not_share_a_memoised_shape():
+    assert shape_of({"n": 1.0}).pairs == {("", "object"), ("/n", "integer")}
+    assert shape_of({"n": 1.5}).pairs == {("", "object"), ("/n", "number")}
+    assert shape_of({"n": True}).pairs == {("", "object"), ("/n", "boolean")}
