@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "dashboard.live.apps.LiveConfig",
     "tracing.apps.TracingConfig",
     "dashboard.lifecycles.apps.LifecyclesConfig",
+    "dashboard.servicemap.apps.ServiceMapConfig",
     "dashboard.replay.apps.ReplayConfig",
     "dashboard.api.apps.ApiConfig",
     "dashboard.pages.apps.PagesConfig",

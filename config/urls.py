@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from dashboard.api import events, find, keys, lifecycle_detail, openapi, patterns, trace_search
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
+from dashboard.api import servicemap as servicemap_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
 from dashboard.core import health
@@ -41,6 +42,7 @@ urlpatterns = [
     path("api/services", trace_search.list_services, name="api-services"),
     path("api/traces", trace_search.find_traces, name="api-traces"),
     path("api/traces/<str:trace_id>", trace_api.get_trace, name="api-trace"),
+    path("api/servicemap", servicemap_api.get_service_map, name="api-servicemap"),
     # Keys and lifecycle names are any text, newlines included ("." in <path:…> stops at a newline).
     re_path(r"^api/keys/(?P<key>[\s\S]+)\Z", keys.get_key, name="api-key"),
     path("api/patterns/test", patterns.test_pattern, name="api-patterns-test"),

@@ -1,0 +1,420 @@
+"""The fold: matches what new batches brought (``Pending`` rows) with what was stored before, and adds
+the matches to the per-minute and per-hour rollups.
+
+An **event edge** is a triple: an event, its publishing span (the event's parent span) and a span
+that processed it (one that links to the publishing span, or a child of it in another service).
+A **call edge** is a pair: a span and its child in another service (a consumer-kind child is a
+processor, not a call). Any side may arrive first; a match is counted in the fold that folds the
+last of its sides, so each is counted exactly once:
+
+- every batch leaves a ``Pending`` row in its own write transaction, naming its traces and its
+  ``received_at`` (the rows it stored carry that time; rows stored before keep theirs);
+- a fold takes the oldest pending batches and looks at everything in their traces, and at what
+  links into and out of them. A row is *new* (its batch is being folded), *held* (its batch is
+  pending but left for the next fold) or *folded* (anything else, including rows stored while no
+  map observer was registered). A match is counted when one of its sides is new and none is held.
+
+This needs the fold to see the pending rows and the data as of one moment: on SQLite the fold holds
+the write lock (nobody commits meanwhile); on PostgreSQL it runs in a REPEATABLE READ transaction,
+after taking an advisory lock that keeps folds of all processes one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from django.db import connection
+from django.db.models import Min
+
+from dashboard.core.bulk import run_alone_in_write_transaction
+from dashboard.events.models import Event
+from dashboard.servicemap import histogram
+from dashboard.servicemap.models import EdgeBucket, Pending, ServiceBucket
+from tracing.models import Span, SpanLink
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCHES = 200  # pending batches a fold takes: one transaction stays short
+CHUNK = 400  # ids in one IN (...) list
+WIDTHS = (1, 60)  # bucket widths in minutes: the hour rows serve long windows
+MAX_SAMPLES = 5  # trace ids kept per edge and bucket
+CONSUMER_KIND = 5  # OTLP SpanKind CONSUMER
+ERROR = 2  # OTLP status code ERROR
+MESSAGE_ID = "messaging.message.id"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LOCK_KEY = 0x5E7F1CE  # pg_advisory_lock: one fold at a time, across processes
+
+NEW, FOLDED, HELD = 1, 0, -1
+
+
+class SpanRow(NamedTuple):
+    id: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    service: str
+    name: str
+    kind: int
+    start_ns: int
+    status_code: int
+    received_at: datetime
+
+
+class EventRow(NamedTuple):
+    id: str
+    event_id: str
+    source: str
+    detail_type: str
+    time: datetime
+    received_at: datetime
+    trace_id: str
+    parent_span_id: str
+    idempotency_key: str
+
+
+SPAN_COLUMNS = SpanRow._fields
+EVENT_COLUMNS = EventRow._fields
+
+
+@dataclass
+class Delta:
+    """What one fold adds to one edge bucket."""
+
+    count: int = 0
+    errors: int = 0
+    duplicates: int = 0
+    lags: dict[int, int] = field(default_factory=dict)
+    system: str = ""
+    destination: str = ""
+    samples: list[str] = field(default_factory=list)
+
+
+EdgeKey = tuple[int, int, int, str, str, str, str]  # width, minute, kind, from, to, via, event source
+
+
+def time_ns(when: datetime) -> int:
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+@contextmanager
+def _one_fold_at_a_time() -> Iterator[None]:
+    if connection.vendor != "postgresql":
+        yield  # SQLite: the fold's write transaction is the lock
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+
+
+def fold_pending(max_folds: int = 1000) -> int:
+    """Fold every pending batch (up to ``max_folds`` folds of ``MAX_BATCHES``); the number folded.
+    Readers call it first, so what they answer never depends on the folder thread's timing."""
+    if not Pending.objects.exists():
+        return 0
+    folded = 0
+    with _one_fold_at_a_time():
+        for _ in range(max_folds):
+            done = run_alone_in_write_transaction(_fold_once)
+            folded += done
+            if done < MAX_BATCHES:
+                break
+    return folded
+
+
+def _fold_once() -> int:
+    """One fold, inside its write transaction (see the module's docstring)."""
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        # The fold's own transaction (in a caller's, e.g. a test's, the caller's level holds).
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    batches = list(Pending.objects.order_by("id").values_list("id", "kind", "received_at", "traces")[:MAX_BATCHES])
+    if not batches:
+        return 0
+    held = list(Pending.objects.filter(id__gt=batches[-1][0]).values_list("kind", "received_at"))
+    fold = _Fold(
+        new_spans={at for _, kind, at, _ in batches if kind == Pending.SPANS},
+        new_events={at for _, kind, at, _ in batches if kind == Pending.EVENTS},
+        held_spans={at for kind, at in held if kind == Pending.SPANS},
+        held_events={at for kind, at in held if kind == Pending.EVENTS},
+    )
+    fold.run({trace for *_, traces in batches for trace in traces})
+    Pending.objects.filter(id__in=[batch[0] for batch in batches]).delete()
+    return len(batches)
+
+
+class _Fold:
+    def __init__(
+        self, new_spans: set[datetime], new_events: set[datetime], held_spans: set[datetime], held_events: set[datetime]
+    ) -> None:
+        self.new_spans, self.new_events = new_spans, new_events
+        self.held_spans, self.held_events = held_spans, held_events
+        self.spans: dict[tuple[str, str], SpanRow] = {}
+        self.edges: dict[EdgeKey, Delta] = defaultdict(Delta)
+        self.services: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def span_state(self, span: SpanRow) -> int:
+        at = span.received_at
+        return NEW if at in self.new_spans else HELD if at in self.held_spans else FOLDED
+
+    def event_state(self, event: EventRow) -> int:
+        at = event.received_at
+        return NEW if at in self.new_events else HELD if at in self.held_events else FOLDED
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _load_spans(self, traces: Iterable[str], wanted: set[tuple[str, str]] | None = None) -> list[SpanRow]:
+        rows = []
+        for chunk in _chunks(traces):
+            query = Span.objects.filter(trace_id__in=chunk)
+            if wanted is not None:
+                query = query.filter(span_id__in={span_id for trace, span_id in wanted if trace in chunk})
+            for values in query.values_list(*SPAN_COLUMNS):
+                row = SpanRow(*values)
+                if wanted is None or (row.trace_id, row.span_id) in wanted:
+                    self.spans[(row.trace_id, row.span_id)] = row
+                    rows.append(row)
+        return rows
+
+    def _load_links(self, traces: set[str]) -> set[tuple[str, str, str, str, str | None]]:
+        links: set[tuple[str, str, str, str, str | None]] = set()
+        columns = ("trace_id", "span_id", "linked_trace_id", "linked_span_id", "attributes")
+        for chunk in _chunks(traces):
+            for column in ("trace_id", "linked_trace_id"):
+                for trace, span, linked_trace, linked_span, attributes in SpanLink.objects.filter(
+                    **{f"{column}__in": chunk}
+                ).values_list(*columns):
+                    message = attributes.get(MESSAGE_ID) if isinstance(attributes, dict) else None
+                    links.add((trace, span, linked_trace, linked_span, str(message) if message else None))
+        return links
+
+    def _load_events(self, traces: Iterable[str], parents: set[tuple[str, str]] | None = None) -> list[EventRow]:
+        rows = []
+        for chunk in _chunks(traces):
+            query = Event.objects.filter(trace_id__in=chunk).exclude(parent_span_id="")
+            for values in query.values_list(*EVENT_COLUMNS):
+                row = EventRow(*values)
+                if parents is None or (row.trace_id, row.parent_span_id) in parents:
+                    rows.append(row)
+        return rows
+
+    # --- matching ----------------------------------------------------------------------------------
+
+    def run(self, traces: set[str]) -> None:
+        own = self._load_spans(traces)
+        links = self._load_links(traces)
+        # The other ends of links: publishing spans (and their events) and processing spans elsewhere.
+        publishers = {(lt, ls) for t, s, lt, ls, _ in links if lt not in traces}
+        processors = {(t, s) for t, s, lt, ls, _ in links if t not in traces}
+        elsewhere = publishers | processors
+        if elsewhere:
+            self._load_spans({trace for trace, _ in elsewhere}, elsewhere)
+        events = self._load_events(traces)
+        if publishers:
+            events += self._load_events({trace for trace, _ in publishers}, publishers)
+
+        for span in own:
+            if self.span_state(span) == NEW:
+                self._count_span(span)
+        self._match_calls(own)
+        self._match_events(own, links, events)
+        if self.edges or self.services:
+            self._write()
+
+    def _count_span(self, span: SpanRow) -> None:
+        minute = span.start_ns // 60_000_000_000
+        for width in WIDTHS:
+            counts = self.services[(width, minute - minute % width, span.service)]
+            counts[0] += 1
+            counts[1] += span.status_code == ERROR
+
+    def _match_calls(self, own: Sequence[SpanRow]) -> None:
+        for child in own:
+            if not child.parent_span_id or child.kind == CONSUMER_KIND:
+                continue
+            parent = self.spans.get((child.trace_id, child.parent_span_id))
+            if parent is None or parent.service == child.service:
+                continue
+            states = (self.span_state(parent), self.span_state(child))
+            if HELD in states or NEW not in states:
+                continue
+            minute = child.start_ns // 60_000_000_000
+            self._add(EdgeBucket.CALL, minute, parent.service, child.service, child.name, "", child, None, False)
+
+    def _match_events(
+        self, own: Sequence[SpanRow], links: set[tuple[str, str, str, str, str | None]], events: Sequence[EventRow]
+    ) -> None:
+        processors: dict[tuple[str, str], list[tuple[tuple[str, str], str | None]]] = defaultdict(list)
+        for trace, span, linked_trace, linked_span, message in links:
+            processors[(linked_trace, linked_span)].append(((trace, span), message))
+        for child in own:
+            if child.parent_span_id:
+                processors[(child.trace_id, child.parent_span_id)].append(((child.trace_id, child.span_id), "child"))
+
+        matches: list[tuple[EventRow, SpanRow, SpanRow]] = []
+        seen: set[tuple[str, int]] = set()
+        for event in events:
+            publisher = self.spans.get((event.trace_id, event.parent_span_id))
+            if publisher is None:
+                continue
+            for key, message in processors.get((event.trace_id, event.parent_span_id), ()):
+                processor = self.spans.get(key)
+                if processor is None or processor is publisher:
+                    continue
+                if message == "child" and processor.service == publisher.service:
+                    continue  # the publisher's own work under its span, not a consumer
+                if message not in (None, "child") and message != event.event_id:
+                    continue  # the link names another event published from the same span
+                states = (self.event_state(event), self.span_state(publisher), self.span_state(processor))
+                if HELD in states or NEW not in states or (event.id, processor.id) in seen:
+                    continue
+                seen.add((event.id, processor.id))
+                matches.append((event, publisher, processor))
+        if not matches:
+            return
+
+        keys = {event.idempotency_key for event, _, _ in matches if event.idempotency_key}
+        first: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            first.update(
+                Event.objects.filter(idempotency_key__in=chunk)
+                .values("idempotency_key")
+                .annotate(first=Min("id"))
+                .values_list("idempotency_key", "first")
+            )
+        attributes = self._attributes(
+            {span.id for _, publisher, processor in matches for span in (publisher, processor)}
+        )
+        for event, publisher, processor in matches:
+            lag_ms = (processor.start_ns - time_ns(event.time)) / 1_000_000
+            duplicate = bool(event.idempotency_key) and first.get(event.idempotency_key, event.id) != event.id
+            messaging = _messaging(attributes.get(processor.id, {}), attributes.get(publisher.id, {}))
+            minute = time_ns(event.time) // 60_000_000_000
+            self._add(
+                EdgeBucket.EVENT, minute, publisher.service, processor.service, event.detail_type, event.source,
+                processor, lag_ms, duplicate, messaging,
+            )  # fmt: skip
+
+    def _attributes(self, ids: set[int]) -> dict[int, dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), CHUNK):
+            for span_id, attributes in Span.objects.filter(id__in=ordered[start : start + CHUNK]).values_list(
+                "id", "attributes"
+            ):
+                found[span_id] = attributes if isinstance(attributes, dict) else {}
+        return found
+
+    def _add(
+        self,
+        kind: int,
+        minute: int,
+        source: str,
+        target: str,
+        via: str,
+        event_source: str,
+        processor: SpanRow,
+        lag_ms: float | None,
+        duplicate: bool,
+        messaging: tuple[str, str] = ("", ""),
+    ) -> None:
+        for width in WIDTHS:
+            delta = self.edges[(width, minute - minute % width, kind, source[:256], target[:256], via[:512],
+                                event_source[:256])]  # fmt: skip
+            delta.count += 1
+            delta.errors += processor.status_code == ERROR
+            delta.duplicates += duplicate
+            if lag_ms is not None:
+                histogram.add(delta.lags, lag_ms)
+            if messaging[0] or messaging[1]:
+                delta.system, delta.destination = messaging
+            if len(delta.samples) < MAX_SAMPLES and processor.trace_id not in delta.samples:
+                delta.samples.append(processor.trace_id)
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        for width in WIDTHS:
+            self._write_services(width)
+            self._write_edges(width)
+
+    def _write_services(self, width: int) -> None:
+        mine = {key: counts for key, counts in self.services.items() if key[0] == width}
+        if not mine:
+            return
+        existing = {
+            (row.width, row.minute, row.service): row
+            for row in ServiceBucket.objects.filter(width=width, minute__in={key[1] for key in mine})
+        }
+        changed, created = [], []
+        for key, (spans, errors) in mine.items():
+            row = existing.get(key)
+            if row is None:
+                created.append(ServiceBucket(width=width, minute=key[1], service=key[2], spans=spans, errors=errors))
+            else:
+                row.spans += spans
+                row.errors += errors
+                changed.append(row)
+        ServiceBucket.objects.bulk_update(changed, ["spans", "errors"], batch_size=500)
+        ServiceBucket.objects.bulk_create(created, batch_size=500)
+
+    def _write_edges(self, width: int) -> None:
+        mine = {key: delta for key, delta in self.edges.items() if key[0] == width}
+        if not mine:
+            return
+        existing: dict[EdgeKey, EdgeBucket] = {}
+        for row in EdgeBucket.objects.filter(width=width, minute__in={key[1] for key in mine}):
+            existing[(row.width, row.minute, row.kind, row.source_service, row.target_service, row.via,
+                      row.event_source)] = row  # fmt: skip
+        changed: list[EdgeBucket] = []
+        created: list[EdgeBucket] = []
+        for key, delta in mine.items():
+            found = existing.get(key)
+            if found is not None:
+                row = found
+                changed.append(row)
+            else:
+                row = EdgeBucket(width=width, minute=key[1], kind=key[2], source_service=key[3], target_service=key[4],
+                                 via=key[5], event_source=key[6], lags={}, samples=[])  # fmt: skip
+                created.append(row)
+            row.count += delta.count
+            row.errors += delta.errors
+            row.duplicates += delta.duplicates
+            if delta.lags:
+                lags = histogram.decode(row.lags or {})
+                histogram.merge(lags, delta.lags)
+                row.lags = histogram.encode(lags)
+            if delta.system or delta.destination:
+                row.messaging_system, row.messaging_destination = delta.system[:256], delta.destination[:512]
+            samples = list(row.samples or [])
+            row.samples = (samples + [trace for trace in delta.samples if trace not in samples])[-MAX_SAMPLES:]
+        fields = ["count", "errors", "duplicates", "lags", "messaging_system", "messaging_destination", "samples"]
+        EdgeBucket.objects.bulk_update(changed, fields, batch_size=500)
+        EdgeBucket.objects.bulk_create(created, batch_size=500)
+
+
+def _messaging(processor: dict[str, Any], publisher: dict[str, Any]) -> tuple[str, str]:
+    """The OpenTelemetry messaging system and destination of a hop: the processing span's, else the
+    publishing span's (``messaging.system``, ``messaging.destination.name``)."""
+    for attributes in (processor, publisher):
+        system = attributes.get("messaging.system")
+        destination = attributes.get("messaging.destination.name")
+        if system or destination:
+            return str(system or "")[:256], str(destination or "")[:512]
+    return "", ""
