@@ -18,6 +18,7 @@ from dashboard.pages import live as live_pages
 from dashboard.pages import overview as overview_page
 from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
+from dashboard.pages import servicemap as servicemap_page
 from dashboard.pages import site, traces_search
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
@@ -81,6 +82,7 @@ urlpatterns = [
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
     path("patterns/", pattern_pages.patterns_page, name="patterns"),
+    path("map/", servicemap_page.map_page, name="map"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).

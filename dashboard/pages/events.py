@@ -17,6 +17,7 @@ from dashboard.events.queries import key_ledger, search_events
 from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
 from dashboard.pages.site import not_found_page
+from dashboard.servicemap.queries import event_consumers
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
@@ -104,5 +105,6 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
             "original": original_body(event),
             "extra": event.extra,
             "transactions": transactions_of_event(event),
+            "consumers": event_consumers(event, publisher),
         },
     )

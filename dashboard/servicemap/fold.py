@@ -267,9 +267,15 @@ class _Fold:
             if child.parent_span_id:
                 processors[(child.trace_id, child.parent_span_id)].append(((child.trace_id, child.span_id), "child"))
 
+        # A link may name the event it delivered (messaging.message.id): it then matches that event only,
+        # when the id is one of the events published from that span (EventBridge assigns its own ids).
+        published: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for event in events:
+            published[(event.trace_id, event.parent_span_id)].add(event.event_id)
         matches: list[tuple[EventRow, SpanRow, SpanRow]] = []
         seen: set[tuple[str, int]] = set()
         for event in events:
+            siblings = published[(event.trace_id, event.parent_span_id)]
             publisher = self.spans.get((event.trace_id, event.parent_span_id))
             if publisher is None:
                 continue
@@ -279,7 +285,7 @@ class _Fold:
                     continue
                 if message == "child" and processor.service == publisher.service:
                     continue  # the publisher's own work under its span, not a consumer
-                if message not in (None, "child") and message != event.event_id:
+                if message not in (None, "child") and message != event.event_id and message in siblings:
                     continue  # the link names another event published from the same span
                 states = (self.event_state(event), self.span_state(publisher), self.span_state(processor))
                 if HELD in states or NEW not in states or (event.id, processor.id) in seen:

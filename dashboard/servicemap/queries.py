@@ -124,7 +124,7 @@ def service_map(window: Window) -> dict[str, Any]:
         if kind == EdgeBucket.EVENT:
             item["lag_ms"] = histogram.percentiles(edge.lags) or {"p50": None, "p95": None, "p99": None}
             item["sources"] = sorted(edge.sources)
-        item["rate_per_minute"] = round(edge.count / minutes, 3)
+        item["rate_per_minute"] = round(edge.count / minutes, 6)
         _, system, destination = edge.messaging
         item["messaging"] = {"system": system, "destination": destination} if system or destination else None
         item["traces"] = edge.samples[-5:]
@@ -149,19 +149,32 @@ def slowest_edges(limit: int = 5, window: Window | None = None) -> list[dict[str
     return sorted(timed, key=lambda edge: -edge["lag_ms"]["p95"])[:limit]
 
 
-def event_consumers(event: Event) -> list[dict[str, Any]]:
+_LOOK_UP = Span()  # event_consumers' default: find the publishing span
+
+
+def event_consumers(event: Event, publisher: Span | None = _LOOK_UP) -> list[dict[str, Any]]:
     """The spans that processed ``event`` (linked to its publishing span, or children of it in another
-    service), each with its lag: its start minus the event's time. Oldest first."""
+    service), each with its lag: its start minus the event's time. Oldest first. ``publisher``: the
+    publishing span when the caller has it (None: not stored)."""
     if not event.trace_id or not event.parent_span_id:
         return []
-    publisher = Span.objects.filter(trace_id=event.trace_id, span_id=event.parent_span_id).first()
-    keys: set[tuple[str, str]] = set()
+    if publisher is _LOOK_UP:
+        publisher = Span.objects.filter(trace_id=event.trace_id, span_id=event.parent_span_id).first()
+    named: dict[tuple[str, str], str | None] = {}
     for trace, span_id, attributes in SpanLink.objects.filter(
         linked_trace_id=event.trace_id, linked_span_id=event.parent_span_id
     ).values_list("trace_id", "span_id", "attributes"):
         message = attributes.get(MESSAGE_ID) if isinstance(attributes, dict) else None
-        if not message or str(message) == event.event_id:
-            keys.add((trace, span_id))
+        named[(trace, span_id)] = str(message) if message else None
+    # A link naming another event published from the same span delivered that one (see fold).
+    others: set[str] = set()
+    if any(message and message != event.event_id for message in named.values()):
+        others = set(
+            Event.objects.filter(trace_id=event.trace_id, parent_span_id=event.parent_span_id)
+            .exclude(event_id=event.event_id)
+            .values_list("event_id", flat=True)
+        )
+    keys = {key for key, message in named.items() if message not in others}
     consumers = _spans(keys)
     children = Span.objects.filter(trace_id=event.trace_id, parent_span_id=event.parent_span_id)
     if publisher is not None:
