@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCHES = 200  # pending batches a fold takes: one transaction stays short
 CHUNK = 400  # ids in one IN (...) list
-WIDTHS = (1, 60)  # bucket widths in minutes: the hour rows serve long windows
+WIDTHS = (1, 10, 60)  # bucket widths in minutes: the wider rows serve long windows (queries.py)
 MAX_SAMPLES = 5  # trace ids kept per edge and bucket
 CONSUMER_KIND = 5  # OTLP SpanKind CONSUMER
 ERROR = 2  # OTLP status code ERROR

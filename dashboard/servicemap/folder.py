@@ -18,7 +18,7 @@ from dashboard.servicemap import fold
 _THREAD = CatchUpThread(
     "service-map-folder",
     fold.fold_pending,
-    enabled=lambda: bool(settings.EVENTSCOPE_FOLDER_THREAD),
+    enabled=lambda: bool(settings.EVENTSCOPE_FOLDER_THREAD and settings.EVENTSCOPE_SERVICE_MAP),
     quiet_seconds=0.5,
     max_lag_seconds=2.0,
 )

@@ -7,6 +7,8 @@ folder thread, which matches and rolls up a moment later (``dashboard.servicemap
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from dashboard.core.bulk import db_datetime, db_json, insert_rows
 from dashboard.ingest.observers import BatchHooks, EventHooks, StoredEvents
 from dashboard.servicemap import folder
@@ -38,8 +40,8 @@ _EVENTS = EventHooks(in_transaction=_note_events, after_commit=_wake)
 
 
 def span_hooks() -> BatchHooks[StoredSpans] | None:
-    return _SPANS
+    return _SPANS if settings.EVENTSCOPE_SERVICE_MAP else None
 
 
 def event_hooks() -> EventHooks | None:
-    return _EVENTS
+    return _EVENTS if settings.EVENTSCOPE_SERVICE_MAP else None

@@ -4,8 +4,8 @@ map, and folds racing ingest across processes (the server's folder thread and th
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
