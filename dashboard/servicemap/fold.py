@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 from django.db import connection
 from django.db.models import Min
 
@@ -78,8 +79,6 @@ class EventRow(NamedTuple):
     idempotency_key: str
 
 
-SPAN_COLUMNS = SpanRow._fields
-EVENT_COLUMNS = EventRow._fields
 
 
 @dataclass
@@ -125,7 +124,10 @@ def _one_fold_at_a_time() -> Iterator[None]:
 
 def fold_pending(max_folds: int = 1000) -> int:
     """Fold every pending batch (up to ``max_folds`` folds of ``MAX_BATCHES``); the number folded.
-    Readers call it first, so what they answer never depends on the folder thread's timing."""
+    Readers call it first, so what they answer never depends on the folder thread's timing.
+
+    Precondition: outside any transaction (on PostgreSQL each fold needs a REPEATABLE READ
+    transaction of its own; tests, whose transaction wraps everything, see their own writes only)."""
     if not Pending.objects.exists():
         return 0
     folded = 0
@@ -159,113 +161,192 @@ def _fold_once() -> int:
     return len(batches)
 
 
+def _marks(values: Sequence[Any] | set[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _select(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return list(cursor.fetchall())
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A DateTimeField read raw: naive UTC on SQLite (text, or a datetime where the driver converts
+    it), an aware datetime on PostgreSQL."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+_SPAN_SQL = "id, trace_id, span_id, parent_span_id, service, name, kind, start_ns, status_code, received_at"
+_EVENT_SQL = "id, event_id, source, detail_type, time, received_at, trace_id, parent_span_id, idempotency_key"
+Link = tuple[str, str, str, str, str | None]  # linking span (trace, span), linked span, the message id it names
+
+
 class _Fold:
+    """The reading and matching of one fold. Most spans are neither publishers nor processors: they
+    are counted per service and per call in SQL (grouped), and only the spans of event hops are read
+    into Python."""
+
     def __init__(
         self, new_spans: set[datetime], new_events: set[datetime], held_spans: set[datetime], held_events: set[datetime]
     ) -> None:
         self.new_spans, self.new_events = new_spans, new_events
         self.held_spans, self.held_events = held_spans, held_events
+        # The same times as SQL parameters, in the form the database holds them.
+        stored = connection.ops.adapt_datetimefield_value
+        self.new_spans_sql = [stored(at) for at in sorted(new_spans)]
+        self.held_spans_sql = [stored(at) for at in sorted(held_spans)]
         self.spans: dict[tuple[str, str], SpanRow] = {}
         self.edges: dict[EdgeKey, Delta] = defaultdict(Delta)
         self.services: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
 
     def span_state(self, span: SpanRow) -> int:
-        at = span.received_at
+        at = _as_datetime(span.received_at)
         return NEW if at in self.new_spans else HELD if at in self.held_spans else FOLDED
 
     def event_state(self, event: EventRow) -> int:
-        at = event.received_at
+        at = _as_datetime(event.received_at)
         return NEW if at in self.new_events else HELD if at in self.held_events else FOLDED
 
-    # --- reading -----------------------------------------------------------------------------------
-
-    def _load_spans(self, traces: Iterable[str], wanted: set[tuple[str, str]] | None = None) -> list[SpanRow]:
-        rows = []
-        for chunk in _chunks(traces):
-            query = Span.objects.filter(trace_id__in=chunk)
-            if wanted is not None:
-                query = query.filter(span_id__in={span_id for trace, span_id in wanted if trace in chunk})
-            for values in query.values_list(*SPAN_COLUMNS):
-                row = SpanRow(*values)
-                if wanted is None or (row.trace_id, row.span_id) in wanted:
-                    self.spans[(row.trace_id, row.span_id)] = row
-                    rows.append(row)
-        return rows
-
-    def _load_links(self, traces: set[str]) -> set[tuple[str, str, str, str, str | None]]:
-        links: set[tuple[str, str, str, str, str | None]] = set()
-        columns = ("trace_id", "span_id", "linked_trace_id", "linked_span_id", "attributes")
-        for chunk in _chunks(traces):
-            for column in ("trace_id", "linked_trace_id"):
-                for trace, span, linked_trace, linked_span, attributes in SpanLink.objects.filter(
-                    **{f"{column}__in": chunk}
-                ).values_list(*columns):
-                    message = attributes.get(MESSAGE_ID) if isinstance(attributes, dict) else None
-                    links.add((trace, span, linked_trace, linked_span, str(message) if message else None))
-        return links
-
-    def _load_events(self, traces: Iterable[str], parents: set[tuple[str, str]] | None = None) -> list[EventRow]:
-        rows = []
-        for chunk in _chunks(traces):
-            query = Event.objects.filter(trace_id__in=chunk).exclude(parent_span_id="")
-            for values in query.values_list(*EVENT_COLUMNS):
-                row = EventRow(*values)
-                if parents is None or (row.trace_id, row.parent_span_id) in parents:
-                    rows.append(row)
-        return rows
-
-    # --- matching ----------------------------------------------------------------------------------
-
     def run(self, traces: set[str]) -> None:
-        own = self._load_spans(traces)
-        links = self._load_links(traces)
-        # The other ends of links: publishing spans (and their events) and processing spans elsewhere.
-        publishers = {(lt, ls) for t, s, lt, ls, _ in links if lt not in traces}
-        processors = {(t, s) for t, s, lt, ls, _ in links if t not in traces}
-        elsewhere = publishers | processors
-        if elsewhere:
-            self._load_spans({trace for trace, _ in elsewhere}, elsewhere)
-        events = self._load_events(traces)
-        if publishers:
-            events += self._load_events({trace for trace, _ in publishers}, publishers)
-
-        for span in own:
-            if self.span_state(span) == NEW:
-                self._count_span(span)
-        self._match_calls(own)
-        self._match_events(own, links, events)
+        for chunk in _chunks(traces):
+            if self.new_spans:
+                self._count_services(chunk)
+                self._count_calls(chunk)
+        self._match_events(traces)
         if self.edges or self.services:
             self._write()
 
-    def _count_span(self, span: SpanRow) -> None:
-        minute = span.start_ns // 60_000_000_000
-        for width in WIDTHS:
-            counts = self.services[(width, minute - minute % width, span.service)]
-            counts[0] += 1
-            counts[1] += span.status_code == ERROR
+    # --- spans and calls, counted in SQL ----------------------------------------------------------
 
-    def _match_calls(self, own: Sequence[SpanRow]) -> None:
-        for child in own:
-            if not child.parent_span_id or child.kind == CONSUMER_KIND:
-                continue
-            parent = self.spans.get((child.trace_id, child.parent_span_id))
-            if parent is None or parent.service == child.service:
-                continue
-            states = (self.span_state(parent), self.span_state(child))
-            if HELD in states or NEW not in states:
-                continue
-            minute = child.start_ns // 60_000_000_000
-            self._add(EdgeBucket.CALL, minute, parent.service, child.service, child.name, "", child, None, False)
+    def _count_services(self, chunk: list[str]) -> None:
+        new = self.new_spans_sql
+        rows = _select(
+            f"SELECT service, start_ns / 60000000000, COUNT(*), SUM(CASE WHEN status_code = {ERROR} THEN 1 ELSE 0 END)"  # noqa: S608
+            f" FROM {_table(Span)} WHERE trace_id IN ({_marks(chunk)}) AND received_at IN ({_marks(new)})"
+            " GROUP BY service, start_ns / 60000000000",
+            [*chunk, *new],
+        )
+        for service, minute, spans, errors in rows:
+            for width in WIDTHS:
+                counts = self.services[(width, int(minute) - int(minute) % width, service)]
+                counts[0] += int(spans)
+                counts[1] += int(errors or 0)
 
-    def _match_events(
-        self, own: Sequence[SpanRow], links: set[tuple[str, str, str, str, str | None]], events: Sequence[EventRow]
-    ) -> None:
+    def _count_calls(self, chunk: list[str]) -> None:
+        """Parent and child in another service, counted when one of them is new and neither held."""
+        new, held = self.new_spans_sql, self.held_spans_sql
+        not_held = (
+            f" AND c.received_at NOT IN ({_marks(held)}) AND p.received_at NOT IN ({_marks(held)})" if held else ""
+        )
+        span = _table(Span)
+        rows = _select(
+            "SELECT p.service, c.service, c.name, c.start_ns / 60000000000, COUNT(*),"  # noqa: S608
+            f" SUM(CASE WHEN c.status_code = {ERROR} THEN 1 ELSE 0 END), MAX(c.trace_id)"
+            f" FROM {span} c JOIN {span} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id"
+            f" WHERE c.trace_id IN ({_marks(chunk)}) AND c.parent_span_id <> '' AND c.kind <> {CONSUMER_KIND}"
+            f" AND p.service <> c.service AND (c.received_at IN ({_marks(new)}) OR p.received_at IN ({_marks(new)}))"
+            f"{not_held} GROUP BY p.service, c.service, c.name, c.start_ns / 60000000000",
+            [*chunk, *new, *new, *(held * 2 if held else [])],
+        )
+        for source, target, name, minute, count, errors, sample in rows:
+            for width in WIDTHS:
+                delta = self.edges[(width, int(minute) - int(minute) % width, EdgeBucket.CALL, source[:256],
+                                    target[:256], name[:512], "")]  # fmt: skip
+                delta.count += int(count)
+                delta.errors += int(errors or 0)
+                if len(delta.samples) < MAX_SAMPLES and sample not in delta.samples:
+                    delta.samples.append(sample)
+
+    # --- event hops, matched in Python --------------------------------------------------------------
+
+    def _events(self, traces: Iterable[str], parents: set[tuple[str, str]] | None = None) -> list[EventRow]:
+        rows = []
+        for chunk in _chunks(traces):
+            for values in _select(
+                f"SELECT {_EVENT_SQL} FROM {_table(Event)} WHERE trace_id IN ({_marks(chunk)})"  # noqa: S608
+                " AND parent_span_id <> ''",
+                chunk,
+            ):
+                if parents is None or (values[6], values[7]) in parents:
+                    rows.append(EventRow(*values))
+        return rows
+
+    def _links(self, traces: set[str]) -> set[Link]:
+        links: set[Link] = set()
+        for chunk in _chunks(traces):
+            for column in ("trace_id", "linked_trace_id"):
+                for trace, span, linked_trace, linked_span, attributes in _select(
+                    "SELECT trace_id, span_id, linked_trace_id, linked_span_id, attributes"  # noqa: S608
+                    f" FROM {_table(SpanLink)} WHERE {column} IN ({_marks(chunk)})",
+                    chunk,
+                ):
+                    message = None
+                    text = attributes if isinstance(attributes, str) else None
+                    if text is None or MESSAGE_ID in text:  # most links name no message: skip the decoding
+                        decoded = orjson.loads(text) if text is not None else attributes
+                        found = decoded.get(MESSAGE_ID) if isinstance(decoded, dict) else None
+                        message = str(found) if found else None
+                    links.add((trace, span, linked_trace, linked_span, message))
+        return links
+
+    def _load_spans(self, keys: set[tuple[str, str]]) -> None:
+        wanted = keys - self.spans.keys()
+        by_trace: dict[str, set[str]] = defaultdict(set)
+        for trace, span_id in wanted:
+            by_trace[trace].add(span_id)
+        for chunk in _chunks(by_trace):
+            span_ids = sorted({span_id for trace in chunk for span_id in by_trace[trace]})
+            for values in _select(
+                f"SELECT {_SPAN_SQL} FROM {_table(Span)} WHERE trace_id IN ({_marks(chunk)})"  # noqa: S608
+                f" AND span_id IN ({_marks(span_ids)})",
+                [*chunk, *span_ids],
+            ):
+                if (values[1], values[2]) in wanted:
+                    self.spans[(values[1], values[2])] = SpanRow(*values)
+
+    def _children(self, parents: set[tuple[str, str]]) -> list[SpanRow]:
+        """Spans whose parent is one of ``parents`` (publishing spans in the fold's traces)."""
+        by_trace: dict[str, set[str]] = defaultdict(set)
+        for trace, span_id in parents:
+            by_trace[trace].add(span_id)
+        children = []
+        for chunk in _chunks(by_trace):
+            span_ids = sorted({span_id for trace in chunk for span_id in by_trace[trace]})
+            for values in _select(
+                f"SELECT {_SPAN_SQL} FROM {_table(Span)} WHERE trace_id IN ({_marks(chunk)})"  # noqa: S608
+                f" AND parent_span_id IN ({_marks(span_ids)})",
+                [*chunk, *span_ids],
+            ):
+                if (values[1], values[3]) in parents:
+                    row = SpanRow(*values)
+                    self.spans[(row.trace_id, row.span_id)] = row
+                    children.append(row)
+        return children
+
+    def _match_events(self, traces: set[str]) -> None:
+        events = self._events(traces)
+        links = self._links(traces)
+        # The other ends of links out of these traces: publishing spans elsewhere, and their events.
+        elsewhere = {(lt, ls) for t, s, lt, ls, _ in links if lt not in traces}
+        if elsewhere:
+            events += self._events({trace for trace, _ in elsewhere}, elsewhere)
+        if not events:
+            return
+        publishers = {(event.trace_id, event.parent_span_id) for event in events}
         processors: dict[tuple[str, str], list[tuple[tuple[str, str], str | None]]] = defaultdict(list)
         for trace, span, linked_trace, linked_span, message in links:
-            processors[(linked_trace, linked_span)].append(((trace, span), message))
-        for child in own:
-            if child.parent_span_id:
-                processors[(child.trace_id, child.parent_span_id)].append(((child.trace_id, child.span_id), "child"))
+            if (linked_trace, linked_span) in publishers:
+                processors[(linked_trace, linked_span)].append(((trace, span), message))
+        for child in self._children({key for key in publishers if key[0] in traces}):
+            processors[(child.trace_id, child.parent_span_id)].append(((child.trace_id, child.span_id), "child"))
+        self._load_spans(publishers | {key for found in processors.values() for key, _ in found})
 
         # A link may name the event it delivered (messaging.message.id): it then matches that event only,
         # when the id is one of the events published from that span (EventBridge assigns its own ids).
@@ -308,13 +389,13 @@ class _Fold:
             {span.id for _, publisher, processor in matches for span in (publisher, processor)}
         )
         for event, publisher, processor in matches:
-            lag_ms = (processor.start_ns - time_ns(event.time)) / 1_000_000
+            sent_ns = time_ns(_as_datetime(event.time))
+            lag_ms = (processor.start_ns - sent_ns) / 1_000_000
             duplicate = bool(event.idempotency_key) and first.get(event.idempotency_key, event.id) != event.id
             messaging = _messaging(attributes.get(processor.id, {}), attributes.get(publisher.id, {}))
-            minute = time_ns(event.time) // 60_000_000_000
             self._add(
-                EdgeBucket.EVENT, minute, publisher.service, processor.service, event.detail_type, event.source,
-                processor, lag_ms, duplicate, messaging,
+                EdgeBucket.EVENT, sent_ns // 60_000_000_000, publisher.service, processor.service, event.detail_type,
+                event.source, processor, lag_ms, duplicate, messaging,
             )  # fmt: skip
 
     def _attributes(self, ids: set[int]) -> dict[int, dict[str, Any]]:
