@@ -79,8 +79,6 @@ class EventRow(NamedTuple):
     idempotency_key: str
 
 
-
-
 @dataclass
 class Delta:
     """What one fold adds to one edge bucket."""
