@@ -111,11 +111,11 @@ def _ingest_round(server: BenchServer, seed: int) -> dict[str, Any]:
     drive(server.url + "/api/events", {**headers, "Content-Type": "application/json"}, events)
     sent = CLIENTS * REQUESTS_PER_CLIENT * FLOWS_PER_REQUEST * 10
     started = time.perf_counter()
-    since = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    since, until = datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC) + timedelta(hours=1)
     answer = requests.get(
         f"{server.url}/api/servicemap",
         headers={"Authorization": headers["Authorization"]},
-        params={"since": since},
+        params={"since": since.isoformat(), "until": until.isoformat()},  # the flows' times run ahead of now
         timeout=600,
     )
     catch_up = time.perf_counter() - started

@@ -41,7 +41,7 @@ from tracing.models import Span, SpanLink
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCHES = 200  # pending batches a fold takes: one transaction stays short
+MAX_BATCHES = 50  # pending batches a fold takes: its transaction (SQLite: the write lock) stays short
 CHUNK = 400  # ids in one IN (...) list
 WIDTHS = (1, 10, 60)  # bucket widths in minutes: the wider rows serve long windows (queries.py)
 MAX_SAMPLES = 5  # trace ids kept per edge and bucket
