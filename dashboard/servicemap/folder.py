@@ -4,9 +4,10 @@ commit (``dashboard.servicemap.fold``), on SQLite and PostgreSQL alike.
 Ingest wakes it after each commit; like the trace summariser it gives way to ingest: it folds once
 no batch was committed for half a second, and at most five seconds after the first wake-up, so that
 one fold takes the batches of many requests and a burst of ingest is not slowed by folding it (in
-one process, folding and ingest share the interpreter, and on SQLite the write lock). It also looks every half second for batches another
-process stored (on PostgreSQL the folds of all processes take turns). Readers of the map fold what
-is pending themselves, so what they answer never depends on this thread's timing.
+one process, folding and ingest share the interpreter, and on SQLite the write lock). It also looks
+every half second for batches another process stored (on PostgreSQL the folds of all processes take
+turns). Readers of the map fold what is pending themselves, so what they answer never depends on
+this thread's timing.
 """
 
 from __future__ import annotations
