@@ -48,7 +48,10 @@ class Window:
 def window_params(params: Mapping[str, str], default: timedelta = DEFAULT_WINDOW) -> Window:
     """``since`` and ``until`` (RFC 3339); the last hour by default, ``until`` now by default."""
     until = time_param(params, "until") or timezone.now()
-    since = time_param(params, "since") or until - default
+    try:
+        since = time_param(params, "since") or until - default
+    except OverflowError:  # an until in the first hour of year 1
+        raise Problem("until is too early", code="invalid_parameter", where="until") from None
     if since >= until:
         raise Problem("since must be before until", code="invalid_parameter", where="since")
     if until - since > MAX_WINDOW:

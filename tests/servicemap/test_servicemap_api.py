@@ -206,12 +206,14 @@ def test_a_retried_export_and_any_fold_size_count_each_hop_once(api: Client, mon
         ({"until": "2026-13-01T00:00:00Z"}, "until"),
         ({"since": "2026-03-01T11:00:00Z", "until": "2026-03-01T10:00:00Z"}, "since"),
         ({"since": "2026-01-01T00:00:00Z", "until": "2026-03-01T10:00:00Z"}, "since"),
+        ({"until": "0001-01-01T00:30:00Z"}, "until"),
     ],
 )
 def test_bad_times_are_a_400(api: Client, params: dict[str, str], where: str) -> None:
     response = api.get("/api/servicemap", params)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_parameter"
+    assert response.json()["error"]["where"] == where
 
 
 def test_it_needs_the_read_scope(client: Client, make_token: Any) -> None:
