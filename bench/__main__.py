@@ -14,6 +14,7 @@ MODULES = [
     "bench.bench_pages",
     "bench.bench_replay",
     "bench.bench_search",
+    "bench.bench_servicemap",
 ]
 
 

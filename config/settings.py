@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tracing.apps.TracingConfig",
     "dashboard.lifecycles.apps.LifecyclesConfig",
     "dashboard.schemas.apps.SchemasConfig",
+    "dashboard.servicemap.apps.ServiceMapConfig",
     "dashboard.replay.apps.ReplayConfig",
     "dashboard.api.apps.ApiConfig",
     "dashboard.pages.apps.PagesConfig",
@@ -191,6 +192,8 @@ EVENTSCOPE_EMBEDDED_WORKER_THREADS = env_int("EVENTSCOPE_EMBEDDED_WORKER_THREADS
 # SQLite only: a thread of the server process folds tracked events into transaction records a
 # moment after ingest (see dashboard/lifecycles/folder.py). Readers fold what is pending anyway.
 EVENTSCOPE_FOLDER_THREAD = env_bool("EVENTSCOPE_FOLDER_THREAD", True)
+# The service map (docs/servicemap.md): off, ingest notes nothing for it and its folder does not run.
+EVENTSCOPE_SERVICE_MAP = env_bool("EVENTSCOPE_SERVICE_MAP", True)
 # On SIGTERM/SIGINT, how long `manage.py serve` lets requests in flight and background work finish
 # before it exits anyway (see dashboard/core/server.py).
 EVENTSCOPE_SHUTDOWN_GRACE_SECONDS = env_int("EVENTSCOPE_SHUTDOWN_GRACE_SECONDS", 10)

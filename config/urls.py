@@ -7,6 +7,7 @@ from dashboard.api import events, find, keys, lifecycle_detail, openapi, pattern
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import schemas as schema_api
+from dashboard.api import servicemap as servicemap_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
 from dashboard.core import health
@@ -19,6 +20,7 @@ from dashboard.pages import overview as overview_page
 from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
 from dashboard.pages import schemas as schema_pages
+from dashboard.pages import servicemap as servicemap_page
 from dashboard.pages import site, traces_search
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
@@ -43,6 +45,7 @@ urlpatterns = [
     path("api/services", trace_search.list_services, name="api-services"),
     path("api/traces", trace_search.find_traces, name="api-traces"),
     path("api/traces/<str:trace_id>", trace_api.get_trace, name="api-trace"),
+    path("api/servicemap", servicemap_api.get_service_map, name="api-servicemap"),
     # Keys and lifecycle names are any text, newlines included ("." in <path:…> stops at a newline).
     re_path(r"^api/keys/(?P<key>[\s\S]+)\Z", keys.get_key, name="api-key"),
     path("api/patterns/test", patterns.test_pattern, name="api-patterns-test"),
@@ -90,6 +93,7 @@ urlpatterns = [
     path("patterns/", pattern_pages.patterns_page, name="patterns"),
     path("schemas/", schema_pages.schemas_page, name="schemas"),
     path("schemas/<str:schema_id>/", schema_pages.schema_page, name="schema"),
+    path("map/", servicemap_page.map_page, name="map"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).

@@ -643,6 +643,46 @@ def _schemas() -> dict[str, Schema]:
                 )
             }
         ),
+        "ServiceMap": obj(
+            {
+                "since": TIME,
+                "until": TIME,
+                "services": array(obj({"name": text(), "spans": integer(minimum=0), "errors": integer(minimum=0)})),
+                "edges": array(
+                    obj(
+                        {
+                            "from": text("The publishing (event) or calling (call) service."),
+                            "to": text("The processing (event) or called (call) service."),
+                            "via": text("The detail-type (event) or the called span's name (call)."),
+                            "kind": text(enum=["event", "call"]),
+                            "count": integer(minimum=0),
+                            "errors": integer(minimum=0),
+                            "duplicates": integer(minimum=0),
+                            "lag_ms": obj(
+                                {p: nullable({"type": "number"}) for p in ("p50", "p95", "p99")},
+                                description="Event edges only: processing span start - event time, within 5%.",
+                            ),
+                            "sources": array(text(), description="Event edges only: the events' sources."),
+                            "rate_per_minute": {"type": "number", "minimum": 0},
+                            "messaging": nullable(obj({"system": text(), "destination": text()})),
+                            "traces": array(text(pattern=f"^{TRACE_ID_PATTERN}$"), maxItems=5),
+                        },
+                        required=[
+                            "from",
+                            "to",
+                            "via",
+                            "kind",
+                            "count",
+                            "errors",
+                            "duplicates",
+                            "rate_per_minute",
+                            "messaging",
+                            "traces",
+                        ],
+                    )
+                ),
+            }
+        ),
         "TraceSearchPage": obj(
             {
                 "results": array(
@@ -1216,6 +1256,23 @@ def _paths() -> dict[str, Schema]:
                 "has that status, `name` when a span (of `service`, when given) has that name, and each `attr` "
                 "when one of its spans (or their resources) has that attribute with that value as text.",
                 ok={200: answer("A page of traces.", ref("TraceSearchPage"))},
+            )
+        },
+        "/api/servicemap": {
+            "get": operation(
+                "getServiceMap",
+                "The service map of a time window",
+                "Traces",
+                scope="read",
+                parameters=[
+                    query("since", TIME, "The window's start (default: an hour before `until`)."),
+                    query("until", TIME, "The window's end (default: now). At most 31 days after `since`."),
+                ],
+                description="Services with their span and error counts, and the edges between them: `event` "
+                "edges (publisher to processor of a detail-type, with lag percentiles) and `call` edges (a span "
+                "to its child in another service). Read from one-minute rollups: a minute counts when it starts "
+                "inside the window.",
+                ok={200: answer("The map.", ref("ServiceMap"))},
             )
         },
         "/api/traces/{trace_id}": {

@@ -18,6 +18,7 @@ from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
 from dashboard.pages.site import not_found_page
 from dashboard.schemas.models import Schema
+from dashboard.servicemap.queries import event_consumers
 from tracing.ledger import delivery_kinds
 from tracing.models import Span
 
@@ -113,5 +114,6 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
                 if event.schema_error is not None
                 else None
             ),
+            "consumers": event_consumers(event, publisher),
         },
     )

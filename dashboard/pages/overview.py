@@ -12,6 +12,7 @@ from dashboard.lifecycles.lookup import incomplete_summary
 from dashboard.replay.models import Replay
 from dashboard.replay.shapes import replay_json
 from dashboard.schemas.queries import recent_breaking
+from dashboard.servicemap.queries import slowest_edges, window_params
 from tracing.assembly import format_ns
 from tracing.models import Span
 from tracing.rates import DEFAULT_WINDOW, WINDOWS, recent_rates
@@ -59,5 +60,6 @@ def overview(request: HttpRequest) -> HttpResponse:
             "windows": list(WINDOWS),
             "event_rates": event_rates.as_json(),
             "span_rates": span_rates.as_json(),
+            "slowest": slowest_edges(window=window_params({}, default=WINDOWS[window][0])),
         },
     )

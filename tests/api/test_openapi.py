@@ -273,6 +273,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "GET /api/services": {},
         "GET /api/traces": {"query": {"service": "shop", "status": "error", "attr": ["http.status_code=500"]}},
         "GET /api/traces/{trace_id}": {"path_parameters": {"trace_id": TRACE.upper()}},
+        "GET /api/servicemap": {"query": {"since": "2026-03-01T09:00:00Z", "until": "2026-03-01T11:00:00Z"}},
         "GET /api/keys/{key}": {"path_parameters": {"key": world.key}},
         "POST /api/patterns/test": {"body": {"pattern": {"source": ["a"]}, "event": {"source": "a"}}},
         "GET /api/lifecycles": {},

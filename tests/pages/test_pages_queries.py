@@ -9,6 +9,7 @@ from django.test import Client
 
 from dashboard.events.models import Event
 from dashboard.lifecycles.fold import fold_pending
+from dashboard.servicemap.fold import fold_pending as fold_map
 from tests.support.demo_shop import run_shop
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
@@ -27,13 +28,15 @@ def shop_client(live_server_url, token, django_user_model) -> Client:
     client = Client()
     client.login(username="q", password="pw-q-1234567")
     fold_pending()  # what the server's folder may not have folded yet: the pages only check
+    fold_map()  # the same for the service map's folder
     return client
 
 
 def test_overview_queries(shop_client, django_assert_num_queries):
     # for events and spans: where the row budget ends, the rates; then recent events, error spans;
-    # incomplete transactions (counts, latest) and running replays; breaking schema changes (none)
-    with django_assert_num_queries(SESSION + 6 + FOLD_CHECK + 3 + 1):
+    # incomplete transactions (counts, latest) and running replays; breaking schema changes (none); the
+    # slowest edges (a check for batches not folded into the map, its service rows and its edge rows)
+    with django_assert_num_queries(SESSION + 6 + FOLD_CHECK + 3 + 1 + 3):
         assert shop_client.get("/").status_code == 200
 
 
@@ -47,8 +50,10 @@ def test_event_search_queries(shop_client, django_assert_num_queries):
 
 def test_event_page_queries(shop_client, django_assert_num_queries):
     event = Event.objects.filter(detail_type="OrderCreated").first()
-    # the event, its publishing span, its key's ledger, the lifecycle definitions (none here)
-    with django_assert_num_queries(SESSION + 4):
+    # the event, its publishing span, its key's ledger, the lifecycle definitions (none here); its
+    # consumers: links to its publishing span, the linking spans, children in other services (and other
+    # events of that span, only when a link names an event that is not this one)
+    with django_assert_num_queries(SESSION + 4 + 3):
         assert shop_client.get(f"/events/{event.id}/").status_code == 200
 
 

@@ -1,0 +1,1 @@
+"""The service map: who publishes what to whom, how often, how many fail, how long events wait."""
