@@ -24,6 +24,7 @@ from tracing import views as otlp
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # Ingest. The route table for ingest too: when daphne serves, the POSTs of every view marked
     # an ingest endpoint (these, and api/events below) reach it through config.fastpath, which
     # finds them here.

@@ -45,8 +45,8 @@ def poll_replay(base: str, token: str, replay_id: int, predicate: Any) -> dict[s
         time.sleep(0.05)
 
 
-def test_the_worker_is_reported_by_healthz(live_server_url, settings):
-    body = requests.get(f"{live_server_url}/healthz", timeout=10).json()
+def test_the_worker_is_reported_by_readyz(live_server_url, settings):
+    body = requests.get(f"{live_server_url}/readyz", timeout=10).json()
     assert body["worker"]["status"] == "ok"
     assert body["worker"]["mode"] == ("celery" if settings.REDIS_URL else "embedded")
 
