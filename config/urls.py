@@ -18,6 +18,7 @@ from dashboard.pages import overview as overview_page
 from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
 from dashboard.pages import site, traces_search
+from dashboard.pages import tokens as token_pages
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
 from tracing import views as otlp
@@ -80,6 +81,8 @@ urlpatterns = [
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
     path("patterns/", pattern_pages.patterns_page, name="patterns"),
+    path("settings/tokens/", token_pages.tokens_page, name="settings-tokens"),
+    path("settings/tokens/<str:key_id>/revoke/", token_pages.revoke_token_page, name="settings-token-revoke"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).
