@@ -31,13 +31,14 @@ class Command(BaseCommand):
         if not tokens:
             self.stdout.write("No tokens. Create one: .venv/bin/python manage.py create_token NAME --scopes ingest")
             return
-        rows = [("NAME", "KEY ID", "SCOPES", "CREATED", "LAST USED", *(["REVOKED"] if options["all"] else []))]
+        rows: list[list[str]] = [["NAME", "KEY ID", "SCOPES", "CREATED", "LAST USED"]]
+        rows[0] += ["REVOKED"] if options["all"] else []
         for token in tokens:
-            row = (token.name, token.key_id, ",".join(token.scopes), _when(token.created_at), _when(token.last_used_at))
-            rows.append((*row, _when(token.revoked_at)) if options["all"] else row)
+            row = [token.name, token.key_id, ",".join(token.scopes), _when(token.created_at), _when(token.last_used_at)]
+            rows.append([*row, _when(token.revoked_at)] if options["all"] else row)
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        for line in rows:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _as_dict(token: ApiToken) -> dict[str, Any]:
