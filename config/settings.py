@@ -211,6 +211,27 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- HTTPS ----------------------------------------------------------------------------------------
+# Behind a reverse proxy that terminates TLS (README, "Deploying"): secure cookies, HSTS, plain HTTP
+# redirected to HTTPS, and the proxy's X-Forwarded-Proto trusted to say which one a request came by
+# (also X-Forwarded-For and -Port, for the addresses `manage.py serve` logs). Off by default: `make
+# run` serves plain HTTP on 127.0.0.1.
+EVENTSCOPE_HTTPS = env_bool("EVENTSCOPE_HTTPS", False)
+if EVENTSCOPE_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes (and a Prometheus scraper) may ask a web node directly, over plain HTTP, from inside the
+    # network; a redirect would read to them as a failure.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("EVENTSCOPE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EVENTSCOPE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading asks browsers' vendors to ship the domain as HTTPS-only, for good: a decision for
+    # the domain's owner, not a default. Left off, Django's reminder of it (security.W021) is silenced.
+    SECURE_HSTS_PRELOAD = env_bool("EVENTSCOPE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # --- Internationalisation and time ----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
