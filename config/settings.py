@@ -254,6 +254,8 @@ EVENTSCOPE_REGION = env_str("EVENTSCOPE_REGION", "local")
 # requests may be in flight before new ones are answered 503 with Retry-After.
 EVENTSCOPE_INGEST_THREADS = env_int("EVENTSCOPE_INGEST_THREADS", 4)
 EVENTSCOPE_INGEST_MAX_INFLIGHT = env_int("EVENTSCOPE_INGEST_MAX_INFLIGHT", 64)
+# GET /metrics without a token (a scraper inside the network); otherwise it needs the read scope.
+EVENTSCOPE_METRICS_PUBLIC = env_bool("EVENTSCOPE_METRICS_PUBLIC", False)
 # How long a verified token stays cached in-process, so ingest does not query it on every request.
 EVENTSCOPE_TOKEN_CACHE_SECONDS = env_int("EVENTSCOPE_TOKEN_CACHE_SECONDS", 10)
 # Replay (docs/replay.md). Consumer URLs: hosts, ".domain" suffixes and CIDRs; when ALLOW is set,

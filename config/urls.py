@@ -8,7 +8,7 @@ from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
-from dashboard.core import health
+from dashboard.core import health, metrics_endpoint
 from dashboard.ingest import cloudevents, eventbridge
 from dashboard.pages import events as event_pages
 from dashboard.pages import find as find_page
@@ -26,6 +26,7 @@ from tracing import views as otlp
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_endpoint.metrics_view, name="metrics"),
     # Ingest. The route table for ingest too: when daphne serves, the POSTs of every view marked
     # an ingest endpoint (these, and api/events below) reach it through config.fastpath, which
     # finds them here.
