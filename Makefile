@@ -8,8 +8,9 @@ PORT ?= 8000
 # The scaled mode's services in tests (the development machines run both on 127.0.0.1).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eventscope
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-# Where `make demo` sends its traffic: the dashboard `make run` serves.
-DEMO_URL ?= http://$(HOST):$(PORT)
+# Where `make demo` sends its traffic: the dashboard `make run` serves (same HOST and PORT), or
+# EVENTSCOPE_URL when set.
+DEMO_URL ?= $(or $(EVENTSCOPE_URL),http://$(HOST):$(PORT))
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-fast test-js test-sqlite test-postgres lint format bench worker demo screenshots clean
@@ -63,7 +64,7 @@ format: $(VENV)/.dev ## Apply ruff's formatting and safe fixes
 bench: $(VENV)/.dev ## Run the benchmarks; one JSON object per line
 	$(PY) -m bench
 
-demo: $(VENV)/.dev ## Run the simulated shop against the dashboard at $(DEMO_URL) (ORDERS=n to stop after n)
+demo: $(VENV)/.dev ## Run the simulated shop against the dashboard at $(DEMO_URL) (PORT=, DEMO_URL= or EVENTSCOPE_URL= elsewhere; ORDERS=n to stop after n)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo --url $(DEMO_URL) $(if $(ORDERS),--orders $(ORDERS))
 

@@ -283,8 +283,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Bad requests refused (4xx, django.security.*) are logged at INFO without a traceback.
-    "filters": {"refusals_at_info": {"()": "dashboard.core.logging_filters.RefusalsAtInfo"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals_at_info"]}},
+    "filters": {
+        "refusals_at_info": {"()": "dashboard.core.logging_filters.RefusalsAtInfo"},
+        # Celery's INFO line for every task run and beat entry sent (every few seconds, whatever
+        # happens) is DEBUG; a failure stays at ERROR.
+        "celery_routine_at_debug": {"()": "dashboard.core.logging_filters.CeleryRoutineAtDebug"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals_at_info", "celery_routine_at_debug"],
+        }
+    },
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {
         # Django's own handlers (a second console in debug mode, mail to ADMINS) are dropped: its

@@ -1218,8 +1218,9 @@ def _paths() -> dict[str, Schema]:
                 scope="operate",
                 parameters=[CREATE_KEY],
                 body=json_body(ref("LifecycleCreate")),
-                description="A taken name is a 400 (invalid_lifecycle).",
+                description="A taken name is a 409 (conflict), as for consumers.",
                 ok={201: answer("The new lifecycle.", ref("Lifecycle"))},
+                errors=[409],
             ),
         },
         "/api/lifecycles/{name}": {
@@ -1240,9 +1241,9 @@ def _paths() -> dict[str, Schema]:
                 parameters=[lifecycle_name],
                 body=json_body(ref("LifecycleChange")),
                 description="Once it has records, steps can only be added at the end (else a 400); a new "
-                "timeout moves every record's deadline.",
+                "timeout moves every record's deadline. A new name that another lifecycle has is a 409.",
                 ok={200: answer("The lifecycle as saved.", ref("Lifecycle"))},
-                errors=[404],
+                errors=[404, 409],
             ),
             "delete": operation(
                 "deleteLifecycle",
