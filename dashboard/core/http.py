@@ -126,7 +126,8 @@ def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Pr
         raise ApiError(
             401,
             "unauthorized",
-            "Authentication required: send 'Authorization: Bearer <token>' (python manage.py create_token).",
+            "Authentication required: send 'Authorization: Bearer <token>' "
+            "(on the server: .venv/bin/python manage.py create_token).",
             headers={"WWW-Authenticate": 'Bearer realm="eventscope"'},
         )
     if scope not in principal.scopes:
