@@ -134,3 +134,21 @@ def test_two_server_processes_sharing_a_folder_answer_the_same_totals(tmp_path: 
             assert value(scraped, ITEMS, endpoint="events", kind="event", outcome="accepted") == 6
             assert value(scraped, "eventscope_ingest_request_seconds_count", endpoint="events") == 3
             assert value(scraped, "eventscope_replay_dead_letters") == 0  # read at scrape time there too
+
+
+def test_ingest_turned_away_for_too_many_in_flight_is_counted(client, auth, settings):
+    from channels.testing import HttpCommunicator
+
+    from config.asgi import application
+    from tests.support.live_support import run
+
+    settings.EVENTSCOPE_INGEST_MAX_INFLIGHT = 0  # every ingest request finds the limit reached
+    before = value(scrape(client, auth), "eventscope_ingest_overloaded_total")
+
+    async def post() -> int:
+        headers = [(b"authorization", auth["Authorization"].encode()), (b"content-type", b"application/json")]
+        communicator = HttpCommunicator(application, "POST", "/api/events", body=b"[]", headers=headers)
+        return int((await communicator.get_response(timeout=30))["status"])
+
+    assert run(post()) == 503
+    assert value(scrape(client, auth), "eventscope_ingest_overloaded_total") == before + 1
