@@ -4,12 +4,8 @@ A token is ``<key_id>.<secret>``. The secret is HMAC-SHA256(SECRET_KEY, key_id +
 key id and salt are stored. The same secret is the SigV4 secret access key for AWS-style clients.
 
 Verified tokens are cached in each process for ``EVENTSCOPE_TOKEN_CACHE_SECONDS``, so ingest does
-not query them per request. A revocation must still hold from the token's next request, whichever
-process revoked it (``manage.py revoke_token``, the tokens page of another web process): revoking
-replaces a stamp file under ``var/`` after the database commit, and every cache hit compares the
-stamp with the one its entry was made under (a ``stat``, about a microsecond); a changed stamp
-empties the cache. Processes on other machines (several web nodes on one PostgreSQL) share no
-``var/``: for them the cache's lifetime is the bound.
+not query them per request. A revocation still holds from the token's next request, whichever
+process revoked it: every process hears of it (``dashboard.core.revocations``) and empties its cache.
 """
 
 from __future__ import annotations
@@ -18,19 +14,18 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import secrets
-import tempfile
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.core import revocations
 from dashboard.core.models import SCOPES, ApiToken
 
 logger = logging.getLogger(__name__)
@@ -82,50 +77,20 @@ def create_token(name: str, scopes: list[str]) -> IssuedToken:
 
 
 # key_id -> (expires_at, salt, scopes, name). A short-lived cache keeps a token lookup off the ingest
-# hot path; entries made before the latest revocation stamp are dropped (see the module's docstring).
+# hot path; entries made under another revocation stamp than the current one are dropped, and while
+# there is no stamp (dashboard.core.revocations) nothing is cached.
 _cache: dict[str, tuple[float, str, frozenset[str], str]] = {}
 _cache_lock = threading.Lock()
 # The revocation stamp the cache's entries were made under.
-_cache_stamp: tuple[int, int] | None = None
-
-
-def _stamp_path() -> Path:
-    return Path(settings.VAR_DIR) / "tokens-revoked"
-
-
-def _revocation_stamp() -> tuple[int, int]:
-    """The stamp file's identity: a new file (inode) and time at each revocation; (0, 0) when none."""
-    try:
-        info = os.stat(_stamp_path())
-    except OSError:
-        return (0, 0)
-    return (info.st_ino, info.st_mtime_ns)
-
-
-def _note_revocation() -> None:
-    """Replace the stamp file, so that every process on this machine drops its cached tokens."""
-    path = _stamp_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tokens-revoked.")
-        with os.fdopen(fd, "w") as out:
-            out.write(f"{time.time_ns()}\n")
-        os.replace(temporary, path)
-    except OSError as err:
-        logger.warning(
-            "tokens: could not write %s (%s): other processes refuse the revoked token within %s s",
-            path,
-            err,
-            settings.EVENTSCOPE_TOKEN_CACHE_SECONDS,
-        )
+_cache_stamp: Hashable | None = None
 
 
 def _lookup(key_id: str) -> tuple[str, frozenset[str], str] | None:
     global _cache_stamp
     now = time.monotonic()
-    stamp = _revocation_stamp()
+    stamp = revocations.stamp()
     with _cache_lock:
-        if stamp != _cache_stamp:
+        if stamp is None or stamp != _cache_stamp:
             _cache.clear()
             _cache_stamp = stamp
         hit = _cache.get(key_id)
@@ -145,7 +110,7 @@ def _lookup(key_id: str) -> tuple[str, frozenset[str], str] | None:
     with _cache_lock:
         if len(_cache) > 10_000:
             _cache.clear()
-        if _cache_stamp == stamp:  # not if a revocation came while the row was read
+        if stamp is not None and _cache_stamp == stamp:  # not if a revocation came while the row was read
             _cache[key_id] = entry
     return entry[1], entry[2], entry[3]
 
@@ -210,12 +175,12 @@ def principal_for_key(key_id: str) -> Principal | None:
 
 
 def revoke(key_id: str) -> bool:
-    """Revoke the live token ``key_id``: refused (401) from its next request, in every process of
-    this machine (other machines: within ``EVENTSCOPE_TOKEN_CACHE_SECONDS``). False when there is
-    no such live token. Call it outside a transaction: the stamp must follow the commit."""
+    """Revoke the live token ``key_id``: refused (401) from its next request, in every process
+    (``dashboard.core.revocations``). False when there is no such live token. Call it outside a
+    transaction: the others must hear of it after the commit."""
     updated = ApiToken.objects.filter(key_id=key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if updated:
-        _note_revocation()
+        revocations.announce()
     clear_cache()
     return updated > 0
 

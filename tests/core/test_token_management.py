@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -106,3 +108,42 @@ def test_revoke_token_is_refused_from_the_next_request_by_a_server_that_cached_i
         refused = requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10)
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "unauthorized"
+
+
+def _answers_from_its_cache(url: str, token: tokens.IssuedToken) -> bool:
+    """Whether the server at ``url`` caches ``token`` (a fresh one): asked once, then asked again with
+    its salt changed behind the server's back, which only a cached entry still verifies."""
+    headers = {"Authorization": f"Bearer {token.token}"}
+    assert requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10).status_code == 200
+    ApiToken.objects.filter(key_id=token.key_id).update(salt="changed")
+    return requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10).status_code == 200
+
+
+def _until_it_caches(url: str, make_token: Any) -> None:
+    """Until the server at ``url`` is subscribed to revocations: only then does it cache tokens."""
+    deadline = time.monotonic() + 30
+    while not _answers_from_its_cache(url, make_token()):
+        assert time.monotonic() < deadline, "the server never cached a token"
+        time.sleep(0.1)
+
+
+@pytest.mark.server
+@pytest.mark.redis
+@pytest.mark.usefixtures("transactional_db")
+def test_servers_on_other_machines_refuse_a_revoked_token_from_its_next_request(tmp_path: Path, make_token):
+    issued = make_token()
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    # Two "machines": nothing under var/ in common, the same database and Redis.
+    machines = [server_env(EVENTSCOPE_TOKEN_CACHE_SECONDS="3600", EVENTSCOPE_VAR_DIR=str(tmp_path / name))
+                for name in ("one", "two", "three")]  # fmt: skip
+    with serving(tmp_path / "one.log", machines[0]) as (_, one), serving(tmp_path / "two.log", machines[1]) as (_, two):
+        for url in (one, two):
+            _until_it_caches(url, make_token)
+            assert requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10).status_code == 200
+        revoked = subprocess.run(
+            [sys.executable, "manage.py", "revoke_token", issued.key_id],
+            cwd=ROOT, env=machines[2], capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert revoked.returncode == 0, revoked.stderr
+        for url in (one, two):
+            assert requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10).status_code == 401
