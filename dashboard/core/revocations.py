@@ -7,12 +7,13 @@ request; a revocation must still hold from the token's next request, whichever p
 - **This machine**: revoking replaces a stamp file under ``var/``; every cache hit compares the
   file's identity (a ``stat``, about a microsecond) with the one its entries were made under.
 - **Other machines** (scaled mode, ``REDIS_URL``): revoking also publishes on a Redis channel; each
-  process holds a subscription, on a thread of its own, and counts what it hears. While it is not
-  subscribed (starting, or Redis away) it cannot hear of a revocation, so its cache is not used:
-  tokens are read from the database on every request until the subscription is back.
+  process holds a subscription, on a thread of its own, and counts what it hears. Each time it
+  subscribes (at start, and again after Redis was away) it counts one more, since what was revoked
+  meanwhile is unknown: the entries cached before are dropped. While Redis is away, revocations made
+  on other machines reach this process's cache only as its entries expire
+  (``EVENTSCOPE_TOKEN_CACHE_SECONDS``), as they would without the channel.
 
-:func:`stamp` sums both up: the cache is valid while the stamp is the one its entries were made
-under, and unusable while it is None.
+:func:`stamp` sums both up: the cache is valid while the stamp is the one its entries were made under.
 """
 
 from __future__ import annotations
@@ -62,16 +63,13 @@ def _file_stamp() -> tuple[int, int]:
     return (info.st_ino, info.st_mtime_ns)
 
 
-def stamp() -> Hashable | None:
-    """What cached tokens are valid under; None when this process could miss a revocation (scaled
-    mode, not subscribed yet or any more): then nothing may be served from the cache."""
+def stamp() -> Hashable:
+    """What cached tokens are valid under: it changes when this process hears of a revocation."""
     file = _file_stamp()
     if not settings.REDIS_URL:
         return file
     if _listener is None:
         _start_listener()
-    if not _listening:
-        return None
     return (file, _generation)
 
 
@@ -98,8 +96,12 @@ def announce() -> None:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
         try:
             client.publish(_channel(), "revoked")
-        except Exception as err:  # Redis away: the others are not subscribed either, and do not cache
-            logger.warning("tokens: could not tell the other machines of a revocation (%s)", err)
+        except Exception as err:  # Redis away: the others' caches expire on their own
+            logger.warning(
+                "tokens: could not tell the other machines of a revocation (%s): they refuse the token "
+                "within EVENTSCOPE_TOKEN_CACHE_SECONDS",
+                err,
+            )
         finally:
             client.close()
 
@@ -137,13 +139,17 @@ def _listen() -> None:
                     _generation += 1
                     _listening = True
                     if backoff > 0.5:
-                        logger.info("tokens: the revocation channel is back: verified tokens are cached again")
+                        logger.info("tokens: the revocation channel is back")
                     backoff = 0.5
                 elif message["type"] == "message":
                     _generation += 1
-        except Exception as err:  # Redis away or gone quiet: no caching until subscribed again
+        except Exception as err:  # Redis away or gone quiet: subscribe again, after a back-off
             if _listening:
-                logger.warning("tokens: lost the revocation channel (%s): tokens are checked on every request", err)
+                logger.warning(
+                    "tokens: lost the revocation channel (%s): revocations made elsewhere reach this process "
+                    "within EVENTSCOPE_TOKEN_CACHE_SECONDS until it is back",
+                    err,
+                )
             _listening = False
             _generation += 1
         finally:

@@ -77,8 +77,8 @@ def create_token(name: str, scopes: list[str]) -> IssuedToken:
 
 
 # key_id -> (expires_at, salt, scopes, name). A short-lived cache keeps a token lookup off the ingest
-# hot path; entries made under another revocation stamp than the current one are dropped, and while
-# there is no stamp (dashboard.core.revocations) nothing is cached.
+# hot path; entries made under another revocation stamp than the current one are dropped
+# (dashboard.core.revocations).
 _cache: dict[str, tuple[float, str, frozenset[str], str]] = {}
 _cache_lock = threading.Lock()
 # The revocation stamp the cache's entries were made under.
@@ -90,7 +90,7 @@ def _lookup(key_id: str) -> tuple[str, frozenset[str], str] | None:
     now = time.monotonic()
     stamp = revocations.stamp()
     with _cache_lock:
-        if stamp is None or stamp != _cache_stamp:
+        if stamp != _cache_stamp:
             _cache.clear()
             _cache_stamp = stamp
         hit = _cache.get(key_id)
@@ -110,7 +110,7 @@ def _lookup(key_id: str) -> tuple[str, frozenset[str], str] | None:
     with _cache_lock:
         if len(_cache) > 10_000:
             _cache.clear()
-        if stamp is not None and _cache_stamp == stamp:  # not if a revocation came while the row was read
+        if _cache_stamp == stamp:  # not if a revocation came while the row was read
             _cache[key_id] = entry
     return entry[1], entry[2], entry[3]
 

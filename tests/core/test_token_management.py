@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from dashboard.core import tokens
 from dashboard.core.models import ApiToken
-from tests.support.servers import ROOT, server_env, serving
+from tests.support.servers import ROOT, TASK_QUEUE, server_env, serving
 
 EVENT = {"source": "shop", "detail-type": "OrderCreated", "detail": {"order-id": "o-1"}}
 
@@ -119,27 +119,38 @@ def _answers_from_its_cache(url: str, token: tokens.IssuedToken) -> bool:
     return requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10).status_code == 200
 
 
-def _until_it_caches(url: str, make_token: Any) -> None:
-    """Until the server at ``url`` is subscribed to revocations: only then does it cache tokens."""
+def _until_it_hears_revocations(url: str, make_token: Any) -> None:
+    """Until the server at ``url`` is subscribed to revocations: a token it cached, revoked here (on
+    another "machine": this process shares no var/ with it), is refused there."""
     deadline = time.monotonic() + 30
-    while not _answers_from_its_cache(url, make_token()):
-        assert time.monotonic() < deadline, "the server never cached a token"
+    while True:
+        probe = make_token()
+        if _answers_from_its_cache(url, probe):
+            tokens.revoke(probe.key_id)
+            refused = requests.post(f"{url}/api/events", json=EVENT, headers={"Authorization": f"Bearer {probe.token}"},
+                                    timeout=10)  # fmt: skip
+            if refused.status_code == 401:
+                return
+        assert time.monotonic() < deadline, "the server never heard of a revocation"
         time.sleep(0.1)
 
 
 @pytest.mark.server
 @pytest.mark.redis
 @pytest.mark.usefixtures("transactional_db")
-def test_servers_on_other_machines_refuse_a_revoked_token_from_its_next_request(tmp_path: Path, make_token):
+def test_servers_on_other_machines_refuse_a_revoked_token_from_its_next_request(tmp_path: Path, make_token, settings):
+    settings.CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUE  # the servers' deployment, whose channel they hear
     issued = make_token()
     headers = {"Authorization": f"Bearer {issued.token}"}
+    salt = ApiToken.objects.get(key_id=issued.key_id).salt
     # Two "machines": nothing under var/ in common, the same database and Redis.
     machines = [server_env(EVENTSCOPE_TOKEN_CACHE_SECONDS="3600", EVENTSCOPE_VAR_DIR=str(tmp_path / name))
                 for name in ("one", "two", "three")]  # fmt: skip
     with serving(tmp_path / "one.log", machines[0]) as (_, one), serving(tmp_path / "two.log", machines[1]) as (_, two):
         for url in (one, two):
-            _until_it_caches(url, make_token)
-            assert requests.post(f"{url}/api/events", json=EVENT, headers=headers, timeout=10).status_code == 200
+            _until_it_hears_revocations(url, make_token)
+            assert _answers_from_its_cache(url, issued)  # with its salt changed: only the cache knows it
+            ApiToken.objects.filter(key_id=issued.key_id).update(salt=salt)
         revoked = subprocess.run(
             [sys.executable, "manage.py", "revoke_token", issued.key_id],
             cwd=ROOT, env=machines[2], capture_output=True, text=True, timeout=60,
