@@ -7,11 +7,12 @@ request; a revocation must still hold from the token's next request, whichever p
 - **This machine**: revoking replaces a stamp file under ``var/``; every cache hit compares the
   file's identity (a ``stat``, about a microsecond) with the one its entries were made under.
 - **Other machines** (scaled mode, ``REDIS_URL``): revoking also publishes on a Redis channel; each
-  process holds a subscription, on a thread of its own, and counts what it hears. Each time it
-  subscribes (at start, and again after Redis was away) it counts one more, since what was revoked
-  meanwhile is unknown: the entries cached before are dropped. While Redis is away, revocations made
-  on other machines reach this process's cache only as its entries expire
-  (``EVENTSCOPE_TOKEN_CACHE_SECONDS``), as they would without the channel.
+  process holds a subscription, on a thread of its own, and counts what it hears. The first token
+  lookup of a process starts it and waits for it (at most ``SUBSCRIBE_WAIT_SECONDS``); each time it
+  subscribes (the first time, and again after Redis was away) it counts one more, since what was
+  revoked before is unknown: the entries cached before (by other threads meanwhile) are dropped.
+  While Redis is away, revocations made on other machines reach this process's cache only as its
+  entries expire (``EVENTSCOPE_TOKEN_CACHE_SECONDS``), as they would without the channel.
 
 :func:`stamp` sums both up: the cache is valid while the stamp is the one its entries were made under.
 """
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 HEALTH_CHECK_SECONDS = 5
 READ_TIMEOUT_SECONDS = 15
 MAX_BACKOFF_SECONDS = 30.0
+# How long the first token lookup of a process waits for the subscription (Redis away: once).
+SUBSCRIBE_WAIT_SECONDS = 0.5
 
 # Written by the listener thread only: how many revocations (and re-subscriptions, after which what
 # was missed is unknown) it has heard of, and whether it is subscribed now.
@@ -43,6 +46,7 @@ _generation = 0
 _listening = False
 _listener: threading.Thread | None = None
 _start_lock = threading.Lock()
+_subscribed = threading.Event()  # set at the first subscription, which the first lookup waits for
 
 
 def _stamp_path() -> Path:
@@ -112,6 +116,7 @@ def _start_listener() -> None:
         if _listener is None:
             _listener = threading.Thread(target=_listen, name="token revocations", daemon=True)
             _listener.start()
+            _subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
 
 
 def _listen() -> None:
@@ -135,9 +140,11 @@ def _listen() -> None:
                 if message is None:
                     continue
                 if message["type"] == "subscribe":
-                    # Whatever was revoked while not subscribed is unknown: entries made before go.
+                    # (Re)subscribed, by this loop or by the client's own reconnection: whatever was
+                    # revoked while not subscribed is unknown, so the entries cached before go.
                     _generation += 1
                     _listening = True
+                    _subscribed.set()
                     if backoff > 0.5:
                         logger.info("tokens: the revocation channel is back")
                     backoff = 0.5
@@ -151,7 +158,6 @@ def _listen() -> None:
                     err,
                 )
             _listening = False
-            _generation += 1
         finally:
             try:
                 pubsub.close()
