@@ -114,27 +114,30 @@ def _start_listener() -> None:
     global _listener
     with _start_lock:
         if _listener is None:
-            _listener = threading.Thread(target=_listen, name="token revocations", daemon=True)
+            _listener = threading.Thread(
+                target=_listen, args=(settings.REDIS_URL, _channel()), name="token revocations", daemon=True
+            )
             _listener.start()
             _subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
 
 
-def _listen() -> None:
-    """Hold the subscription for the life of the process, making it again whenever it ends."""
+def _listen(url: str, channel: str) -> None:
+    """Hold the subscription to ``channel`` on ``url`` for the life of the process, making it again
+    whenever it ends."""
     global _generation, _listening
     import redis
 
     backoff = 0.5
     while True:
         client = redis.Redis.from_url(
-            settings.REDIS_URL,
+            url,
             socket_connect_timeout=2,
             socket_timeout=READ_TIMEOUT_SECONDS,
             health_check_interval=HEALTH_CHECK_SECONDS,
         )
         pubsub = client.pubsub()
         try:
-            pubsub.subscribe(_channel())
+            pubsub.subscribe(channel)
             while True:
                 message: dict[str, Any] | None = pubsub.get_message(timeout=HEALTH_CHECK_SECONDS)
                 if message is None:
