@@ -5,14 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# How many web processes `make serve` runs, on consecutive ports from PORT.
+WEB_PROCESSES ?= 2
 # The scaled mode's services in tests (the development machines run both on 127.0.0.1).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eventscope
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-# Where `make demo` sends its traffic: the dashboard `make run` serves.
-DEMO_URL ?= http://$(HOST):$(PORT)
+# Where `make demo` sends its traffic: the dashboard `make run` serves (same HOST and PORT), or
+# EVENTSCOPE_URL when set.
+DEMO_URL ?= $(or $(EVENTSCOPE_URL),http://$(HOST):$(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast test-js test-sqlite test-postgres lint format bench worker demo screenshots clean
+.PHONY: help run serve test test-fast test-js test-sqlite test-postgres lint format bench worker demo screenshots clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +34,11 @@ run: $(VENV)/.runtime ## Serve the dashboard (HTTP + websockets) on http://$(HOS
 	$(PY) manage.py bootstrap --host $(HOST) --port $(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	exec $(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.runtime ## With DATABASE_URL (PostgreSQL) and REDIS_URL: migrate, then WEB_PROCESSES (2) web processes on ports PORT, PORT+1…, a Celery worker and beat, in the foreground
+	@test -n "$$REDIS_URL" -a -n "$$DATABASE_URL" || { echo "Set DATABASE_URL (postgres://…) and REDIS_URL (redis://…); make run serves without them"; exit 2; }
+	$(PY) manage.py migrate --no-input
+	exec $(PY) manage.py supervise --host $(HOST) --port $(PORT) --web-processes $(WEB_PROCESSES)
 
 test: $(VENV)/.dev ## Run the whole test suite: page scripts, embedded mode (SQLite), then the scaled mode (PostgreSQL + Redis)
 	$(MAKE) --no-print-directory test-js
@@ -63,7 +71,7 @@ format: $(VENV)/.dev ## Apply ruff's formatting and safe fixes
 bench: $(VENV)/.dev ## Run the benchmarks; one JSON object per line
 	$(PY) -m bench
 
-demo: $(VENV)/.dev ## Run the simulated shop against the dashboard at $(DEMO_URL) (ORDERS=n to stop after n)
+demo: $(VENV)/.dev ## Run the simulated shop against the dashboard at $(DEMO_URL) (PORT=, DEMO_URL= or EVENTSCOPE_URL= elsewhere; ORDERS=n to stop after n)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo --url $(DEMO_URL) $(if $(ORDERS),--orders $(ORDERS))
 

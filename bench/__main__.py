@@ -15,6 +15,7 @@ MODULES = [
     "bench.bench_replay",
     "bench.bench_search",
     "bench.bench_servicemap",
+    "bench.bench_metrics",
 ]
 
 

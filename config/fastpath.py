@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, get_resolver
 from django.urls.resolvers import RoutePattern
 
+from dashboard.core import metrics
 from dashboard.core.endpoints import is_ingest_endpoint
 from dashboard.core.http import database_unavailable, error_response
 
@@ -87,6 +88,7 @@ class IngestFastPath:
             await self.app(scope, receive, send)
             return
         if self.inflight >= settings.EVENTSCOPE_INGEST_MAX_INFLIGHT:
+            metrics.INGEST_OVERLOADED.inc()
             await _send(
                 send,
                 error_response(

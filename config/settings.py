@@ -215,6 +215,27 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- HTTPS ----------------------------------------------------------------------------------------
+# Behind a reverse proxy that terminates TLS (README, "Deploying"): secure cookies, HSTS, plain HTTP
+# redirected to HTTPS, and the proxy's X-Forwarded-Proto trusted to say which one a request came by
+# (also X-Forwarded-For and -Port, for the addresses `manage.py serve` logs). Off by default: `make
+# run` serves plain HTTP on 127.0.0.1.
+EVENTSCOPE_HTTPS = env_bool("EVENTSCOPE_HTTPS", False)
+if EVENTSCOPE_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes (and a Prometheus scraper) may ask a web node directly, over plain HTTP, from inside the
+    # network; a redirect would read to them as a failure.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("EVENTSCOPE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EVENTSCOPE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading asks browsers' vendors to ship the domain as HTTPS-only, for good: a decision for
+    # the domain's owner, not a default. Left off, Django's reminder of it (security.W021) is silenced.
+    SECURE_HSTS_PRELOAD = env_bool("EVENTSCOPE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # --- Internationalisation and time ----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -237,6 +258,8 @@ EVENTSCOPE_REGION = env_str("EVENTSCOPE_REGION", "local")
 # requests may be in flight before new ones are answered 503 with Retry-After.
 EVENTSCOPE_INGEST_THREADS = env_int("EVENTSCOPE_INGEST_THREADS", 4)
 EVENTSCOPE_INGEST_MAX_INFLIGHT = env_int("EVENTSCOPE_INGEST_MAX_INFLIGHT", 64)
+# GET /metrics without a token (a scraper inside the network); otherwise it needs the read scope.
+EVENTSCOPE_METRICS_PUBLIC = env_bool("EVENTSCOPE_METRICS_PUBLIC", False)
 # How long a verified token stays cached in-process, so ingest does not query it on every request.
 EVENTSCOPE_TOKEN_CACHE_SECONDS = env_int("EVENTSCOPE_TOKEN_CACHE_SECONDS", 10)
 # Replay (docs/replay.md). Consumer URLs: hosts, ".domain" suffixes and CIDRs; when ALLOW is set,
@@ -268,8 +291,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Bad requests refused (4xx, django.security.*) are logged at INFO without a traceback.
-    "filters": {"refusals_at_info": {"()": "dashboard.core.logging_filters.RefusalsAtInfo"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals_at_info"]}},
+    "filters": {
+        "refusals_at_info": {"()": "dashboard.core.logging_filters.RefusalsAtInfo"},
+        # Celery's INFO line for every task run and beat entry sent (every few seconds, whatever
+        # happens) is DEBUG; a failure stays at ERROR.
+        "celery_routine_at_debug": {"()": "dashboard.core.logging_filters.CeleryRoutineAtDebug"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals_at_info", "celery_routine_at_debug"],
+        }
+    },
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {
         # Django's own handlers (a second console in debug mode, mail to ADMINS) are dropped: its

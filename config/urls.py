@@ -10,7 +10,7 @@ from dashboard.api import schemas as schema_api
 from dashboard.api import servicemap as servicemap_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
-from dashboard.core import health
+from dashboard.core import health, metrics_endpoint
 from dashboard.ingest import cloudevents, eventbridge
 from dashboard.pages import events as event_pages
 from dashboard.pages import find as find_page
@@ -22,12 +22,15 @@ from dashboard.pages import replays as replay_pages
 from dashboard.pages import schemas as schema_pages
 from dashboard.pages import servicemap as servicemap_page
 from dashboard.pages import site, traces_search
+from dashboard.pages import tokens as token_pages
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
 from tracing import views as otlp
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_endpoint.metrics_view, name="metrics"),
     # Ingest. The route table for ingest too: when daphne serves, the POSTs of every view marked
     # an ingest endpoint (these, and api/events below) reach it through config.fastpath, which
     # finds them here.
@@ -94,6 +97,8 @@ urlpatterns = [
     path("schemas/", schema_pages.schemas_page, name="schemas"),
     path("schemas/<str:schema_id>/", schema_pages.schema_page, name="schema"),
     path("map/", servicemap_page.map_page, name="map"),
+    path("settings/tokens/", token_pages.tokens_page, name="settings-tokens"),
+    path("settings/tokens/<str:key_id>/revoke/", token_pages.revoke_token_page, name="settings-token-revoke"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).

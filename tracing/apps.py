@@ -9,8 +9,8 @@ class TracingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dashboard.core import background
-        from tracing import summariser
+        from dashboard.core import background, metrics
+        from tracing import summaries, summariser
         from tracing.live import span_hooks
         from tracing.store import SPANS
 
@@ -18,3 +18,8 @@ class TracingConfig(AppConfig):
         # SQLite: trace search's tables are kept after the commit, by a thread of the server's process.
         SPANS.register(summariser.summary_hooks)
         background.register("trace summariser", start=summariser.start, stop=summariser.stop)
+        metrics.register_gauge(
+            "eventscope_trace_summary_lag_spans",
+            "Stored spans not yet added to trace search's tables (SQLite; a search adds them when it runs).",
+            summaries.lag,
+        )

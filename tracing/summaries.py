@@ -186,6 +186,15 @@ def summarise_pending() -> int:
         return _summarise_up_to_now()
 
 
+def lag() -> int | None:
+    """How many span ids the summary position is behind the newest span; None where spans are
+    summarised in their ingest transaction (nothing is ever behind)."""
+    if not deferred():
+        return None
+    position, top = _positions()
+    return max(0, top - position)
+
+
 def pending() -> bool:
     """Whether stored spans wait to be summarised (a read)."""
     if not deferred():

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from dashboard.core import metrics
 from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, authenticate, error_response
 from dashboard.ingest.body import read_body
@@ -58,9 +59,11 @@ def _export(request: HttpRequest, signal: Literal["traces", "logs"]) -> HttpResp
             traces = decode_traces(body, encoding)
             store_spans(traces.spans, received_at)
             rejected, errors = traces.rejected, traces.errors
+            metrics.count_items("span", len(traces.spans), rejected=rejected)
         else:
             logs = decode_logs(body, encoding)
-            results = store_logs(logs.records, received_at)
+            results = store_logs(logs.records, received_at)  # those that are events are counted as events
+            metrics.count_items("log", sum(not record.event_name for record in logs.records), rejected=logs.rejected)
             failed = [result.error for result in results if result.status == "rejected"]
             rejected, errors = logs.rejected + len(failed), logs.errors + failed
     except OtlpDecodeError as err:
@@ -72,13 +75,13 @@ def _export(request: HttpRequest, signal: Literal["traces", "logs"]) -> HttpResp
     )
 
 
-@ingest_endpoint
+@ingest_endpoint("otlp_traces")
 @csrf_exempt
 def export_traces(request: HttpRequest) -> HttpResponse:
     return _export(request, "traces")
 
 
-@ingest_endpoint
+@ingest_endpoint("otlp_logs")
 @csrf_exempt
 def export_logs(request: HttpRequest) -> HttpResponse:
     return _export(request, "logs")

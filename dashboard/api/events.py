@@ -26,7 +26,7 @@ def get_event(request: HttpRequest, event_id: str) -> HttpResponse:
     return json_response(event_detail_json(event))
 
 
-@ingest_endpoint  # a POST is ingest (ingest_events)
+@ingest_endpoint("events")  # a POST is ingest (ingest_events)
 @csrf_exempt  # each branch does its own authentication (and CSRF for session writes)
 def list_events_or_ingest(request: HttpRequest) -> HttpResponse:
     """``/api/events`` is both the search (GET, scope read) and native ingest (POST, scope ingest)."""

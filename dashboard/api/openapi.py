@@ -563,17 +563,21 @@ def _schemas() -> dict[str, Schema]:
         closed=False,
     )
     health_part = {"type": "object", "required": ["status"], "properties": {"status": text(enum=["ok", "down"])}}
-    health = obj(
+    health = obj({"status": text(enum=["ok"])}, required=["status"])
+    readiness = obj(
         {
             "status": text(enum=["ok", "unavailable"]),
             "database": {**health_part, "description": "status, engine, and error when down."},
             "live": {**health_part, "description": "status, backend, and error when down."},
             "worker": {
                 **health_part,
-                "description": "status and mode (embedded: threads, tasks_run, tasks_failed; celery: workers), "
-                "and error when down.",
+                "description": "status, mode (embedded: threads, tasks_run, tasks_failed; celery: workers, the "
+                "count of workers that wrote a heartbeat lately), required (whether readiness waits for it: "
+                "the embedded worker, not Celery's), and error when down.",
             },
-        }
+            "details": text("Said when errors were left out: how to see them."),
+        },
+        required=["status", "database", "live", "worker"],
     )
     otlp_json = {
         "type": "object",
@@ -817,6 +821,7 @@ def _schemas() -> dict[str, Schema]:
         ),
         "TestEventPatternResponse": obj({"Result": {"type": "boolean"}}),
         "Health": health,
+        "Readiness": readiness,
     }
 
 
@@ -1072,12 +1077,23 @@ def _paths() -> dict[str, Schema]:
         "/healthz": {
             "get": operation(
                 "health",
-                "Can this process take traffic?",
+                "Does this process answer? (liveness)",
                 "Health",
                 scope=None,
-                description="No authentication. The state of the database, the live layer and the task worker.",
-                ok={200: answer("Everything is up.", ref("Health"))},
-                responses={503: answer("Something is down; the parts say which.", ref("Health"))},
+                description="No authentication. Asks nothing else: 200 whenever the process serves.",
+                ok={200: answer("The process answers.", ref("Health"))},
+            )
+        },
+        "/readyz": {
+            "get": operation(
+                "readiness",
+                "Can this process take traffic? (readiness)",
+                "Health",
+                scope=None,
+                description="No authentication. The state of the database, the live layer and the task worker; "
+                "the drivers' error texts only for a caller with the read scope.",
+                ok={200: answer("Every part this process needs is up.", ref("Readiness"))},
+                responses={503: answer("Something is down; the parts say which.", ref("Readiness"))},
             )
         },
         "/api/openapi.json": {
@@ -1328,8 +1344,9 @@ def _paths() -> dict[str, Schema]:
                 scope="operate",
                 parameters=[CREATE_KEY],
                 body=json_body(ref("LifecycleCreate")),
-                description="A taken name is a 400 (invalid_lifecycle).",
+                description="A taken name is a 409 (conflict), as for consumers.",
                 ok={201: answer("The new lifecycle.", ref("Lifecycle"))},
+                errors=[409],
             ),
         },
         "/api/lifecycles/{name}": {
@@ -1350,9 +1367,9 @@ def _paths() -> dict[str, Schema]:
                 parameters=[lifecycle_name],
                 body=json_body(ref("LifecycleChange")),
                 description="Once it has records, steps can only be added at the end (else a 400); a new "
-                "timeout moves every record's deadline.",
+                "timeout moves every record's deadline. A new name that another lifecycle has is a 409.",
                 ok={200: answer("The lifecycle as saved.", ref("Lifecycle"))},
-                errors=[404],
+                errors=[404, 409],
             ),
             "delete": operation(
                 "deleteLifecycle",

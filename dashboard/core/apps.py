@@ -14,8 +14,14 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dashboard.core import background, embedded_worker
+        from celery.signals import after_setup_logger
+
+        from dashboard.core import background, embedded_worker, logging_filters, worker_heartbeat
         from dashboard.core.checks import check_settings  # noqa: F401  (registers the system checks)
 
         # The embedded mode's task worker runs in the server's process, started with the server.
         background.register("embedded task worker", start=embedded_worker.start_if_embedded, stop=embedded_worker.stop)
+        # Celery workers of the scaled mode tell readiness probes they are alive (through Redis).
+        worker_heartbeat.connect()
+        # Their routine lines (a task run, a beat entry sent) at DEBUG, as in the server.
+        after_setup_logger.connect(logging_filters.quiet_celery_routine, dispatch_uid="eventscope-quiet-celery")

@@ -41,7 +41,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 # What to do about a missing (or made-up) key.
 MISSING_KEY_HINT = (
-    "Run `python manage.py bootstrap` (the first step of `make run`): it creates var/ and generates a "
+    "Run `.venv/bin/python manage.py bootstrap` (the first step of `make run`): it creates var/ and generates a "
     "lasting key into var/secret_key. Or set SECRET_KEY (or SECRET_KEY_FILE)."
 )
 
@@ -93,8 +93,8 @@ def check_secret_key() -> list[CheckMessage]:
     )
     hint = (
         f"Use at least {SECRET_KEY_MIN_LENGTH} random characters, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))', or unset SECRET_KEY and run "
-        "`python manage.py bootstrap` to have one generated into var/secret_key. Changing it "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))', or unset SECRET_KEY and run "
+        "`.venv/bin/python manage.py bootstrap` to have one generated into var/secret_key. Changing it "
         "invalidates existing tokens and sessions."
     )
     if settings.DEBUG:
@@ -111,5 +111,5 @@ def check_sqlite_folder() -> list[CheckMessage]:
     folder = Path(name).parent
     if folder.is_dir():
         return []
-    hint = "Run `python manage.py bootstrap` (the first step of `make run`), which creates it."
+    hint = "Run `.venv/bin/python manage.py bootstrap` (the first step of `make run`), which creates it."
     return [Error(f"The SQLite database's folder {folder} does not exist.", hint=hint, id="dashboard.E006")]

@@ -14,6 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from kombu.exceptions import OperationalError as BrokerError
 
+from dashboard.core import metrics
 from dashboard.core.broker import RETRY_AFTER_SECONDS, BrokerUnavailable
 from dashboard.core.errors import Problem
 from dashboard.core.models import SCOPES
@@ -87,6 +88,7 @@ def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse
     """The answer to a locked or unreachable database: overload, not a client error and not a crash,
     so the client is told to come back (OTel exporters and SDKs retry 503 with Retry-After)."""
     logger.warning("database unavailable for %s: %s", request.path, error)
+    metrics.DATABASE_BUSY.inc()
     return error_response(
         503, "unavailable", "The database is busy or unavailable; retry shortly.", {"Retry-After": "1"}
     )
@@ -124,7 +126,8 @@ def authenticate(request: HttpRequest, scope: str, *, allow_session: bool) -> Pr
         raise ApiError(
             401,
             "unauthorized",
-            "Authentication required: send 'Authorization: Bearer <token>' (python manage.py create_token).",
+            "Authentication required: send 'Authorization: Bearer <token>' "
+            "(on the server: .venv/bin/python manage.py create_token).",
             headers={"WWW-Authenticate": 'Bearer realm="eventscope"'},
         )
     if scope not in principal.scopes:

@@ -33,3 +33,27 @@ class RefusalsAtInfo(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.INFO) and logging.getLogger().isEnabledFor(
             logging.INFO
         )
+
+
+# Celery's loggers that say INFO for what happens every few seconds whatever else does: a task run
+# ("Task … succeeded"), a task received, a beat entry sent.
+CELERY_ROUTINE = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+
+
+class CeleryRoutineAtDebug(logging.Filter):
+    """Celery's routine INFO lines (``CELERY_ROUTINE``) are DEBUG: shown, and labelled so, only
+    with ``EVENTSCOPE_LOG_LEVEL=DEBUG``. A task that fails is logged at ERROR and stays there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not record.name.startswith(CELERY_ROUTINE):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def quiet_celery_routine(logger: logging.Logger, **kwargs: object) -> None:
+    """A Celery worker or beat process replaces the root logger's handlers with its own (and its
+    ``--loglevel``): those get :class:`CeleryRoutineAtDebug` too (``after_setup_logger``)."""
+    for handler in logger.handlers:
+        if not any(isinstance(existing, CeleryRoutineAtDebug) for existing in handler.filters):
+            handler.addFilter(CeleryRoutineAtDebug())

@@ -23,6 +23,9 @@ class ApiToken(models.Model):
     scopes = FastJSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # When a request last used it, to the minute (written at most once a minute per process, so a
+    # busy ingest token costs no write per request); None when never used since it was recorded.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"

@@ -39,6 +39,7 @@ from daphne.endpoints import build_endpoint_description_strings
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
 from twisted.internet import reactor
 
 from dashboard.core import background
@@ -245,6 +246,13 @@ def _answer_unavailable(request: WebRequest) -> None:
     request.finish()
 
 
+_PROXY_HEADERS = {
+    "proxy_forwarded_address_header": "X-Forwarded-For",
+    "proxy_forwarded_port_header": "X-Forwarded-Port",
+    "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+}
+
+
 def serve(host: str, port: int, *, grace: float) -> int:
     """Serve the project on ``host:port`` until a signal stops it (see the module docstring); the
     exit status (0 after a stop on a signal)."""
@@ -256,6 +264,9 @@ def serve(host: str, port: int, *, grace: float) -> int:
         on_stop=background.stop,
         action_logger=AccessLogGenerator(sys.stdout),
         websocket_handshake_timeout=5,
+        # Behind the TLS proxy (EVENTSCOPE_HTTPS): the scheme and the client's address are the ones
+        # it forwards, for websockets and the access log too.
+        **(_PROXY_HEADERS if settings.EVENTSCOPE_HTTPS else {}),
     )
     server.run()
     if server.abort_start or server.failed:

@@ -30,7 +30,7 @@ def _raw_structured(parsed: ParsedCloudEvent) -> str:
         raise EntryError(TOO_DEEP) from None
 
 
-@ingest_endpoint
+@ingest_endpoint("cloudevents")
 @api_view("ingest", ("POST",), allow_session=False)
 def ingest_cloudevents(request: HttpRequest) -> HttpResponse:
     mode = detect_mode(request.headers.get("Content-Type"), request.headers)

@@ -109,7 +109,7 @@ def test_event_pattern(document: dict[str, Any]) -> dict[str, Any]:
     return {"Result": matcher.matches(event)}
 
 
-@ingest_endpoint
+@ingest_endpoint("aws")
 @csrf_exempt
 def aws_endpoint(request: HttpRequest) -> HttpResponse:
     try:

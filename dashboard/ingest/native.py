@@ -45,7 +45,7 @@ def batch_of(document: Any, what: str = "event") -> list[Any]:
     raise ApiError(400, "invalid_body", f"The body must be one {what} object or an array of them.")
 
 
-@ingest_endpoint
+@ingest_endpoint("events")
 @api_view("ingest", ("POST",), allow_session=False)
 def ingest_events(request: HttpRequest) -> HttpResponse:
     if media_type(request.headers.get("Content-Type")) not in JSON_TYPES:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import orjson
 
+from dashboard.core import metrics
 from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction
 from dashboard.core.ids import new_ids
 from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent
@@ -105,7 +106,7 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         rows.append(row)
         written.append((ids[index], entry))
     if not rows:
-        return results
+        return _counted(results)
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
     in_transaction = wants_transaction(observers)
 
@@ -143,6 +144,18 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         # Once per request and after the commit (deferred to the outer commit when an outer
         # transaction holds this one, as store_logs does).
         run_after_commit(observers, told or StoredEvents(received_at, _stored_now(written, stored, assigned)))
+    return _counted(results)
+
+
+def _counted(results: list[EntryResult]) -> list[EntryResult]:
+    """``results``, counted into the ingest metrics by outcome (once per request)."""
+    accepted = duplicate = 0
+    for result in results:
+        if result.status == "accepted":
+            accepted += 1
+        elif result.status == "duplicate":
+            duplicate += 1
+    metrics.count_items("event", accepted, duplicate, len(results) - accepted - duplicate)
     return results
 
 

@@ -26,7 +26,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from dashboard.lifecycles.definitions import LifecycleError, check_lifecycle
+from dashboard.lifecycles.definitions import LifecycleError, LifecycleNameTaken, check_lifecycle
 from dashboard.lifecycles.fold import fold_pending
 from dashboard.lifecycles.models import Lifecycle, Transaction
 
@@ -61,7 +61,7 @@ def update_lifecycle(lifecycle: Lifecycle, changes: Any) -> Lifecycle:
             locked = Lifecycle.objects.select_for_update().get(pk=lifecycle.pk)
             save_change(locked, fields)
     except IntegrityError:  # the new name was taken meanwhile
-        raise LifecycleError(f"A lifecycle named {fields['name']!r} already exists.") from None
+        raise LifecycleNameTaken(f"A lifecycle named {fields['name']!r} already exists.") from None
     return locked
 
 
@@ -69,7 +69,7 @@ def save_change(lifecycle: Lifecycle, fields: dict[str, Any]) -> None:
     """Save ``fields`` (checked by ``check_lifecycle``) on ``lifecycle`` and reconcile its records.
     Precondition: inside a transaction (the admin's save and ``update_lifecycle`` hold one)."""
     if Lifecycle.objects.filter(name=fields["name"]).exclude(pk=lifecycle.pk).exists():
-        raise LifecycleError(f"A lifecycle named {fields['name']!r} already exists.")
+        raise LifecycleNameTaken(f"A lifecycle named {fields['name']!r} already exists.")
     check_steps_change(lifecycle, fields["steps"])
     old_steps, old_timeout = len(lifecycle.steps), lifecycle.timeout_seconds
     for name, value in fields.items():

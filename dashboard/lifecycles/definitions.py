@@ -35,6 +35,13 @@ class LifecycleError(Problem, ValueError):
     default_code = "invalid_lifecycle"
 
 
+class LifecycleNameTaken(LifecycleError):
+    """Another lifecycle has the name: a conflict (409), as a taken consumer name is."""
+
+    status = 409
+    default_code = "conflict"
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleDef:
     """A lifecycle as ingest uses it: the key path split, steps indexed, the pattern compiled."""
@@ -160,12 +167,12 @@ def create_lifecycle(data: Any) -> Lifecycle:
 
     fields = check_lifecycle(data)
     if Lifecycle.objects.filter(name=fields["name"]).exists():
-        raise LifecycleError(f"A lifecycle named {fields['name']!r} already exists.")
+        raise LifecycleNameTaken(f"A lifecycle named {fields['name']!r} already exists.")
     try:
         with transaction.atomic():
             return Lifecycle.objects.create(**fields)
     except IntegrityError:  # created concurrently under the same name
-        raise LifecycleError(f"A lifecycle named {fields['name']!r} already exists.") from None
+        raise LifecycleNameTaken(f"A lifecycle named {fields['name']!r} already exists.") from None
 
 
 def lifecycle_json(lifecycle: Lifecycle) -> dict[str, Any]:

@@ -389,6 +389,15 @@ def _reanchor(position: int, moved: int) -> None:
         cursor.execute(_MOVE, [moved, moved, position])
 
 
+def lag() -> int | None:
+    """How many stored events the fold position is behind the newest (rowids; about the number of
+    events, tracked or not, not folded yet); None where nothing is folded after ingest."""
+    if not folds():
+        return None
+    position, top = _positions()
+    return max(0, top - position)
+
+
 def pending() -> bool:
     """Whether stored events wait to be folded (a read, unless the position must be re-anchored)."""
     if not folds():

@@ -38,6 +38,7 @@ import orjson
 import redis.exceptions
 from channels.layers import BaseChannelLayer, get_channel_layer
 
+from dashboard.core import metrics
 from dashboard.live.groups import firehose_group, replay_group
 from dashboard.live.items import event_envelope, live_span, span_document
 from dashboard.live.messages import CLOSE_TRY_AGAIN_LATER, ErrorMessage, LiveBatch, ProgressMessage, ReplayProgress
@@ -191,6 +192,7 @@ class Subscription:
     def lose(self, count: int) -> None:
         """Report ``count`` items as dropped at this point of the stream."""
         self.dropped += count
+        metrics.LIVE_DROPPED.inc(count)
         if self._buffer and isinstance(self._buffer[-1], int):
             self._buffer[-1] += count
         else:

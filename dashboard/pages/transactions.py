@@ -133,7 +133,7 @@ def transactions_page(request: HttpRequest) -> HttpResponse:
         try:
             lifecycle = create_lifecycle(_lifecycle_form(request))
         except LifecycleError as err:
-            create_error, status = str(err), 400
+            create_error, status = str(err), err.status
         else:
             return HttpResponseRedirect("/transactions/?" + urlencode({"lifecycle": lifecycle.name}))
     form = {name: request.GET.get(name, "") for name in FILTERS}

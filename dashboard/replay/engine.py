@@ -51,6 +51,7 @@ from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from dashboard.core import metrics
 from dashboard.core.bulk import db_datetime, insert_rows
 from dashboard.events.envelope import canonical_envelope
 from dashboard.events.models import Event
@@ -339,6 +340,7 @@ class Lane(threading.Thread):
             else:
                 state = Delivery.DEAD
                 self._release(item)
+            metrics.REPLAY_DELIVERIES.labels(state).inc()
             results.append(Result(item, outcome, state, at, next_at))
         if results or unsent:
             self._recorder.submit(results, unsent)
@@ -591,6 +593,7 @@ class ReplayRun:
                     )
                     for pk, attempts, consumer_id in stale
                 )  # fmt: skip
+            metrics.REPLAY_DELIVERIES.labels(Delivery.DEAD).inc(len(stale))
             logger.warning(
                 "replay %s: %d in-flight deliveries dead-lettered (outcome unknown)", self.replay_id, len(stale)
             )

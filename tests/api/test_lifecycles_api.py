@@ -78,7 +78,8 @@ def test_it_rejects_a_missing_field_a_non_object_and_bad_json(client: Client, au
 def test_a_name_is_taken_once(client: Client, auth: dict[str, str]) -> None:
     assert post(client, ORDER, auth).status_code == 201
     response = post(client, ORDER, auth)
-    assert response.status_code == 400
+    assert response.status_code == 409  # as for a consumer's name
+    assert response.json()["error"]["code"] == "conflict"
     assert "already exists" in response.json()["error"]["message"]
 
 

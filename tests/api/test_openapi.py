@@ -90,7 +90,8 @@ def _openapi_path(route: str) -> str:
 def test_every_api_route_has_an_operation_and_every_operation_a_route(client: Any) -> None:
     documented = set(client.get("/api/openapi.json").json()["paths"])
     routes = {_openapi_path(route) for route in _routes(urls.urlpatterns)}
-    api = {path for path in routes if path.startswith(("/api/", "/v1/", "/healthz", "/aws"))} - {"/aws/"}  # an alias
+    machine_roots = ("/api/", "/v1/", "/healthz", "/readyz", "/aws")
+    api = {path for path in routes if path.startswith(machine_roots)} - {"/aws/"}  # an alias
     assert api - documented == set(), "routes without an operation in dashboard/api/openapi.py"
     assert documented - api == set(), "operations without a route"
 
@@ -259,6 +260,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
     schema_id = {"schema_id": str(Schema.objects.get(source="shop.orders", detail_type="OrderCreated").id)}
     return {
         "GET /healthz": {},
+        "GET /readyz": {},
         "POST /v1/traces": {"body": {"resourceSpans": []}, "media_type": "application/json"},
         "POST /v1/logs": {"body": {"resourceLogs": []}, "media_type": "application/json"},
         "GET /api/events": {"query": {"pattern": '{"source": ["shop.orders"]}', "limit": 1}},

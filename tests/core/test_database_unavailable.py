@@ -69,4 +69,5 @@ def test_an_unreachable_database_gets_503_not_500() -> None:
             page = requests.get(f"{url}/events/", cookies=cookies, timeout=30, allow_redirects=False)
             assert page.status_code == 503
             assert page.headers["Retry-After"] == "1"
-            assert requests.get(f"{url}/healthz", timeout=30).status_code == 503
+            assert requests.get(f"{url}/readyz", timeout=30).status_code == 503
+            assert requests.get(f"{url}/healthz", timeout=30).status_code == 200

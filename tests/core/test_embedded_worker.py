@@ -1,4 +1,4 @@
-"""The embedded mode's in-process worker: it runs enqueued tasks and beat entries, and /healthz
+"""The embedded mode's in-process worker: it runs enqueued tasks and beat entries, and /readyz
 tells the truth about it."""
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ def wait_for_state(replay: Replay, state: str) -> None:
 
 
 @pytest.mark.django_db
-def test_healthz_says_the_worker_is_down_when_none_runs_in_this_process(ops, settings):
+def test_readyz_says_the_worker_is_down_when_none_runs_in_this_process(ops, settings):
     settings.REDIS_URL = ""
     embedded_worker.stop()
-    response = ops.get("/healthz")  # logged in: the reason is shown to readers only
+    response = ops.get("/readyz")  # logged in: the reason is shown to readers only
     assert response.status_code == 503
     worker = response.json()["worker"]
     assert worker["status"] == "down" and worker["mode"] == "embedded" and "no in-process" in worker["error"]
+    assert worker["required"] is True
 
 
 @pytest.mark.usefixtures("transactional_db")

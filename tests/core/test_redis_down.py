@@ -1,10 +1,10 @@
-"""Redis down (``REDIS_URL`` at a port nobody listens on): ingest goes on, quietly; /healthz answers.
+"""Redis down (``REDIS_URL`` at a port nobody listens on): ingest goes on, quietly; /readyz answers.
 
 The live layer (channels-redis) and the task broker are unreachable. What ingest commits is still
 acknowledged and stored; the live tail misses it, and the log says so once (a WARNING, then a
 reminder at most once a minute, an INFO when publishing works again), not a traceback per request.
-``/healthz`` answers 503 at once (not after the broker's connection retries), and only a caller with
-the ``read`` scope sees why.
+``/readyz`` answers 503 at once (not after the broker's connection retries), and only a caller with
+the ``read`` scope sees why; ``/healthz`` (liveness) stays 200.
 """
 
 from __future__ import annotations
@@ -67,18 +67,20 @@ def test_ingest_is_acknowledged_and_stored_with_one_warning_and_no_traceback(red
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_healthz_answers_503_at_once_and_tells_only_a_reader_why(redis_down, make_token):
-    # The client's timeout is the bound: before, the Celery ping retried its broker for 6 s.
-    anonymous = requests.get(f"{redis_down.url}/healthz", timeout=3)
+def test_readyz_answers_503_at_once_and_tells_only_a_reader_why(redis_down, make_token):
+    # The client's timeout is the bound: a Celery ping would retry its broker for 6 s.
+    anonymous = requests.get(f"{redis_down.url}/readyz", timeout=3)
     assert anonymous.status_code == 503
     body = anonymous.json()
     assert body["status"] == "unavailable"
     assert body["live"] == {"status": "down", "backend": "RedisChannelLayer"}
-    assert body["worker"] == {"status": "down", "mode": "celery"}
+    assert body["worker"] == {"status": "down", "mode": "celery", "workers": 0, "required": False}
     assert body["database"]["status"] == "ok"
     assert "refused" not in anonymous.text.lower()
+    assert "read scope" in body["details"]
+    assert requests.get(f"{redis_down.url}/healthz", timeout=3).json() == {"status": "ok"}
     reader = make_token("read").token
-    detailed = requests.get(f"{redis_down.url}/healthz", headers={"Authorization": f"Bearer {reader}"}, timeout=3)
+    detailed = requests.get(f"{redis_down.url}/readyz", headers={"Authorization": f"Bearer {reader}"}, timeout=3)
     assert detailed.status_code == 503
     assert "refused" in detailed.json()["live"]["error"].lower()
     assert "broker" in detailed.json()["worker"]["error"]

@@ -5,6 +5,7 @@ missing key is an error (a warning, on a made-up key, in debug mode)."""
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -69,9 +70,16 @@ def test_bootstrap_makes_a_fresh_checkout_ready_and_its_token_works_in_later_pro
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip().endswith("True")
 
+    # The hint for more tokens works as printed, from the checkout.
+    hint = first.stdout.split("More tokens: ")[1].split(" (or ")[0].replace("NAME", "more")
+    made = subprocess.run(shlex.split(hint), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0 and "Bearer ES" in made.stdout, (hint, made.stderr)
+
     again = _run(env, "manage.py", "bootstrap")
     assert again.returncode == 0, again.stderr
-    assert again.stdout == ""
+    # A later start says where to log in, and who may, without a secret.
+    assert again.stdout.startswith("Eventscope: log in at http://127.0.0.1:8000/\n  Staff logins: admin.")
+    assert str(var / "first-run.txt") in again.stdout and token not in again.stdout
     assert (var / "secret_key").read_text().strip() == key
 
 

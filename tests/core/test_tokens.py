@@ -49,4 +49,7 @@ def test_the_first_start_prints_a_login_and_a_working_token(settings, tmp_path):
     assert verify_bearer(token) is not None
     again = io.StringIO()
     call_command("bootstrap", stdout=again)
-    assert again.getvalue() == ""
+    # A later start: where to log in, never the password or the token again.
+    assert again.getvalue().startswith("Eventscope: log in at http://127.0.0.1:8000/")
+    password = text.split(" as admin / ")[1].split()[0]
+    assert password not in again.getvalue() and token not in again.getvalue()

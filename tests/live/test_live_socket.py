@@ -10,6 +10,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from config.asgi import application
 from dashboard.events.envelope import NormalizedEvent
@@ -141,6 +142,7 @@ def test_nothing_is_sent_before_the_first_subscribe(token: Any) -> None:
 
 def test_a_burst_beyond_the_buffer_is_reported_as_dropped(token: Any, settings: Any) -> None:
     settings.EVENTSCOPE_LIVE_BUFFER = 20
+    dropped_before = REGISTRY.get_sample_value("eventscope_live_dropped_total") or 0
 
     async def scenario() -> None:
         socket = await open_socket("/ws/live/", bearer(token.token))
@@ -159,6 +161,7 @@ def test_a_burst_beyond_the_buffer_is_reported_as_dropped(token: Any, settings: 
         assert {m["type"] for m in messages} == {"event", "dropped"}
         assert dropped > 0
         assert len(received) + dropped == 301  # the burst and End; the one with n=-1 did not match
+        assert REGISTRY.get_sample_value("eventscope_live_dropped_total") == dropped_before + dropped  # /metrics
         numbers = [m["event"]["detail"]["n"] for m in received]
         assert numbers == sorted(numbers)  # what arrives keeps its order
         # Nothing more was counted: the next message is the next match.

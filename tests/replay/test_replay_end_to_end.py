@@ -34,6 +34,9 @@ def ingest(base: str, token: str, count: int, **extra: Any) -> list[str]:
     return [result["id"] for result in answer["results"]]
 
 
+DELIVERED_SERIES = 'eventscope_replay_deliveries_total{outcome="delivered"} '
+
+
 def poll_replay(base: str, token: str, replay_id: int, predicate: Any) -> dict[str, Any]:
     """The replay once ``predicate`` holds for it (polled: the run happens in the server)."""
     deadline = time.monotonic() + 30
@@ -45,13 +48,13 @@ def poll_replay(base: str, token: str, replay_id: int, predicate: Any) -> dict[s
         time.sleep(0.05)
 
 
-def test_the_worker_is_reported_by_healthz(live_server_url, settings):
-    body = requests.get(f"{live_server_url}/healthz", timeout=10).json()
+def test_the_worker_is_reported_by_readyz(live_server_url, settings):
+    body = requests.get(f"{live_server_url}/readyz", timeout=10).json()
     assert body["worker"]["status"] == "ok"
     assert body["worker"]["mode"] == ("celery" if settings.REDIS_URL else "embedded")
 
 
-def test_a_replay_runs_in_the_server_and_streams_its_progress(live_server_url, token):
+def test_a_replay_runs_in_the_server_and_streams_its_progress(live_server_url, token, settings):
     stored = ingest(live_server_url, token.token, 30)
     with consumer_server() as server:
         assert call(live_server_url, token.token, "POST", "/api/consumers",
@@ -79,6 +82,13 @@ def test_a_replay_runs_in_the_server_and_streams_its_progress(live_server_url, t
         assert server.event_ids() == list(reversed(stored))
     detail = call(live_server_url, token.token, "GET", f"/api/replays/{replay_id}").json()
     assert detail["state"] == "completed" and detail["started_at"] and detail["finished_at"]
+    # The runner counted its attempts where /metrics reads them (the server, or a scaled-mode worker's
+    # process on another folder: then only the server's own are there).
+    if not settings.REDIS_URL:
+        scraped = requests.get(f"{live_server_url}/metrics", headers={"Authorization": f"Bearer {token.token}"},
+                               timeout=10).text  # fmt: skip
+        (line,) = [line for line in scraped.splitlines() if line.startswith(DELIVERED_SERIES)]
+        assert float(line.split()[-1]) >= 30  # the server is shared with other tests: at least these
 
 
 def test_dead_letters_are_visible_and_re_driven_one_or_all(live_server_url, token):

@@ -3,12 +3,18 @@
 It does what importing the settings never does: it creates ``var/`` and, unless ``SECRET_KEY`` is
 set, generates a lasting key into ``var/secret_key``; then it runs the system checks and applies the
 migrations, and on the first start creates a login and an ingest token and prints both. Run again,
-it only applies new migrations.
+it applies new migrations and says where to log in.
+
+The commands it prints are meant to be pasted as they are: run from the checkout, with the
+checkout's own interpreter (``.venv/bin/python``, not whichever ``python`` is first on the PATH).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +45,9 @@ class Command(BaseCommand):
         self._ensure_secret_key()
         self.check(display_num_errors=False)
         call_command("migrate", interactive=False, verbosity=0)
-        self._first_login(f"http://{options['host']}:{options['port']}")
+        base = f"http://{options['host']}:{options['port']}"
+        if not self._first_login(base):
+            self._where_to_log_in(base)
 
     def _ensure_secret_key(self) -> None:
         key = configured_secret_key()
@@ -53,10 +61,27 @@ class Command(BaseCommand):
         # every later start reads, so that the token printed below works with them.
         settings.SECRET_KEY = key
 
-    def _first_login(self, base: str) -> None:
+    def _where_to_log_in(self, base: str) -> None:
+        """A later start: where the dashboard is and who may log in, without printing a secret."""
+        manage = manage_py()
+        staff = list(get_user_model().objects.filter(is_staff=True, is_active=True).values_list("username", flat=True))
+        first_run = settings.VAR_DIR / "first-run.txt"
+        lines = [f"Eventscope: log in at {base}/"]
+        if staff:
+            names = ", ".join(staff[:3]) + (f" and {len(staff) - 3} more" if len(staff) > 3 else "")
+            lines.append(f"  Staff logins: {names}.")
+        if first_run.exists():
+            lines.append(f"  The first login's password and a token are in {first_run}.")
+        lines.append(f"  Forgot a password: {manage} changepassword NAME; another login: {manage} createsuperuser")
+        lines.append(f"  Tokens: {manage} list_tokens, create_token NAME --scopes ingest, or {base}/settings/tokens/")
+        self.stdout.write("\n".join(lines))
+
+    def _first_login(self, base: str) -> bool:
+        """On the first start: create the ``admin`` login and an ingest token and print both; True.
+        False when logins exist already."""
         user_model = get_user_model()
         if user_model.objects.exists():
-            return
+            return False
         password = secrets.token_urlsafe(12)
         user_model.objects.create_superuser("admin", "", password)
         issued = create_token("default ingest", ["ingest", "read"])
@@ -73,9 +98,21 @@ class Command(BaseCommand):
             "-d '"
             + '{"source":"shop.orders","detail-type":"OrderCreated","detail":{"order-id":"1"}}'
             + f"' {base}/api/events",
-            "  More tokens: python manage.py create_token NAME --scopes ingest,read,operate",
+            f"  More tokens: {manage_py()} create_token NAME --scopes ingest,read,operate (or {base}/settings/tokens/)",
         ]
         first_run.write_text("\n".join(lines) + "\n")
         first_run.chmod(0o600)
         self.stdout.write("\n".join(lines))
         self.stdout.write(f"  (also written to {first_run})")
+        return True
+
+
+def manage_py() -> str:
+    """How to run ``manage.py`` from the checkout as this process was run: ``.venv/bin/python
+    manage.py`` for the checkout's own virtualenv, else the interpreter's full path."""
+    interpreter = Path(sys.executable)
+    try:
+        shown = str(interpreter.relative_to(Path(settings.BASE_DIR)))
+    except ValueError:
+        shown = str(interpreter)
+    return f"{shown if os.sep in shown else './' + shown} manage.py"

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 # What the shop sends through: the real OpenTelemetry exporter, boto3, the CloudEvents SDK.
 NEEDS = ("requests", "boto3", "botocore", "cloudevents", "opentelemetry.exporter.otlp.proto.http")
+# The token the demo makes for itself once (the lifecycle it defines needs operate).
+DEMO_NAME = "demo"
+DEMO_SCOPES = ("ingest", "read", "operate")
 
 
 class Command(BaseCommand):
@@ -36,18 +39,24 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
         parser.add_argument(
             "--token",
-            default=os.environ.get("EVENTSCOPE_DEMO_TOKEN", ""),
-            help="a token with the ingest scope (default: EVENTSCOPE_DEMO_TOKEN, else a new "
-            "token is created in this checkout's database)",
+            default=os.environ.get("EVENTSCOPE_DEMO_NAME", ""),
+            help="a token with the ingest scope (default: EVENTSCOPE_DEMO_NAME, else the 'demo' token of "
+            "this checkout's database, made by the first run)",
         )
 
     def _token(self, given: str) -> str:
         if given:
             return given
-        from dashboard.core.tokens import create_token
+        from dashboard.core.tokens import create_token, find_live, reissue
 
-        # The demo runs beside the dashboard it feeds, on the same database: it makes its own token.
-        return create_token("demo", ["ingest", "read", "operate"]).token
+        # The demo runs beside the dashboard it feeds, on the same database: it uses its own token,
+        # made by its first run and derived again by the later ones (the secret is never stored).
+        for existing in find_live(DEMO_NAME):
+            if set(existing.scopes) >= set(DEMO_SCOPES):
+                token = reissue(existing.key_id)
+                if token:
+                    return token
+        return create_token(DEMO_NAME, list(DEMO_SCOPES)).token
 
     def handle(self, *args: Any, **options: Any) -> None:
         require(*NEEDS)
