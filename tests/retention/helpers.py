@@ -73,3 +73,28 @@ def trace_id(n: int) -> str:
 
 def at(days_ago: float) -> datetime:
     return timezone.now() - timedelta(days=days_ago)
+
+
+def store_old_events(count: int, days_ago: float, tag: str = "bulk") -> None:
+    """``count`` events received ``days_ago`` days ago, written directly (many, quickly); their
+    stored ids carry that moment, as ingest's would have."""
+    from dashboard.core.ids import ms_prefix
+    from dashboard.events.models import Event
+
+    moment = at(days_ago)
+    stamp = ms_prefix(int(moment.timestamp() * 1000))
+    rows = [
+        Event(
+            id=f"{stamp}{i:016d}",
+            event_id=f"{tag}-{i}",
+            source="shop.orders",
+            detail_type="OrderCreated",
+            time=moment,
+            detail={"n": i},
+            raw="{}",
+            received_at=moment,
+            format="native",
+        )
+        for i in range(count)
+    ]
+    Event.objects.bulk_create(rows, batch_size=500)
