@@ -262,14 +262,16 @@ EVENTSCOPE_LIFECYCLE_CACHE_SECONDS = env_int("EVENTSCOPE_LIFECYCLE_CACHE_SECONDS
 
 # Retention (docs/retention.md): days each kind is kept after it was received; 0 keeps it forever,
 # unset or empty is the default. The purge runs every PURGE_SECONDS (for at most that long), deleting
-# BATCH_SIZE rows a write transaction and pausing at least PAUSE_MS (or as long as the batch took)
-# between them, so that ingest never waits for more than one batch.
+# BATCH_SIZE rows a write transaction and pausing between them at least PAUSE_MS, and at least
+# PAUSE_FACTOR times as long as the batch took: ingest never waits for more than one batch, and the
+# purge holds the (SQLite) write lock for at most 1 / (1 + PAUSE_FACTOR) of the time.
 EVENTSCOPE_RETENTION_DAYS_EVENTS = env_int("EVENTSCOPE_RETENTION_DAYS_EVENTS", 30)
 EVENTSCOPE_RETENTION_DAYS_SPANS = env_int("EVENTSCOPE_RETENTION_DAYS_SPANS", 7)
 EVENTSCOPE_RETENTION_DAYS_LOGS = env_int("EVENTSCOPE_RETENTION_DAYS_LOGS", 7)
 EVENTSCOPE_RETENTION_PURGE_SECONDS = env_int("EVENTSCOPE_RETENTION_PURGE_SECONDS", 3600)
 EVENTSCOPE_RETENTION_BATCH_SIZE = env_int("EVENTSCOPE_RETENTION_BATCH_SIZE", 1000)
 EVENTSCOPE_RETENTION_PAUSE_MS = env_int("EVENTSCOPE_RETENTION_PAUSE_MS", 50)
+EVENTSCOPE_RETENTION_PAUSE_FACTOR = env_int("EVENTSCOPE_RETENTION_PAUSE_FACTOR", 4)
 
 _LOG_LEVEL = env_str("EVENTSCOPE_LOG_LEVEL", "INFO")
 LOGGING = {

@@ -34,10 +34,15 @@ def check_retention_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
                 id="retention.E002",
             )
         )
-    if settings.EVENTSCOPE_RETENTION_PAUSE_MS < 0 or settings.EVENTSCOPE_RETENTION_PURGE_SECONDS < 1:
+    if (
+        settings.EVENTSCOPE_RETENTION_PAUSE_MS < 0
+        or settings.EVENTSCOPE_RETENTION_PAUSE_FACTOR < 0
+        or settings.EVENTSCOPE_RETENTION_PURGE_SECONDS < 1
+    ):
         messages.append(
             Error(
-                "EVENTSCOPE_RETENTION_PAUSE_MS must be 0 or more and EVENTSCOPE_RETENTION_PURGE_SECONDS at least 1.",
+                "EVENTSCOPE_RETENTION_PAUSE_MS and EVENTSCOPE_RETENTION_PAUSE_FACTOR must be 0 or more, "
+                "EVENTSCOPE_RETENTION_PURGE_SECONDS at least 1.",
                 id="retention.E003",
             )
         )

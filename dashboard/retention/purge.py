@@ -4,9 +4,11 @@ Each kind's table is walked in primary-key order from its oldest row: stored eve
 as events arrive, and span and log ids grow as rows are inserted, so the oldest rows come first and
 the walk stops at the first page that holds nothing older than the cut-off. A page's rows that are
 old enough (``received_at`` decides, the key only finds them) go in one short write transaction of
-their own, and the purge pauses between transactions (``EVENTSCOPE_RETENTION_PAUSE_MS``, or as long
-as the batch took, whichever is longer): on SQLite the write lock is the one ingest needs, so ingest
-batches queue behind one purge batch at most, never behind the whole purge. Walking by key needs no
+their own, and the purge pauses between transactions (``EVENTSCOPE_RETENTION_PAUSE_MS``, or
+``EVENTSCOPE_RETENTION_PAUSE_FACTOR`` times as long as the batch took, whichever is longer): on SQLite
+the write lock is the one ingest needs, so ingest batches queue behind one purge batch at most, never
+behind the whole purge, and the purge holds the lock for a bounded share of the time (a fifth, by
+default). Walking by key needs no
 index on ``received_at`` (ingest would pay for it on every row).
 
 What points at a purged row:
@@ -32,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -61,6 +64,7 @@ class Outcome:
 class _Pacing:
     batch_size: int
     pause: float
+    factor: float
     deadline: float | None
     sleep: Callable[[float], None]
 
@@ -86,6 +90,7 @@ def purge(
     pacing = _Pacing(
         batch_size=batch_size or settings.EVENTSCOPE_RETENTION_BATCH_SIZE,
         pause=(settings.EVENTSCOPE_RETENTION_PAUSE_MS if pause_ms is None else pause_ms) / 1000,
+        factor=settings.EVENTSCOPE_RETENTION_PAUSE_FACTOR,
         deadline=None if budget_seconds is None else time.monotonic() + budget_seconds,
         sleep=sleep,
     )
@@ -123,8 +128,21 @@ def _purge_kind(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
             continue
         started = time.monotonic()
         outcome.deleted += run_alone_in_write_transaction(lambda page=page: delete(page))  # type: ignore[misc]
-        # Give the write lock (and the CPU) back to ingest for at least as long as the batch held it.
-        pacing.sleep(max(pacing.pause, time.monotonic() - started))
+        _checkpoint()
+        # Give the write lock (and the CPU) back to ingest for a multiple of the time the batch held
+        # it: deleting rows costs a write per index page they sit on, scattered over the random-keyed
+        # indexes, so a batch costs far more than an ingest batch of the same size.
+        pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
+
+
+def _checkpoint() -> None:
+    """SQLite: copy what the batch wrote from the WAL into the database now, outside the write lock.
+    A batch of deletes dirties pages all over the random-keyed indexes; left to the automatic
+    checkpoint, that copy would be made inside whichever commit crossed its threshold next, most
+    often an ingest request's."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _old_pages(model: type[Model], before: datetime, size: int) -> Iterator[tuple[Any, Any]]:

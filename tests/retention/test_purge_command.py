@@ -95,6 +95,7 @@ def test_a_value_that_is_not_a_number_stops_the_start_naming_the_variable() -> N
         ("EVENTSCOPE_RETENTION_DAYS_LOGS", 10**6, "retention.E001"),
         ("EVENTSCOPE_RETENTION_BATCH_SIZE", 0, "retention.E002"),
         ("EVENTSCOPE_RETENTION_PAUSE_MS", -5, "retention.E003"),
+        ("EVENTSCOPE_RETENTION_PAUSE_FACTOR", -1, "retention.E003"),
         ("EVENTSCOPE_RETENTION_PURGE_SECONDS", 0, "retention.E003"),
     ],
 )
