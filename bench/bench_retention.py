@@ -4,7 +4,8 @@ One embedded-mode database (SQLite WAL) holds ``BENCH_RETENTION_OLD_EVENTS`` eve
 ago (written directly, as ingest would have stored them). Then, on that same database:
 
 - without: a server whose event retention is 0 (kept forever: its purge finds nothing to do), native
-  events ingested for ``BENCH_RETENTION_SECONDS``;
+  events ingested for ``BENCH_RETENTION_SECONDS``, before the purge and again after it (the mean of
+  the two is the rate without);
 - during: a server with the default retention (30 days); its embedded worker starts the purge as it
   starts, and events are ingested the same way until the purge has deleted every old event.
 
@@ -131,16 +132,22 @@ def main() -> None:
         new_from = _store_old_events(database, OLD_EVENTS)
         setup_seconds = time.perf_counter() - started
         old_bound = new_from
-        without = _phase({**env, "EVENTSCOPE_RETENTION_DAYS_EVENTS": "0"}, database, token["token"], new_from, None)
+        keep = {**env, "EVENTSCOPE_RETENTION_DAYS_EVENTS": "0"}
+        before = _phase(keep, database, token["token"], new_from, None)
         during = _phase(env, database, token["token"], new_from, old_bound)
-    ratio = during["events_per_second"] / max(1, without["events_per_second"])
+        # Measured again after the purge: the machine is shared, and its load drifts over minutes.
+        after = _phase(keep, database, token["token"], new_from, None)
+    without = round((before["events_per_second"] + after["events_per_second"]) / 2)
+    ratio = during["events_per_second"] / max(1, without)
     print(
         json.dumps(
             {
                 "bench": "ingest_during_purge",
                 "ratio_during_to_without": round(ratio, 3),
                 "goal_ratio": 0.8,
-                "without_purge": without,
+                "without_purge_events_per_second": without,
+                "without_purge_before": before,
+                "without_purge_after": after,
                 "during_purge": during,
                 "old_events_purged": OLD_EVENTS,
                 "purge_events_per_second": round(OLD_EVENTS / during["seconds"]),
