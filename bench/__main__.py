@@ -16,6 +16,7 @@ MODULES = [
     "bench.bench_search",
     "bench.bench_servicemap",
     "bench.bench_metrics",
+    "bench.bench_retention",
 ]
 
 

@@ -32,7 +32,7 @@ import orjson
 import requests
 
 from bench.bench_ingest import percentile_ms
-from bench.server import manage, serve
+from bench.server import KEEP_FOREVER, manage, serve
 
 EVENTS = int(os.environ.get("BENCH_PAGES_EVENTS", "1000000"))
 SPANS = int(os.environ.get("BENCH_PAGES_SPANS", "5000000"))
@@ -240,8 +240,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-pages-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(
-            {"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-        )
+            {"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+             **KEEP_FOREVER}
+        )  # fmt: skip
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "createsuperuser", "--no-input", "--username", "bench", "--email", "bench@example.com")
         stored = generate(Path(tmp) / "eventscope.sqlite3")

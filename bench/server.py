@@ -20,6 +20,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The benchmarks store rows with fixed received times, most of them long past: the server's purge
+# (docs/retention.md) would delete them under the measurement.
+KEEP_FOREVER = {f"EVENTSCOPE_RETENTION_DAYS_{kind}": "0" for kind in ("EVENTS", "SPANS", "LOGS")}
+
+
 @dataclass
 class BenchServer:
     url: str
@@ -81,7 +86,9 @@ def bench_server(extra_env: dict[str, str] | None = None) -> Iterator[BenchServe
     """A daphne server on a new SQLite database (or ``DATABASE_URL`` when given in ``extra_env``)."""
     with tempfile.TemporaryDirectory(prefix="eventscope-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update({"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": secrets.token_urlsafe(50), **(extra_env or {})})
+        env.update(
+            {"EVENTSCOPE_VAR_DIR": tmp, "SECRET_KEY": secrets.token_urlsafe(50), **KEEP_FOREVER, **(extra_env or {})}
+        )
         manage(env, "migrate", "--no-input", "-v", "0")
         token = json.loads(manage(env, "create_token", "bench", "--scopes", "ingest,read", "--json").splitlines()[-1])
         with serve(env) as url:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "dashboard.schemas.apps.SchemasConfig",
     "dashboard.servicemap.apps.ServiceMapConfig",
     "dashboard.replay.apps.ReplayConfig",
+    "dashboard.retention.apps.RetentionConfig",
     "dashboard.api.apps.ApiConfig",
     "dashboard.pages.apps.PagesConfig",
     # Development tools (make demo, make screenshots): inert in the server, see dashboard/demo/apps.py.
@@ -181,9 +182,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.replay.recover_replays",
         "schedule": env_int("EVENTSCOPE_REPLAY_RECOVER_SECONDS", 5),
     },
+    # Delete what is past its retention (docs/retention.md); the first run comes as the worker starts.
+    "purge-expired": {
+        "task": "tasks.retention.purge_expired",
+        "schedule": env_int("EVENTSCOPE_RETENTION_PURGE_SECONDS", 3600),
+    },
 }
 # Autodiscovery imports the `tasks` package only; its task modules are named here.
-CELERY_IMPORTS = ["tasks.replay", "tasks.transactions"]
+CELERY_IMPORTS = ["tasks.replay", "tasks.retention", "tasks.transactions"]
 # Beat keeps its schedule state under var/, not in the current directory.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Embedded mode only: run tasks in threads of the server process (see dashboard/core/embedded_worker.py).
@@ -284,6 +290,19 @@ EVENTSCOPE_LIFECYCLE_CACHE_SECONDS = env_int("EVENTSCOPE_LIFECYCLE_CACHE_SECONDS
 # in-process: a pin made in another process is applied within this many seconds.
 EVENTSCOPE_SCHEMA_DISCOVERY = env_bool("EVENTSCOPE_SCHEMA_DISCOVERY", True)
 EVENTSCOPE_SCHEMA_CACHE_SECONDS = env_int("EVENTSCOPE_SCHEMA_CACHE_SECONDS", 2)
+
+# Retention (docs/retention.md): days each kind is kept after it was received; 0 keeps it forever,
+# unset or empty is the default. The purge runs every PURGE_SECONDS (for at most that long), deleting
+# BATCH_SIZE rows a write transaction and pausing between them at least PAUSE_MS, and at least
+# PAUSE_FACTOR times as long as the batch took: ingest never waits for more than one batch, and the
+# purge holds the (SQLite) write lock for at most 1 / (1 + PAUSE_FACTOR) of the time.
+EVENTSCOPE_RETENTION_DAYS_EVENTS = env_int("EVENTSCOPE_RETENTION_DAYS_EVENTS", 30)
+EVENTSCOPE_RETENTION_DAYS_SPANS = env_int("EVENTSCOPE_RETENTION_DAYS_SPANS", 7)
+EVENTSCOPE_RETENTION_DAYS_LOGS = env_int("EVENTSCOPE_RETENTION_DAYS_LOGS", 7)
+EVENTSCOPE_RETENTION_PURGE_SECONDS = env_int("EVENTSCOPE_RETENTION_PURGE_SECONDS", 3600)
+EVENTSCOPE_RETENTION_BATCH_SIZE = env_int("EVENTSCOPE_RETENTION_BATCH_SIZE", 1000)
+EVENTSCOPE_RETENTION_PAUSE_MS = env_int("EVENTSCOPE_RETENTION_PAUSE_MS", 50)
+EVENTSCOPE_RETENTION_PAUSE_FACTOR = env_int("EVENTSCOPE_RETENTION_PAUSE_FACTOR", 4)
 
 _LOG_LEVEL = env_str("EVENTSCOPE_LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,0 +1,38 @@
+"""``python manage.py purge [--dry-run]``: purge what is older than the retention settings now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from dashboard.retention.policy import DAYS_SETTINGS, retention_days
+from dashboard.retention.purge import Outcome, purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete the events, spans and log records received before their retention cut-off "
+        "(EVENTSCOPE_RETENTION_DAYS_*), in small batches beside ingest; --dry-run only counts them."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
+        parser.add_argument("--batch-size", type=int, default=None, help="rows a write transaction (default: setting)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        dry_run = bool(options["dry_run"])
+        for outcome in purge(dry_run=dry_run, batch_size=options["batch_size"]):
+            self.stdout.write(describe(outcome, dry_run))
+
+
+def describe(outcome: Outcome, dry_run: bool) -> str:
+    """One line per kind, e.g. ``events: 120 deleted (received before 2026-11-07T09:00:00+00:00, 30 days)``."""
+    days = retention_days(outcome.kind)
+    if outcome.cutoff is None:
+        return f"{outcome.kind}: kept forever ({DAYS_SETTINGS[outcome.kind]}=0)"
+    verb = "would be deleted" if dry_run else "deleted"
+    line = f"{outcome.kind}: {outcome.deleted} {verb} (received before {outcome.cutoff.isoformat()}, {days} days)"
+    if outcome.kept:
+        line += f"; {outcome.kept} kept for pending or running replays"
+    return line

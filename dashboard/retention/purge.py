@@ -1,0 +1,202 @@
+"""The purge: rows received before their kind's cut-off are deleted in small batches.
+
+Each kind's table is walked in primary-key order from its oldest row: stored event ids are ULIDs made
+as events arrive, and span and log ids grow as rows are inserted, so the oldest rows come first and
+the walk stops at the first page that holds nothing older than the cut-off. A page's rows that are
+old enough (``received_at`` decides, the key only finds them) go in one short write transaction of
+their own, and the purge pauses between transactions (``EVENTSCOPE_RETENTION_PAUSE_MS``, or
+``EVENTSCOPE_RETENTION_PAUSE_FACTOR`` times as long as the batch took, whichever is longer): on SQLite
+the write lock is the one ingest needs, so ingest batches queue behind one purge batch at most, never
+behind the whole purge, and the purge holds the lock for a bounded share of the time (a fifth, by
+default). Walking by key needs no
+index on ``received_at`` (ingest would pay for it on every row).
+
+What points at a purged row:
+
+- events: replay deliveries (and their attempts) of finished replays are deleted with the event, as
+  their foreign keys say (``on_delete=CASCADE``, carried out by Django's collector, which also
+  follows any relation added later the way it declares); the replay keeps its counters. Events a
+  pending or running replay still needs are kept (``dashboard.retention.keep``). Transaction records
+  and key ledgers are aggregates or queries: records keep their steps (an event page for a purged
+  step says "not found"), and ledgers list what is left.
+- spans: their links go with them, and so do the trace-search rows (summary and terms) of a trace
+  with no span left; the per-service operation counts are aggregates and stay.
+- logs: nothing points at them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.utils import timezone
+
+from dashboard.core.bulk import run_alone_in_write_transaction
+from dashboard.events.models import Event
+from dashboard.retention.keep import needed_by_active_replays
+from dashboard.retention.policy import KINDS, cutoff
+from tracing.models import LogRecord, Span, SpanLink, TraceSummary, TraceTerm
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One kind's purge: ``deleted`` rows (would be, in a dry run) received before ``cutoff``
+    (None: the kind is kept forever), ``kept`` old rows a replay still needs, and whether the walk
+    reached its end (False: the time budget ran out; the next purge goes on from the oldest row)."""
+
+    kind: str
+    cutoff: datetime | None
+    deleted: int = 0
+    kept: int = 0
+    finished: bool = True
+
+
+@dataclass(slots=True)
+class _Pacing:
+    batch_size: int
+    pause: float
+    factor: float
+    deadline: float | None
+    sleep: Callable[[float], None]
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def purge(
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    kinds: tuple[str, ...] = KINDS,
+    batch_size: int | None = None,
+    pause_ms: int | None = None,
+    budget_seconds: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
+    """Delete (or, with ``dry_run``, count) what each kind holds older than its cut-off at ``now``.
+
+    Runs outside any transaction (each batch commits on its own). ``budget_seconds`` bounds the run:
+    a purge cut short says so in its outcomes and the next one continues."""
+    now = now or timezone.now()
+    pacing = _Pacing(
+        batch_size=batch_size or settings.EVENTSCOPE_RETENTION_BATCH_SIZE,
+        pause=(settings.EVENTSCOPE_RETENTION_PAUSE_MS if pause_ms is None else pause_ms) / 1000,
+        factor=settings.EVENTSCOPE_RETENTION_PAUSE_FACTOR,
+        deadline=None if budget_seconds is None else time.monotonic() + budget_seconds,
+        sleep=sleep,
+    )
+    outcomes = []
+    for kind in kinds:
+        outcome = Outcome(kind, cutoff(kind, now))
+        if outcome.cutoff is not None:
+            _purge_kind(outcome, pacing, dry_run)
+        outcomes.append(outcome)
+        if not dry_run:
+            logger.info(
+                "retention: %s: %d deleted, %d kept for replays (received before %s)%s",
+                kind, outcome.deleted, outcome.kept, outcome.cutoff, "" if outcome.finished else "; time is up",
+            )  # fmt: skip
+    return outcomes
+
+
+def _purge_kind(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
+    assert outcome.cutoff is not None
+    model, delete = _KINDS[outcome.kind]
+    for low, high in _old_pages(model, outcome.cutoff, pacing.batch_size):
+        if pacing.out_of_time():
+            outcome.finished = False
+            return
+        page = model.objects.filter(pk__lte=high, received_at__lt=outcome.cutoff)  # type: ignore[attr-defined]
+        if low is not None:
+            page = page.filter(pk__gt=low)
+        if outcome.kind == "events":
+            needed = needed_by_active_replays()
+            if needed is not None:
+                outcome.kept += page.filter(needed).count()
+                page = page.exclude(needed)
+        if dry_run:
+            outcome.deleted += page.count()
+            continue
+        started = time.monotonic()
+        outcome.deleted += run_alone_in_write_transaction(lambda page=page: delete(page))  # type: ignore[misc]
+        _checkpoint()
+        # Give the write lock (and the CPU) back to ingest for a multiple of the time the batch held
+        # it: deleting rows costs a write per index page they sit on, scattered over the random-keyed
+        # indexes, so a batch costs far more than an ingest batch of the same size.
+        pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
+
+
+def _checkpoint() -> None:
+    """SQLite: copy what the batch wrote from the WAL into the database now, outside the write lock.
+    A batch of deletes dirties pages all over the random-keyed indexes; left to the automatic
+    checkpoint, that copy would be made inside whichever commit crossed its threshold next, most
+    often an ingest request's."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _old_pages(model: type[Model], before: datetime, size: int) -> Iterator[tuple[Any, Any]]:
+    """Key ranges ``(low, high]`` (``low`` None: from the start) of ``size`` rows each, from the
+    oldest row on, while a range holds a row received before ``before``."""
+    low = None
+    while True:
+        rows = model.objects.order_by("pk")  # type: ignore[attr-defined]
+        if low is not None:
+            rows = rows.filter(pk__gt=low)
+        page = list(rows.values_list("pk", "received_at")[:size])
+        if not any(received < before for _, received in page):
+            return
+        high = page[-1][0]
+        yield low, high
+        low = high
+
+
+# --- deleting one page of each kind (in the batch's write transaction) ------------------------------
+
+
+def _delete_events(page: QuerySet[Event]) -> int:
+    # The collector deletes what cascades (finished replays' deliveries and their attempts) first.
+    _, per_model = page.only("pk").delete()
+    return per_model.get(Event._meta.label, 0)
+
+
+def _delete_spans(page: QuerySet[Span]) -> int:
+    rows = list(page.values_list("pk", "trace_id"))
+    if not rows:
+        return 0
+    Span.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    traces = sorted({trace_id for _, trace_id in rows})
+    SpanLink.objects.filter(trace_id__in=traces).exclude(
+        Exists(Span.objects.filter(trace_id=OuterRef("trace_id"), span_id=OuterRef("span_id")))
+    ).delete()
+    emptied = list(
+        TraceSummary.objects.filter(trace_id__in=traces)
+        .exclude(Exists(Span.objects.filter(trace_id=OuterRef("trace_id"))))
+        .values_list("pk", flat=True)
+    )
+    if emptied:
+        TraceTerm.objects.filter(trace__in=emptied).delete()
+        TraceSummary.objects.filter(pk__in=emptied).delete()
+    return len(rows)
+
+
+def _delete_logs(page: QuerySet[LogRecord]) -> int:
+    deleted, _ = page.delete()
+    return deleted
+
+
+_KINDS: dict[str, tuple[type[Model], Callable[[Any], int]]] = {
+    "events": (Event, _delete_events),
+    "spans": (Span, _delete_spans),
+    "logs": (LogRecord, _delete_logs),
+}
