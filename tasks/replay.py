@@ -12,7 +12,9 @@ from dashboard.replay.engine import run_replay as run
 
 # acks_late: a run is safe to start twice (the lease lets one through, claims are in the database),
 # so a message is only acknowledged once the run is over and a lost worker's message comes back.
-@shared_task(name="tasks.replay.run_replay", acks_late=True, ignore_result=True)
+# recovered_by: a run whose message was lost (the embedded mode's in-memory queue at a restart) is
+# started again by the recovery sweep, which finds its replay pending or running in the database.
+@shared_task(name="tasks.replay.run_replay", acks_late=True, ignore_result=True, recovered_by="recover-replays")
 def run_replay(replay_id: int) -> str:
     """Run replay ``replay_id`` to its end (or until it is cancelled); exits quietly when the replay
     is gone or another worker's run holds it."""
