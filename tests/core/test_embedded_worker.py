@@ -4,6 +4,7 @@ tells the truth about it. (A restart of a real server with queued work: test_emb
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -139,3 +140,32 @@ def test_every_project_task_is_derived_from_the_database_again_after_a_restart()
     finally:
         current_app.tasks.pop("tasks.example.undeclared", None)
         current_app.tasks.pop("tasks.example.declared", None)
+
+
+def test_a_stop_drops_what_is_queued_and_says_how_much(settings, caplog):
+    # Dropped, not lost: each is a task whose work the next start derives from the database.
+    settings.REDIS_URL = ""
+    settings.CELERY_BEAT_SCHEDULE = {}
+    settings.EVENTSCOPE_EMBEDDED_WORKER_THREADS = 1
+    _hold.update(running=0, most=0, done=0, open=False)
+    embedded_worker.start()
+    try:
+        for _ in range(3):
+            current_app.send_task("tests.core.hold")
+        current_app.send_task("tests.core.hold", countdown=60)
+        with _held:
+            assert _held.wait_for(lambda: _hold["running"] == 1, timeout=20), _hold
+        log = logging.getLogger("dashboard.core.embedded_worker")  # the project's loggers do not propagate
+        log.addHandler(caplog.handler)
+        try:
+            assert embedded_worker.stop(timeout=0.2) is False  # the one running is still held
+        finally:
+            log.removeHandler(caplog.handler)
+        assert "3 queued task(s) not run" in caplog.text
+    finally:
+        with _held:
+            _hold["open"] = True
+            _held.notify_all()
+            assert _held.wait_for(lambda: _hold["running"] == 0, timeout=20)
+        embedded_worker.stop()
+    assert _hold["done"] == 1
