@@ -6,6 +6,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from dashboard.core import embedded_worker
 from dashboard.replay.actions import replays_to_resume
 from dashboard.replay.engine import run_replay as run
 
@@ -27,7 +28,9 @@ def recover_replays() -> list[int]:
     pending (its start message was lost: a restart, or the broker went away just after the replay
     was saved); beat runs it every few seconds. A replay that also has its first message queued
     runs once: the run's lease lets one through. Returns the replay ids enqueued."""
-    ids = replays_to_resume()
+    # In the embedded mode a replay saved before this process's worker started has no message
+    # left anywhere (the in-memory queue began empty): it starts at once, without the grace.
+    ids = replays_to_resume(unqueued_before=embedded_worker.started_at())
     for replay_id in ids:
         run_replay.delay(replay_id)
     return ids

@@ -254,6 +254,12 @@ def start_if_embedded() -> None:
         start()
 
 
+def started_at() -> datetime | None:
+    """When this process's embedded worker started, if one runs: its queue holds nothing older."""
+    worker = _worker
+    return datetime.fromtimestamp(worker.started_at, UTC) if worker is not None else None
+
+
 def status() -> dict[str, Any]:
     """The worker's health for ``/healthz``: down when no embedded worker runs in this process."""
     if _worker is None:

@@ -78,6 +78,23 @@ def test_beat_entries_run_on_their_schedule(settings):
     assert len(server.received) == 1
 
 
+@pytest.mark.usefixtures("transactional_db")
+def test_a_replay_saved_before_the_worker_started_runs_at_once_without_the_grace(settings):
+    # Saved just now, as by a server killed right after it answered: its message died with that
+    # process, so the sweep that runs as the worker starts takes it, though it is not 5 s old.
+    settings.REDIS_URL = ""
+    settings.CELERY_BEAT_SCHEDULE = {"recover": {"task": "tasks.replay.recover_replays", "schedule": 3600}}
+    archive_event(1)
+    with consumer_server() as server:
+        replay = make_replay([make_consumer("c", server.url)])
+        embedded_worker.start()
+        try:
+            wait_for_state(replay, Replay.COMPLETED)
+        finally:
+            embedded_worker.stop()
+    assert len(server.received) == 1
+
+
 # A task of the tests only (not ``tasks.*``): it notes how many run at once and waits to be let go.
 _held = threading.Condition()
 _hold = {"running": 0, "most": 0, "done": 0, "open": False}
