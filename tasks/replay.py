@@ -6,13 +6,16 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from dashboard.core import embedded_worker
 from dashboard.replay.actions import replays_to_resume
 from dashboard.replay.engine import run_replay as run
 
 
 # acks_late: a run is safe to start twice (the lease lets one through, claims are in the database),
 # so a message is only acknowledged once the run is over and a lost worker's message comes back.
-@shared_task(name="tasks.replay.run_replay", acks_late=True, ignore_result=True)
+# recovered_by: a run whose message was lost (the embedded mode's in-memory queue at a restart) is
+# started again by the recovery sweep, which finds its replay pending or running in the database.
+@shared_task(name="tasks.replay.run_replay", acks_late=True, ignore_result=True, recovered_by="recover-replays")
 def run_replay(replay_id: int) -> str:
     """Run replay ``replay_id`` to its end (or until it is cancelled); exits quietly when the replay
     is gone or another worker's run holds it."""
@@ -25,7 +28,9 @@ def recover_replays() -> list[int]:
     pending (its start message was lost: a restart, or the broker went away just after the replay
     was saved); beat runs it every few seconds. A replay that also has its first message queued
     runs once: the run's lease lets one through. Returns the replay ids enqueued."""
-    ids = replays_to_resume()
+    # In the embedded mode a replay saved before this process's worker started has no message
+    # left anywhere (the in-memory queue began empty): it starts at once, without the grace.
+    ids = replays_to_resume(unqueued_before=embedded_worker.started_at())
     for replay_id in ids:
         run_replay.delay(replay_id)
     return ids

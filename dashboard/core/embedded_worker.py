@@ -2,18 +2,27 @@
 
 Without Redis, Celery's broker is ``memory://``: a queue inside the process. Code enqueues tasks
 exactly as in the scaled mode (``task.delay``, ``app.send_task``, ``delay_on_commit``); this worker
-consumes that queue on a thread of the server process and runs each task on a small thread pool
-(``EVENTSCOPE_EMBEDDED_WORKER_THREADS``), honouring ``countdown``/``eta``. A beat thread sends the
-entries of ``CELERY_BEAT_SCHEDULE`` once when it starts (so the recovery sweep resumes at once the
-replays a stopped server gave up) and then on their schedules, as ``celery beat`` does in the scaled
-mode.
+consumes that queue on a thread of the server process and runs each task on a pool of
+``EVENTSCOPE_EMBEDDED_WORKER_THREADS`` threads, honouring ``countdown``/``eta``. A beat thread sends
+the entries of ``CELERY_BEAT_SCHEDULE`` once when it starts and then on their schedules, as
+``celery beat`` does in the scaled mode.
+
+The queue is not durable, and need not be: the database is the record of the work, the queue only a
+shortcut to starting it at once. Every task is either a beat entry that derives its work from the
+database (the recovery sweep finds ``pending`` replays and ``running`` ones whose lease expired;
+the transaction sweep finds transactions past their deadline) or declares, with
+``recovered_by="<beat entry>"``, the entry that re-derives it (:func:`underived_tasks` lists those
+that do neither; a test keeps the list empty). Beat runs every entry as the worker starts, so a
+restart, even after SIGKILL, finds everything the last process had queued or was running; a
+queued message that arrives as well is harmless, since a replay's run takes a lease and runs once.
+See docs/architecture.md, "The embedded worker".
 
 It is started and stopped with the server (registered in ``CoreConfig.ready`` with
 ``dashboard.core.background``, which ``manage.py serve`` starts), so ``make run`` has it and other
 management commands and the test process do not (a test that wants it calls :func:`start`). Tasks
 are found on the project's Celery app, ``celery.current_app``. A task that fails is logged; the
-worker goes on. Tasks still queued when it stops are dropped with the in-memory queue, as they would
-be when the process ends: the recovery sweep finds the replays they would have run.
+worker goes on. Tasks still queued when it stops are dropped with the in-memory queue (logged with
+their count): the next start derives them again.
 """
 
 from __future__ import annotations
@@ -41,7 +50,9 @@ _POLL_SECONDS = 0.02
 class EmbeddedWorker:
     def __init__(self, threads: int) -> None:
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="embedded-task")
+        # How many tasks run at once: the pool's size, kept here (the pool does not say it).
+        self.threads = max(1, threads)
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="embedded-task")
         self._timers: list[tuple[float, int, str, list[Any], dict[str, Any], str]] = []
         self._timers_lock = threading.Lock()
         self._order = itertools.count()
@@ -70,10 +81,18 @@ class EmbeddedWorker:
         deadline = time.monotonic() + timeout
         with self._submit_lock:
             self._stop.set()
+            running = list(self._running)  # before shutdown: cancelling a queued one forgets it
             self._pool.shutdown(wait=False, cancel_futures=True)
-            running = list(self._running)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        dropped = sum(1 for future in running if future.cancelled())
+        with self._timers_lock:
+            dropped += len(self._timers)
+            self._timers.clear()
+        if dropped:
+            # Not lost: each is derived from the database again by a beat entry at the next start.
+            logger.info("embedded worker: %d queued task(s) not run; the next start finds their work", dropped)
+        running = [future for future in running if not future.cancelled()]
         _, unfinished = wait_for_futures(running, timeout=max(0.0, deadline - time.monotonic()))
         if unfinished:
             logger.warning("embedded worker: %d task(s) still running after %.1f s", len(unfinished), timeout)
@@ -183,10 +202,24 @@ class EmbeddedWorker:
         return {
             "status": "ok" if self.alive() else "down",
             "mode": "embedded",
-            "threads": self._pool._max_workers,
+            "threads": self.threads,
             "tasks_run": self.tasks_run,
             "tasks_failed": self.tasks_failed,
         }
+
+
+def underived_tasks() -> list[str]:
+    """The project's tasks (named ``tasks.*``) whose queued messages the embedded mode could lose
+    for good: neither a beat entry's task nor declaring ``recovered_by``, the name of a beat entry
+    that derives their work from the database again."""
+    current_app.loader.import_default_modules()
+    schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", {})
+    periodic = {entry["task"] for entry in schedule.values()}
+    return sorted(
+        name
+        for name, task in current_app.tasks.items()
+        if name.startswith("tasks.") and name not in periodic and getattr(task, "recovered_by", None) not in schedule
+    )
 
 
 _worker: EmbeddedWorker | None = None
@@ -219,6 +252,12 @@ def start_if_embedded() -> None:
     """Start the embedded worker unless tasks go to Redis workers or it is switched off."""
     if not settings.REDIS_URL and settings.EVENTSCOPE_EMBEDDED_WORKER:
         start()
+
+
+def started_at() -> datetime | None:
+    """When this process's embedded worker started, if one runs: its queue holds nothing older."""
+    worker = _worker
+    return datetime.fromtimestamp(worker.started_at, UTC) if worker is not None else None
 
 
 def status() -> dict[str, Any]:

@@ -444,16 +444,18 @@ def check_delivery_ids(value: Any) -> list[int] | None:
 # --- recovery --------------------------------------------------------------------------------------
 
 
-def replays_to_resume(now: datetime | None = None) -> list[int]:
+def replays_to_resume(now: datetime | None = None, *, unqueued_before: datetime | None = None) -> list[int]:
     """Replays that need a run: ``running`` with an expired lease (their worker stopped), and
     ``pending`` ones not taken within a few seconds (their enqueued run was lost, e.g. the embedded
-    server restarted before it started)."""
+    server restarted before it started). ``unqueued_before``: a time before which no run message
+    can be waiting (the embedded worker's start: its in-memory queue began empty), so pending
+    replays created earlier need no grace."""
     now = now or timezone.now()
+    pending = Q(state=Replay.PENDING, lease_owner="", created_at__lt=now - timedelta(seconds=5))
+    if unqueued_before is not None:
+        pending |= Q(state=Replay.PENDING, lease_owner="", created_at__lt=unqueued_before)
     return list(
-        Replay.objects.filter(
-            Q(state=Replay.RUNNING, lease_expires_at__lt=now)
-            | Q(state=Replay.PENDING, lease_owner="", created_at__lt=now - timedelta(seconds=5))
-        )
+        Replay.objects.filter(Q(state=Replay.RUNNING, lease_expires_at__lt=now) | pending)
         .order_by("id")
         .values_list("id", flat=True)
     )
