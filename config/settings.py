@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "dashboard.live.apps.LiveConfig",
     "tracing.apps.TracingConfig",
     "dashboard.lifecycles.apps.LifecyclesConfig",
+    "dashboard.taps.apps.TapsConfig",
     "dashboard.replay.apps.ReplayConfig",
     "dashboard.api.apps.ApiConfig",
     "dashboard.pages.apps.PagesConfig",
@@ -181,7 +182,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
 }
 # Autodiscovery imports the `tasks` package only; its task modules are named here.
-CELERY_IMPORTS = ["tasks.replay", "tasks.transactions"]
+CELERY_IMPORTS = ["tasks.replay", "tasks.transactions", "tasks.taps"]
 # Beat keeps its schedule state under var/, not in the current directory.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Embedded mode only: run tasks in threads of the server process (see dashboard/core/embedded_worker.py).
@@ -248,6 +249,14 @@ EVENTSCOPE_REPLAY_MAX_BACKOFF_MS = env_int("EVENTSCOPE_REPLAY_MAX_BACKOFF_MS", 6
 # A run holds its replay for this long and renews it while working; a replay whose run stopped is
 # resumed once the lease has expired.
 EVENTSCOPE_REPLAY_LEASE_SECONDS = env_int("EVENTSCOPE_REPLAY_LEASE_SECONDS", 20)
+# Broker taps (docs/taps.md): the process running a tap holds it for LEASE seconds and renews it; a
+# tap whose process died is taken over once that has passed. Messages per commit, and the first wait
+# before reconnecting to a broker that went away (doubling up to 30 s).
+EVENTSCOPE_TAP_LEASE_SECONDS = env_int("EVENTSCOPE_TAP_LEASE_SECONDS", 15)
+EVENTSCOPE_TAP_BATCH = env_int("EVENTSCOPE_TAP_BATCH", 500)
+EVENTSCOPE_TAP_BACKOFF_MS = env_int("EVENTSCOPE_TAP_BACKOFF_MS", 500)
+# How long JetStream waits for a tap's ack before delivering a message again.
+EVENTSCOPE_TAP_ACK_WAIT_SECONDS = env_int("EVENTSCOPE_TAP_ACK_WAIT_SECONDS", 30)
 # Live tail: frames a websocket may have waiting before further matches are counted as dropped.
 EVENTSCOPE_LIVE_BUFFER = env_int("EVENTSCOPE_LIVE_BUFFER", 1000)
 # How long lifecycle definitions stay cached in-process for ingest; a change made in another process

@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from dashboard.api import events, find, keys, lifecycle_detail, openapi, patterns, trace_search
 from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
+from dashboard.api import taps as tap_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
 from dashboard.core import health
@@ -18,6 +19,7 @@ from dashboard.pages import overview as overview_page
 from dashboard.pages import patterns as pattern_pages
 from dashboard.pages import replays as replay_pages
 from dashboard.pages import site, traces_search
+from dashboard.pages import taps as tap_pages
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
 from tracing import views as otlp
@@ -62,6 +64,10 @@ urlpatterns = [
     path("api/replays/<str:replay_id>/cancel", replay_api.cancel_replay, name="api-replay-cancel"),
     path("api/replays/<str:replay_id>/deliveries", replay_api.deliveries, name="api-replay-deliveries"),
     path("api/replays/<str:replay_id>/redrive", replay_api.redrive, name="api-replay-redrive"),
+    path("api/taps", tap_api.taps, name="api-taps"),
+    path("api/taps/<str:name>", tap_api.tap, name="api-tap"),
+    path("api/taps/<str:name>/stop", tap_api.stop, name="api-tap-stop"),
+    path("api/taps/<str:name>/start", tap_api.start, name="api-tap-start"),
     # Pages
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -80,6 +86,7 @@ urlpatterns = [
     path("live/", live_pages.live_page, name="live"),
     path("replays/", replay_pages.replays_page, name="replays"),
     path("patterns/", pattern_pages.patterns_page, name="patterns"),
+    path("taps/", tap_pages.taps_page, name="taps"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).
