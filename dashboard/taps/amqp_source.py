@@ -97,7 +97,8 @@ class AmqpSource:
             self.connection.heartbeat_tick()
         except (OSError, amqp.exceptions.AMQPError) as err:
             raise BrokerError(f"the AMQP connection was lost: {_reason(err)}") from None
-        taken, self._received = self._received[:limit], self._received[limit:]
+        taken = self._received[:limit]
+        del self._received[:limit]  # the same list: the consumer's callback appends to it
         if taken:
             self._last_tag = taken[-1].delivery_info["delivery_tag"]
         return [_message(received) for received in taken]
@@ -124,7 +125,8 @@ class AmqpSource:
 
     def close(self) -> None:
         connection, self.connection = self.connection, None
-        self._received, self._consuming = [], False
+        self._received.clear()
+        self._consuming = False
         if connection is not None:
             try:
                 connection.close()

@@ -133,7 +133,14 @@ def _eventbridge(message: TappedMessage, header_key: str, now: datetime) -> Norm
 
 def _raw(tap: str, message: TappedMessage, lowered: dict[str, str], header_key: str, now: datetime) -> NormalizedEvent:
     document = _json(message.body)
-    detail = document if document is not _NOT_JSON else {"base64": base64.b64encode(message.body).decode("ascii")}
+    encoded = {"base64": base64.b64encode(message.body).decode("ascii")}
+    detail = document if document is not _NOT_JSON else encoded
+    try:
+        raw = message.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = ""
+    if not raw or "\x00" in raw:  # bytes, not text: kept as their base64, which every database stores
+        raw = orjson.dumps(encoded).decode()
     return NormalizedEvent(
         event_id="",
         source=f"tap:{tap}",
@@ -141,7 +148,7 @@ def _raw(tap: str, message: TappedMessage, lowered: dict[str, str], header_key: 
         time=now,
         detail=detail,
         format="raw",
-        raw=message.body.decode("utf-8", "replace"),
+        raw=raw,
         account=settings.EVENTSCOPE_ACCOUNT,
         region=settings.EVENTSCOPE_REGION,
         extra={"headers": message.headers} if message.headers else {},
