@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ from dashboard.events.envelope import (
     MAX_FIELD,
     EntryError,
     NormalizedEvent,
+    format_time,
     from_cloudevent,
     from_native,
     from_putevents,
@@ -47,14 +48,27 @@ def amqp_headers(properties: dict[str, Any]) -> dict[str, str]:
     """AMQP application properties as text headers, the binding's ``cloudEvents:`` names as ``ce-``."""
     headers: dict[str, str] = {}
     for name, value in properties.items():
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
         lowered = name.lower()
         for prefix in _AMQP_PREFIXES:
             if lowered.startswith(prefix):
                 name = "ce-" + name[len(prefix) :]
                 break
-        headers[name] = text
+        if name == "ce-time" and not isinstance(value, str | bytes):
+            value = _amqp_time(value)
+        headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return headers
+
+
+def _amqp_time(value: Any) -> Any:
+    """The binding sends ``time`` as an AMQP timestamp (milliseconds since the epoch); as RFC 3339."""
+    try:
+        if isinstance(value, datetime):
+            return format_time(value if value.tzinfo else value.replace(tzinfo=UTC))
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return format_time(datetime.fromtimestamp(value / 1000, UTC))
+    except (OverflowError, OSError, ValueError):
+        pass
+    return value  # refused as it is, with the reason
 
 
 def to_event(tap: str, format: str, message: TappedMessage, now: datetime) -> NormalizedEvent:

@@ -8,6 +8,8 @@ from typing import Any
 
 import amqp
 import orjson
+from cloudevents.core.bindings import amqp as ce_amqp
+from cloudevents.core.v1.event import CloudEvent
 from django.test import Client
 
 from dashboard.events.models import Event
@@ -50,12 +52,16 @@ def test_it_stores_what_producers_publish_and_the_consumer_still_gets_all(
         )
         assert tap["state"] == "running"
         assert tap["url"] == "amqp://guest:***@127.0.0.1:5672/"
-        # CloudEvents, AMQP binding: attributes as "cloudEvents:" application properties.
-        publish(channel, exchange, "order.created", b'{"order": 1}', content_type="application/json",
-                application_headers={"cloudEvents:specversion": "1.0", "cloudEvents:id": "ce-1",
-                                     "cloudEvents:source": "shop.orders", "cloudEvents:type": "OrderCreated",
-                                     "cloudEvents:traceparent": TRACEPARENT,
-                                     "cloudEvents:idempotencykey": "order-1"})  # fmt: skip
+        # CloudEvents, AMQP binding (the SDK's): attributes as "cloudEvents_" application properties.
+        event = CloudEvent({"specversion": "1.0", "id": "ce-1", "source": "shop.orders", "type": "OrderCreated",
+                            "traceparent": TRACEPARENT, "idempotencykey": "order-1"}, {"order": 1})  # fmt: skip
+        binary = ce_amqp.to_binary_event(event)
+        publish(channel, exchange, "order.created", binary.application_data, content_type="application/json",
+                application_headers=binary.application_properties)  # fmt: skip
+        # The binding's other spelling, "cloudEvents:".
+        colon = {"cloudEvents:specversion": "1.0", "cloudEvents:id": "ce-2", "cloudEvents:source": "shop.orders",
+                 "cloudEvents:type": "OrderChecked"}  # fmt: skip
+        publish(channel, exchange, "order.checked", b'{"order": 1}', application_headers=colon)
         # An EventBridge-shaped body; the trace and the key in headers; the broker's message id.
         body = orjson.dumps({"source": "shop.billing", "detail-type": "OrderPaid", "detail": {"order": 1}})
         publish(channel, exchange, "order.paid", body, message_id="m-2",
@@ -65,10 +71,12 @@ def test_it_stores_what_producers_publish_and_the_consumer_still_gets_all(
         # Not for this tap's binding key: the consumer gets it, the tap does not.
         publish(channel, exchange, "stock.moved", b"{}", message_id="m-4")
 
-        eventually(lambda: tap_row(name).received >= 3, what="three messages received")
+        eventually(lambda: tap_row(name).received >= 4, what="four messages received")
         created = Event.objects.get(source="shop.orders", event_id="ce-1")
         assert (created.detail_type, created.detail, created.format) == ("OrderCreated", {"order": 1}, "cloudevents")
         assert (created.trace_id, created.idempotency_key) == (TRACE, "order-1")
+        assert created.time == event.get_time().replace(microsecond=event.get_time().microsecond // 1000 * 1000)  # ms
+        assert Event.objects.get(source="shop.orders", event_id="ce-2").detail_type == "OrderChecked"
         paid = Event.objects.get(source="shop.billing")
         assert (paid.event_id, paid.detail_type, paid.trace_id, paid.idempotency_key) == (
             "m-2", "OrderPaid", TRACE, "order-1"
@@ -78,9 +86,9 @@ def test_it_stores_what_producers_publish_and_the_consumer_still_gets_all(
         assert raw.detail == {"base64": "AP9ub3QganNvbg=="}
         assert not Event.objects.filter(detail_type="stock.moved").exists()
         row = tap_row(name)
-        assert (row.received, row.stored, row.rejected) == (3, 3, 0)
+        assert (row.received, row.stored, row.rejected) == (4, 4, 0)
         # The existing consumer lost nothing.
-        assert len(amqp_drain(channel, consumer)) == 4
+        assert len(amqp_drain(channel, consumer)) == 5
         eventually(lambda: tap_row(name).backlog == 0, what="the backlog is reported empty")
         channel.queue_delete(consumer)
 
