@@ -70,18 +70,23 @@ class NatsSource:
 
         try:
             # Reconnecting is the tap's job (with backoff, state failing meanwhile), not the client's.
-            self.connection = await nats.connect(
-                servers=[self.url],
-                name=f"eventscope tap {self.name}",
-                connect_timeout=CONNECT_TIMEOUT,
-                allow_reconnect=False,
-                max_reconnect_attempts=0,
-                disconnected_cb=lost,
-                closed_cb=lost,
-                error_cb=error,
+            # Bounded here too: nats-py may keep trying a refused address past its connect_timeout.
+            self.connection = await asyncio.wait_for(
+                nats.connect(
+                    servers=[self.url],
+                    name=f"eventscope tap {self.name}",
+                    connect_timeout=CONNECT_TIMEOUT,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=0,
+                    disconnected_cb=lost,
+                    closed_cb=lost,
+                    error_cb=error,
+                ),
+                2 * CONNECT_TIMEOUT,
             )
         except Exception as err:
-            raise BrokerError(f"cannot connect to NATS at {host}: {_reason(err)}") from None
+            reason = self._lost if isinstance(err, TimeoutError) and self._lost else _reason(err)
+            raise BrokerError(f"cannot connect to NATS at {host}: {reason}") from None
         jetstream = self.connection.jetstream()
         try:
             self.stream = await jetstream.find_stream_name_by_subject(self.subject)

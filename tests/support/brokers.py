@@ -178,7 +178,7 @@ async def nats_stream(url: str, subjects: list[str]) -> str:
     return name
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -190,7 +190,7 @@ class PrivateNats:
     def __init__(self, folder: Path) -> None:
         assert shutil.which(NATS_SERVER) or Path(NATS_SERVER).exists(), f"{NATS_SERVER} is missing"
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
