@@ -6,6 +6,7 @@ body the document does not describe."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ CHECKS = [
 # Generated requests per operation: bounded so that the whole run takes about a minute on a 2-core
 # machine. Generation is derandomized, so a run is reproducible; raise it to explore further.
 EXAMPLES = 50
+# A tap created through the API reads this Redis (the test run's, or db 15 on the SQLite run).
+TAP_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 TRACE, SPAN, OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "5759e988bd862e3fe1be46a994272793"
 
 # The ingest protocols' own media types go out as the protocols write them.
@@ -296,6 +299,12 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "POST /api/replays/{replay_id}/cancel": {"path_parameters": {"replay_id": str(world.running_replay_id)}},
         "GET /api/replays/{replay_id}/deliveries": {"path_parameters": replay_id, "query": {"state": "dead"}},
         "POST /api/replays/{replay_id}/redrive": {"path_parameters": replay_id, "body": {}},
+        "GET /api/taps": {},
+        "POST /api/taps": {"body": {"name": "spare-tap", "url": TAP_REDIS_URL, "stream": f"openapi-{os.getpid()}"}},
+        "POST /api/taps/{name}/stop": {"path_parameters": {"name": "spare-tap"}},
+        "POST /api/taps/{name}/start": {"path_parameters": {"name": "spare-tap"}},
+        "GET /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
+        "DELETE /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
     }
 
 
