@@ -13,6 +13,7 @@ MODULES = [
     "bench.bench_pages",
     "bench.bench_replay",
     "bench.bench_search",
+    "bench.bench_taps",
 ]
 
 
