@@ -34,7 +34,6 @@ class AmqpSource:
         self.connection: amqp.Connection | None = None
         self.channel: Any = None
         self._received: list[amqp.Message] = []
-        self._last_tag: int | None = None
         self._consuming = False
 
     def connect(self) -> None:
@@ -72,11 +71,12 @@ class AmqpSource:
     def _start_consuming(self) -> None:
         from django.conf import settings
 
-        self.channel.basic_qos(0, 2 * settings.EVENTSCOPE_TAP_BATCH, False)
+        # Room for the batch being stored, the one being read and the next.
+        self.channel.basic_qos(0, 3 * settings.EVENTSCOPE_TAP_BATCH, False)
         self.channel.basic_consume(self.queue, callback=self._received.append, no_ack=False)
         self._consuming = True
 
-    def fetch(self, limit: int, wait: float) -> list[TappedMessage]:
+    def fetch(self, limit: int, wait: float) -> tuple[list[TappedMessage], int | None]:
         assert self.connection is not None
         if not self._consuming:
             self._start_consuming()
@@ -99,19 +99,18 @@ class AmqpSource:
             raise BrokerError(f"the AMQP connection was lost: {_reason(err)}") from None
         taken = self._received[:limit]
         del self._received[:limit]  # the same list: the consumer's callback appends to it
-        if taken:
-            self._last_tag = taken[-1].delivery_info["delivery_tag"]
-        return [_message(received) for received in taken]
+        last_tag = taken[-1].delivery_info["delivery_tag"] if taken else None
+        return [_message(received) for received in taken], last_tag
 
-    def ack(self) -> None:
-        if self._last_tag is None:
+    def ack(self, receipt: int | None) -> None:
+        if receipt is None:
             return
         try:
-            # Deliveries on a channel are numbered in order: one ack covers the whole batch.
-            self.channel.basic_ack(self._last_tag, multiple=True)
+            # Deliveries on a channel are numbered in order: one ack covers the whole batch (and
+            # only it: the batches before it are acknowledged already).
+            self.channel.basic_ack(receipt, multiple=True)
         except (OSError, amqp.exceptions.AMQPError) as err:
             raise BrokerError(f"the AMQP connection was lost: {_reason(err)}") from None
-        self._last_tag = None
 
     def backlog(self) -> int | None:
         try:

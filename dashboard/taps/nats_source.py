@@ -42,7 +42,6 @@ class NatsSource:
         self.core: Any = None
         self._queued: list[Msg] = []
         self._arrived = asyncio.Event()
-        self._fetched: list[Msg] = []
         self._lost = ""
 
     def _run(self, work: Any) -> Any:
@@ -120,10 +119,9 @@ class NatsSource:
         self._queued.append(message)
         self._arrived.set()
 
-    def fetch(self, limit: int, wait: float) -> list[TappedMessage]:
+    def fetch(self, limit: int, wait: float) -> tuple[list[TappedMessage], list[Msg]]:
         got: list[Msg] = self._run(self._fetch(limit, wait))
-        self._fetched = got
-        return [self._message(message) for message in got]
+        return [self._message(message) for message in got], got
 
     async def _fetch(self, limit: int, wait: float) -> list[Msg]:
         if self._lost or self.connection.is_closed:
@@ -131,7 +129,7 @@ class NatsSource:
         if self.pull is not None:
             try:
                 return list(await self.pull.fetch(batch=limit, timeout=wait))
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing within the wait
                 if self._lost or self.connection.is_closed:
                     raise BrokerError(f"the NATS connection was lost: {self._lost or 'closed'}") from None
                 return []
@@ -161,11 +159,10 @@ class NatsSource:
             content_type=headers.get("Content-Type", headers.get("content-type", "")),
         )
 
-    def ack(self) -> None:
-        if self.pull is None or not self._fetched:
-            return
-        fetched, self._fetched = self._fetched, []
-        self._run(self._ack(fetched))
+    def ack(self, receipt: list[Msg]) -> None:
+        if self.pull is None or not receipt:
+            return  # a core subscription has nothing to acknowledge
+        self._run(self._ack(receipt))
 
     async def _ack(self, fetched: list[Msg]) -> None:
         for message in fetched:

@@ -25,7 +25,7 @@ class RedisSource:
         self.stream = options["stream"]
         self.client: Any = None
         self._pending_first = True
-        self._fetched: list[bytes] = []
+        self._after = "0"  # while reading what is pending: the last entry read
 
     def _call(self, work: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -54,18 +54,22 @@ class RedisSource:
                 raise BrokerError(f"Redis refused the consumer group on {self.stream!r}: {err}") from None
         except (redis.ConnectionError, redis.TimeoutError) as err:
             raise BrokerError(f"cannot connect to Redis: {err}") from None
-        self._pending_first = True
+        self._pending_first, self._after = True, "0"
 
-    def fetch(self, limit: int, wait: float) -> list[TappedMessage]:
+    def fetch(self, limit: int, wait: float) -> tuple[list[TappedMessage], list[bytes]]:
         entries: list[tuple[bytes, dict[bytes, bytes] | None]] = []
         if self._pending_first:
-            entries = self._read("0", limit, None)
-            if not entries:
+            # What this consumer read before and did not acknowledge (a process killed mid-batch),
+            # after the last of it read since connecting (the batch before may not be acked yet).
+            entries = self._read(self._after, limit, None)
+            if entries:
+                self._after = entries[-1][0].decode()
+            else:
                 self._pending_first = False
         if not self._pending_first:
             entries = self._read(">", limit, max(1, int(wait * 1000)))
-        self._fetched = [entry_id for entry_id, _ in entries]
-        return [self._message(entry_id, fields) for entry_id, fields in entries if fields]
+        ids = [entry_id for entry_id, _ in entries]
+        return [self._message(entry_id, fields) for entry_id, fields in entries if fields], ids
 
     def _read(self, start: str, limit: int, block: int | None) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
         answer = self._call(self.client.xreadgroup, GROUP, self.name, {self.stream: start}, count=limit, block=block)
@@ -88,10 +92,9 @@ class RedisSource:
             content_type=headers.get("content-type", headers.get("Content-Type", "")),
         )
 
-    def ack(self) -> None:
-        if self._fetched:
-            self._call(self.client.xack, self.stream, GROUP, *self._fetched)
-            self._fetched = []
+    def ack(self, receipt: list[bytes]) -> None:
+        if receipt:
+            self._call(self.client.xack, self.stream, GROUP, *receipt)
 
     def backlog(self) -> int | None:
         for group in self._call(self.client.xinfo_groups, self.stream):

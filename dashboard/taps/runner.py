@@ -16,6 +16,9 @@ import logging
 import random
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -28,9 +31,14 @@ from dashboard.taps.source import BrokerError, Source, describe, open_source
 logger = logging.getLogger(__name__)
 
 FIRST_WAIT = 1.0  # seconds a fetch waits for a first message (also how quickly a stop is seen)
+STORING_WAIT = 0.1  # the same while a batch is being stored, whose ack should not wait long
 BACKLOG_EVERY = 2.0  # seconds between two looks at the broker's backlog
 MAX_BACKOFF = 30.0
 _UNSET = object()
+
+
+def _close_connection() -> None:
+    connection.close()  # this thread's: ``connection`` is a per-thread proxy
 
 
 class TapThread:
@@ -42,6 +50,8 @@ class TapThread:
         self.owner = owner
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"tap {tap.name}", daemon=True)
+        # Stores one batch while the tap's thread reads the next.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"tap {tap.name} writer")
 
     @property
     def name(self) -> str:
@@ -68,6 +78,8 @@ class TapThread:
             logger.exception("tap %s: stopped by an unexpected error", self.name)
         finally:
             connection.close()
+            self._writer.submit(_close_connection).result()  # the writer thread's own
+            self._writer.shutdown()
 
     def _loop(self) -> None:
         failures = 0
@@ -102,16 +114,33 @@ class TapThread:
         return Tap.objects.filter(pk=self.tap.pk, owner=self.owner, enabled=True).exists()
 
     def _read(self, source: Source) -> None:
+        """Fetch, store, acknowledge, with the next batch read while the last one is stored (on the
+        writer thread): the broker's client and the database then work at the same time. A batch is
+        acknowledged only once its transaction has committed, and batches in the order fetched."""
         batch = settings.EVENTSCOPE_TAP_BATCH
         next_backlog = 0.0
-        while not self._stop.is_set():
-            messages = source.fetch(batch, FIRST_WAIT)
-            if messages:
-                store_batch(self.tap, messages)
-            source.ack()  # also what fetch returned and was no event at all (an emptied entry)
-            if time.monotonic() >= next_backlog:
-                next_backlog = time.monotonic() + BACKLOG_EVERY
-                self._report(backlog=source.backlog())
+        storing: tuple[Future[object], Any] | None = None
+        try:
+            while not self._stop.is_set():
+                messages, receipt = source.fetch(batch, STORING_WAIT if storing else FIRST_WAIT)
+                if storing is not None:
+                    stored, stored_receipt = storing
+                    storing = None
+                    stored.result()  # what the store raised: nothing acknowledged, the broker sends it again
+                    source.ack(stored_receipt)
+                if messages:
+                    storing = (self._writer.submit(store_batch, self.tap, messages), receipt)
+                else:
+                    source.ack(receipt)  # nothing to store (an emptied stream entry): acknowledged as read
+                if time.monotonic() >= next_backlog:
+                    next_backlog = time.monotonic() + BACKLOG_EVERY
+                    self._report(backlog=source.backlog())
+            if storing is not None:  # stopping: the batch in hand is stored and acknowledged first
+                storing[0].result()
+                source.ack(storing[1])
+        finally:
+            if storing is not None:
+                wait_for([storing[0]])  # never two batches of one tap stored at once
 
     def _report(self, *, state: str | None = None, error: str | None = None, backlog: object = _UNSET) -> None:
         """Write what the tap sees on its row, while this process holds the tap and it is enabled."""

@@ -2,13 +2,15 @@
 
 A source is used by one thread at a time (the tap's): ``connect`` (which also creates what the tap
 reads on the broker: its queue, consumer group or durable consumer; idempotent), then ``fetch`` and
-``ack`` in turns, and ``close``. ``ack`` acknowledges everything the previous ``fetch`` returned. A
-broker that goes away makes any of them raise; the tap then reconnects with backoff.
+``ack``, and ``close``. ``fetch`` returns a batch and a receipt; ``ack(receipt)`` acknowledges that
+batch, and may come after the next ``fetch`` (the tap reads the next batch while the last one is
+being stored), but batches are acknowledged in the order they were fetched. A broker that goes away
+makes any of them raise; the tap then reconnects with backoff.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from dashboard.taps.addresses import split
 from dashboard.taps.messages import TappedMessage
@@ -23,12 +25,12 @@ class BrokerError(Exception):
 class Source(Protocol):
     def connect(self) -> None: ...
 
-    def fetch(self, limit: int, wait: float) -> list[TappedMessage]:
-        """Up to ``limit`` messages: waits up to ``wait`` seconds for the first, then takes what
-        arrives within a few milliseconds more."""
+    def fetch(self, limit: int, wait: float) -> tuple[list[TappedMessage], Any]:
+        """Up to ``limit`` messages and the receipt to acknowledge them with: waits up to ``wait``
+        seconds for the first, then takes what arrives within a few milliseconds more."""
         ...
 
-    def ack(self) -> None: ...
+    def ack(self, receipt: Any) -> None: ...
 
     def backlog(self) -> int | None:
         """Messages waiting for the tap, where the broker says so."""
