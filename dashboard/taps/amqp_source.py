@@ -18,6 +18,7 @@ from dashboard.taps.source import CONNECT_TIMEOUT, BrokerError
 
 # After the first message of a batch, how long to keep taking more.
 GATHER_SECONDS = 0.02
+READ_AHEAD = 16384  # bytes asked of the socket per read (see _read_ahead)
 
 
 def queue_name(tap: str) -> str:
@@ -53,6 +54,7 @@ class AmqpSource:
             connection.connect()
         except (OSError, amqp.exceptions.AMQPError) as err:
             raise BrokerError(f"cannot connect to the AMQP broker at {host}: {_reason(err)}") from None
+        _read_ahead(connection)
         self.connection = connection
         try:
             channel = connection.channel()
@@ -90,7 +92,9 @@ class AmqpSource:
                 if left <= 0:
                     break
                 try:
-                    self.connection.drain_events(timeout=left)
+                    # A frame already read ahead is taken without setting the socket's timeout (two
+                    # system calls a frame otherwise).
+                    self.connection.drain_events(timeout=None if _frame_buffered(self.connection) else left)
                 except TimeoutError:
                     self.connection.heartbeat_tick()
                     break
@@ -131,6 +135,27 @@ class AmqpSource:
                 connection.close()
             except Exception:  # already gone: nothing to close
                 connection.collect()
+
+
+def _read_ahead(connection: amqp.Connection) -> None:
+    """Let py-amqp's TCP transport take what the socket holds, not only the bytes it asks for.
+
+    It reads a frame in three exact reads (header, payload, end), each a system call: three per
+    frame, nine per message. Its own read buffer already keeps whatever a read brings beyond what
+    was asked for, so asking the socket for up to ``READ_AHEAD`` bytes at a time is all it takes
+    (a third of the tap's time went to those calls). TLS transports are left as they are.
+    """
+    transport = connection.transport
+    sock = getattr(transport, "sock", None)
+    if type(transport).__name__ == "TCPTransport" and sock is not None:
+        recv = sock.recv
+        transport._quick_recv = lambda wanted: recv(max(wanted, READ_AHEAD))
+
+
+def _frame_buffered(connection: amqp.Connection) -> bool:
+    """Whether the transport's read buffer holds a whole frame (7-byte header, payload, end byte)."""
+    buffered = getattr(connection.transport, "_read_buffer", b"")
+    return len(buffered) >= 7 and len(buffered) >= int.from_bytes(buffered[3:7], "big") + 8
 
 
 def _message(received: amqp.Message) -> TappedMessage:
