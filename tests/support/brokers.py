@@ -8,6 +8,7 @@ A broker that is down fails the test that needs it (a connection error), never s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -167,6 +168,10 @@ async def nats_js_publish(url: str, subject: str, messages: list[tuple[bytes, di
         await connection.close()
 
 
+# Streams the tests made on the shared NATS server, deleted after each test (forget_streams).
+STREAMS: list[tuple[str, str]] = []
+
+
 async def nats_stream(url: str, subjects: list[str]) -> str:
     """A JetStream stream (file storage) holding ``subjects``."""
     name = unique("TEST_")
@@ -175,7 +180,24 @@ async def nats_stream(url: str, subjects: list[str]) -> str:
         await connection.jetstream().add_stream(name=name, subjects=subjects)
     finally:
         await connection.close()
+    STREAMS.append((url, name))
     return name
+
+
+def forget_streams() -> None:
+    """Delete the streams the test made (those on a private server went with it)."""
+
+    async def delete(url: str, name: str) -> None:
+        connection = await asyncio.wait_for(nats.connect(servers=[url], allow_reconnect=False), 5)
+        try:
+            await connection.jetstream().delete_stream(name)
+        finally:
+            await connection.close()
+
+    while STREAMS:
+        url, name = STREAMS.pop()
+        with contextlib.suppress(Exception):
+            run(delete(url, name))
 
 
 def free_port() -> int:

@@ -9,6 +9,24 @@ from typing import Any
 import pytest
 
 from dashboard.taps.supervisor import Supervisor
+from tests.support.brokers import forget_streams
+
+
+@pytest.fixture(autouse=True)
+def _leave_the_brokers_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: its taps' queues, durable consumers and group consumers removed from the
+    shared brokers (as deleting the tap does), and its JetStream streams deleted."""
+    uses_db = "transactional_db" in request.fixturenames
+    if uses_db:
+        request.getfixturevalue("transactional_db")  # set up first, so torn down after this
+    yield
+    if uses_db:
+        from dashboard.taps.actions import do_delete_tap
+        from dashboard.taps.models import Tap
+
+        for tap in Tap.objects.all():
+            do_delete_tap(tap)
+    forget_streams()
 
 
 @pytest.fixture
