@@ -17,6 +17,7 @@ MODULES = [
     "bench.bench_servicemap",
     "bench.bench_metrics",
     "bench.bench_retention",
+    "bench.bench_taps",
 ]
 
 

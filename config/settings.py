@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "dashboard.lifecycles.apps.LifecyclesConfig",
     "dashboard.schemas.apps.SchemasConfig",
     "dashboard.servicemap.apps.ServiceMapConfig",
+    "dashboard.taps.apps.TapsConfig",
     "dashboard.replay.apps.ReplayConfig",
     "dashboard.retention.apps.RetentionConfig",
     "dashboard.api.apps.ApiConfig",
@@ -189,7 +190,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
 }
 # Autodiscovery imports the `tasks` package only; its task modules are named here.
-CELERY_IMPORTS = ["tasks.replay", "tasks.retention", "tasks.transactions"]
+CELERY_IMPORTS = ["tasks.replay", "tasks.retention", "tasks.taps", "tasks.transactions"]
 # Beat keeps its schedule state under var/, not in the current directory.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Embedded mode only: run tasks in threads of the server process (see dashboard/core/embedded_worker.py).
@@ -281,6 +282,14 @@ EVENTSCOPE_REPLAY_MAX_BACKOFF_MS = env_int("EVENTSCOPE_REPLAY_MAX_BACKOFF_MS", 6
 # A run holds its replay for this long and renews it while working; a replay whose run stopped is
 # resumed once the lease has expired.
 EVENTSCOPE_REPLAY_LEASE_SECONDS = env_int("EVENTSCOPE_REPLAY_LEASE_SECONDS", 20)
+# Broker taps (docs/taps.md): the process running a tap holds it for LEASE seconds and renews it; a
+# tap whose process died is taken over once that has passed. Messages per commit, and the first wait
+# before reconnecting to a broker that went away (doubling up to 30 s).
+EVENTSCOPE_TAP_LEASE_SECONDS = env_int("EVENTSCOPE_TAP_LEASE_SECONDS", 15)
+EVENTSCOPE_TAP_BATCH = env_int("EVENTSCOPE_TAP_BATCH", 500)
+EVENTSCOPE_TAP_BACKOFF_MS = env_int("EVENTSCOPE_TAP_BACKOFF_MS", 500)
+# How long JetStream waits for a tap's ack before delivering a message again.
+EVENTSCOPE_TAP_ACK_WAIT_SECONDS = env_int("EVENTSCOPE_TAP_ACK_WAIT_SECONDS", 30)
 # Live tail: frames a websocket may have waiting before further matches are counted as dropped.
 EVENTSCOPE_LIVE_BUFFER = env_int("EVENTSCOPE_LIVE_BUFFER", 1000)
 # How long lifecycle definitions stay cached in-process for ingest; a change made in another process

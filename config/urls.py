@@ -8,6 +8,7 @@ from dashboard.api import lifecycles as lifecycle_api
 from dashboard.api import replays as replay_api
 from dashboard.api import schemas as schema_api
 from dashboard.api import servicemap as servicemap_api
+from dashboard.api import taps as tap_api
 from dashboard.api import traces as trace_api
 from dashboard.api import transactions as transaction_api
 from dashboard.core import health, metrics_endpoint
@@ -22,6 +23,7 @@ from dashboard.pages import replays as replay_pages
 from dashboard.pages import schemas as schema_pages
 from dashboard.pages import servicemap as servicemap_page
 from dashboard.pages import site, traces_search
+from dashboard.pages import taps as tap_pages
 from dashboard.pages import tokens as token_pages
 from dashboard.pages import traces as trace_pages
 from dashboard.pages import transactions as transaction_pages
@@ -76,6 +78,10 @@ urlpatterns = [
     path("api/schemas", schema_api.list_all, name="api-schemas"),
     path("api/schemas/<str:schema_id>", schema_api.read_one, name="api-schema"),
     path("api/schemas/<str:schema_id>/pin", schema_api.pin, name="api-schema-pin"),
+    path("api/taps", tap_api.taps, name="api-taps"),
+    path("api/taps/<str:name>", tap_api.tap, name="api-tap"),
+    path("api/taps/<str:name>/stop", tap_api.stop, name="api-tap-stop"),
+    path("api/taps/<str:name>/start", tap_api.start, name="api-tap-start"),
     # Pages
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -99,6 +105,7 @@ urlpatterns = [
     path("map/", servicemap_page.map_page, name="map"),
     path("settings/tokens/", token_pages.tokens_page, name="settings-tokens"),
     path("settings/tokens/<str:key_id>/revoke/", token_pages.revoke_token_page, name="settings-token-revoke"),
+    path("taps/", tap_pages.taps_page, name="taps"),
     # Browsers ask for /favicon.ico on a first visit whatever the page links: answered, not a 404.
     path("favicon.ico", site.favicon, name="favicon"),
     # Keys are producers' text: any character, "/" and newlines included (links percent-encode them).

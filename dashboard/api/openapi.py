@@ -32,6 +32,7 @@ from dashboard.replay import actions as replay_actions
 from dashboard.replay import plan as replay_plan
 from dashboard.replay import selection as replay_selection
 from dashboard.replay.models import Delivery, Replay
+from dashboard.taps.models import Tap
 from tracing import models as span_models
 from tracing import search as trace_search
 
@@ -723,6 +724,7 @@ def _schemas() -> dict[str, Schema]:
         "TransactionStep": step_entry,
         "TransactionDetail": transaction_detail,
         "StepTimings": timings,
+        **_tap_schemas(),
         "Consumer": consumer,
         "ConsumerCreate": obj(consumer_fields, required=["name", "url"]),
         "ConsumerChange": obj(consumer_fields, required=[]),
@@ -1625,6 +1627,135 @@ def _paths() -> dict[str, Schema]:
                 errors=[404],
             )
         },
+        **_tap_paths(),
+    }
+
+
+_TAP_OPTIONS = {
+    "exchange": text("amqp://: the exchange the tap's queue is bound to.", maxLength=255),
+    "binding_key": text("amqp://: the binding key ('' binds a fanout exchange).", maxLength=255),
+    "subject": text("nats://: the subject (wildcards allowed).", maxLength=255),
+    "stream": text("redis://: the stream.", maxLength=255),
+}
+
+
+def _tap_schemas() -> dict[str, Schema]:
+    counts = integer(minimum=0)
+    tap = obj(
+        {
+            "name": text(),
+            "url": text("The broker URL, its password shown as ***."),
+            "format": text(enum=list(Tap.FORMATS)),
+            **_TAP_OPTIONS,
+            "state": text(enum=list(Tap.STATES)),
+            "received": counts,
+            "stored": {**counts, "description": "Messages stored as new events."},
+            "duplicates": {**counts, "description": "Messages stored before (the same producer id)."},
+            "rejected": {**counts, "description": "Messages that are no event (kept with the reason)."},
+            "last_error": text("The last error seen ('' when none); it stays after the tap recovers."),
+            "last_error_at": nullable(TIME),
+            "backlog": nullable(integer("Messages waiting for the tap, where the broker says (null otherwise).")),
+            "created_at": TIME,
+        },
+        required=["name", "url", "format", "state", "received", "stored", "duplicates", "rejected", "last_error",
+                  "last_error_at", "backlog", "created_at"],
+    )  # fmt: skip
+    rejection = obj(
+        {
+            "received_at": TIME,
+            "reason": text(),
+            "message_id": text(),
+            "subject": text("The routing key, subject or stream."),
+            "headers": STRING_MAP,
+            "body": text("The body's first 4,096 characters."),
+        }
+    )
+    detail = {**tap, "properties": {**tap["properties"], "recent_rejections": array(rejection)}}
+    detail["required"] = [*tap["required"], "recent_rejections"]
+    return {
+        "Tap": tap,
+        "TapDetail": detail,
+        "TapList": obj({"results": array(ref("Tap"))}),
+        "TapCreate": obj(
+            {
+                "name": text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"),
+                "url": text("amqp://, nats:// or redis:// (amqps://, tls://, rediss:// with TLS).", maxLength=2048),
+                "format": text(enum=list(Tap.FORMATS), default="auto"),
+                **_TAP_OPTIONS,
+            },
+            required=["name", "url"],
+        ),
+    }
+
+
+def _tap_paths() -> dict[str, Schema]:
+    name = path_param("name", "The tap's name.")
+    return {
+        "/api/taps": {
+            "get": operation(
+                "listTaps",
+                "Every broker tap",
+                "Taps",
+                scope="read",
+                ok={200: answer("The taps, by name.", ref("TapList"))},
+            ),
+            "post": operation(
+                "createTap",
+                "Tap a RabbitMQ exchange, a NATS subject or a Redis stream",
+                "Taps",
+                scope="operate",
+                body=json_body(ref("TapCreate")),
+                description="amqp:// takes exchange and binding_key, nats:// subject, redis:// stream; another "
+                "broker's field is a 400. The tap's queue, durable consumer or group is created on the broker at "
+                "once; a broker that cannot be reached saves the tap as failing with the reason.",
+                ok={
+                    201: answer("The new tap.", ref("Tap"), headers={"Location": {"required": True, "schema": text()}})
+                },
+                errors=[409],
+            ),
+        },
+        "/api/taps/{name}/stop": {
+            "post": operation(
+                "stopTap",
+                "Stop reading (the broker keeps what arrives meanwhile)",
+                "Taps",
+                scope="operate",
+                parameters=[name],
+                ok={200: answer("The tap, stopped.", ref("Tap"))},
+                errors=[404],
+            )
+        },
+        "/api/taps/{name}/start": {
+            "post": operation(
+                "startTap",
+                "Start reading again",
+                "Taps",
+                scope="operate",
+                parameters=[name],
+                ok={200: answer("The tap.", ref("Tap"))},
+                errors=[404],
+            )
+        },
+        "/api/taps/{name}": {
+            "get": operation(
+                "getTap",
+                "One tap, with its latest rejected messages",
+                "Taps",
+                scope="read",
+                parameters=[name],
+                ok={200: answer("The tap.", ref("TapDetail"))},
+                errors=[404],
+            ),
+            "delete": operation(
+                "deleteTap",
+                "Delete a tap (and its queue, durable consumer or group consumer on the broker)",
+                "Taps",
+                scope="operate",
+                parameters=[name],
+                ok={204: answer("Deleted.")},
+                errors=[404],
+            ),
+        },
     }
 
 
@@ -1656,6 +1787,7 @@ def document() -> dict[str, Any]:
                 "Consumers",
                 "Replays",
                 "Schemas",
+                "Taps",
                 "Health",
                 "Meta",
             )

@@ -6,6 +6,7 @@ body the document does not describe."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -49,6 +50,8 @@ CHECKS = [
 # Generated requests per operation: bounded so that the whole run takes about a minute on a 2-core
 # machine. Generation is derandomized, so a run is reproducible; raise it to explore further.
 EXAMPLES = 50
+# A tap created through the API reads this Redis (the test run's, or db 15 on the SQLite run).
+TAP_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 TRACE, SPAN, OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "5759e988bd862e3fe1be46a994272793"
 
 # The ingest protocols' own media types go out as the protocols write them.
@@ -307,6 +310,12 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "GET /api/schemas": {"query": {"source": "shop.orders"}},
         "GET /api/schemas/{schema_id}": {"path_parameters": schema_id},
         "POST /api/schemas/{schema_id}/pin": {"path_parameters": schema_id, "body": {"version": 1}},
+        "GET /api/taps": {},
+        "POST /api/taps": {"body": {"name": "spare-tap", "url": TAP_REDIS_URL, "stream": f"openapi-{os.getpid()}"}},
+        "POST /api/taps/{name}/stop": {"path_parameters": {"name": "spare-tap"}},
+        "POST /api/taps/{name}/start": {"path_parameters": {"name": "spare-tap"}},
+        "GET /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
+        "DELETE /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
     }
 
 

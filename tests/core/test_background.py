@@ -16,6 +16,7 @@ def test_the_apps_register_their_background_work_lowest_first():
         "trace summariser",  # tracing
         "transaction folder",  # lifecycles
         "service map folder",  # servicemap
+        "broker taps",  # taps (embedded mode only; the Celery worker runs them otherwise)
         "replay runs",  # replay: told to stop before the worker that runs them is stopped
     ]
 
