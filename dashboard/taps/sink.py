@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db.models import F
 from django.utils import timezone
 
+from dashboard.core import metrics
 from dashboard.core.bulk import run_alone_in_write_transaction
 from dashboard.events.envelope import EntryError, NormalizedEvent
 from dashboard.ingest.store import store_events
@@ -65,7 +66,16 @@ def store_batch(tap: Tap, messages: Sequence[TappedMessage]) -> Outcome:
         )
         return outcome
 
-    return run_alone_in_write_transaction(write)
+    outcome = run_alone_in_write_transaction(write)
+    # Counted once committed, so that a batch rolled back and read again is not counted twice.
+    for name, count in (
+        ("stored", outcome.stored),
+        ("duplicate", outcome.duplicates),
+        ("rejected", outcome.rejected),
+    ):
+        if count:
+            metrics.TAP_MESSAGES.labels(tap.name, name).inc(count)
+    return outcome
 
 
 def _text(value: str) -> str:
