@@ -87,7 +87,8 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         try:
             row = (
                 ids[index], entry.event_id, entry.source, entry.detail_type, to_db(entry.time), entry.account,
-                entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
+                entry.region, "[]" if entry.resources == [] else db_json(entry.resources), db_json(entry.detail),
+                "{}" if entry.extra == {} else db_json(entry.extra), entry.raw, when,
                 entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
             )  # fmt: skip
         except orjson.JSONEncodeError:  # nested deeper than JSON is written (a detail parsed from text)
