@@ -8,6 +8,7 @@ import sys
 MODULES = [
     "bench.bench_patterns",
     "bench.bench_ingest",
+    "bench.bench_ingest_ratio",
     "bench.bench_transactions",
     "bench.bench_schemas",
     "bench.bench_live",

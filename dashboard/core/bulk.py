@@ -72,9 +72,21 @@ def utc_text(value: datetime) -> str:
 
 def db_datetime(value: datetime) -> Any:
     """``value`` in the form the current database takes for a DateTimeField."""
-    if value.tzinfo is UTC and connection.vendor == "sqlite":  # ingest converts one per event
+    if value.tzinfo is UTC and connection.vendor == "sqlite":
         return utc_text(value)
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def db_datetimes() -> Callable[[datetime], Any]:
+    """``db_datetime`` for one batch of rows: the database is looked up once here, not once a row
+    (``connection`` is a thread-local proxy, and ingest converts one time per event)."""
+    if connection.vendor != "sqlite":
+        return connection.ops.adapt_datetimefield_value  # type: ignore[no-any-return]
+
+    def adapt(value: datetime) -> Any:
+        return utc_text(value) if value.tzinfo is UTC else db_datetime(value)
+
+    return adapt
 
 
 def db_json(value: Any) -> str:

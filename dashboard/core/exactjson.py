@@ -4,19 +4,20 @@ orjson reads an integer beyond 64 bits (say ``123456789012345678901234``) as a f
 changing the number that would be stored and replayed. A document that may hold one (a run of 20
 or more digits somewhere in it) is read a second time with exact integers, and refused when one is
 out of range: a clear error the producer can act on (send such numbers as strings), not a quiet
-change. Documents without such a run, nearly all, cost one regular expression search more.
+change. Documents without such a run, nearly all, cost one ``bytes.translate`` and one substring
+search more (every digit made ``0``, then a run of twenty zeros looked for: about a tenth of what a
+regular expression search costs on a body full of hex ids, which keeps backtracking on digits).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
-_DIGITS = b"0123456789"
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 20  # twenty digits in a row, once every digit reads 0
 _LOWEST, _HIGHEST = -(2**63), 2**64 - 1  # what orjson keeps as an int
 
 
@@ -39,9 +40,7 @@ def loads(data: bytes | str) -> Any:
     """``data`` parsed; orjson.JSONDecodeError for invalid JSON and for integers beyond 64 bits."""
     document = orjson.loads(data)
     raw = data.encode() if isinstance(data, str) else data
-    # Counting the digits (bytes.translate, in C) first spares the search most documents, which hold
-    # fewer than 20 digits in all; the search alone scans a 2 KB body in about 20 µs.
-    if len(raw) - len(raw.translate(None, _DIGITS)) >= 20 and _LONG_DIGITS.search(raw):
+    if _LONG_RUN in raw.translate(_DIGITS_AS_ZERO):
         try:
             json.loads(raw, parse_int=_exact)
         except _OutOfRange as err:

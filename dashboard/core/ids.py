@@ -44,11 +44,11 @@ def new_ids(count: int) -> list[str]:
         start = _last_rand + 1
         _last_rand += count
         stamp = ms_prefix(_last_ms)
-    # The 80-bit random part is exactly 10 bytes, 16 base32 characters: no padding to strip.
-    return [
-        stamp + base64.b32encode((start + offset).to_bytes(10, "big")).translate(_TO_CROCKFORD).decode()
-        for offset in range(count)
-    ]
+    # The 80-bit random part is exactly 10 bytes, 16 base32 characters with no padding, so the
+    # parts of the whole batch are encoded in one call and cut every 16 characters.
+    parts = base64.b32encode(b"".join([(start + offset).to_bytes(10, "big") for offset in range(count)]))
+    text = parts.translate(_TO_CROCKFORD).decode()
+    return [stamp + text[at : at + 16] for at in range(0, 16 * count, 16)]
 
 
 def ms_prefix(ms: int) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 import orjson
 
 from dashboard.core import metrics
-from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, run_in_write_transaction
+from dashboard.core.bulk import db_datetime, db_datetimes, db_json, holds_nul, insert_rows, run_in_write_transaction
 from dashboard.core.ids import new_ids
 from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent
 from dashboard.events.models import Event
@@ -62,6 +62,7 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
     rows: list[tuple[object, ...]] = []
     written: list[tuple[str, NormalizedEvent]] = []  # (stored id, entry) of each row, in order
     when = db_datetime(received_at)
+    to_db = db_datetimes()
     assigned: set[str] = set()
     ids = new_ids(len(entries))
     observers = EVENTS.start()
@@ -85,8 +86,9 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
             continue
         try:
             row = (
-                ids[index], entry.event_id, entry.source, entry.detail_type, db_datetime(entry.time), entry.account,
-                entry.region, db_json(entry.resources), db_json(entry.detail), db_json(entry.extra), entry.raw, when,
+                ids[index], entry.event_id, entry.source, entry.detail_type, to_db(entry.time), entry.account,
+                entry.region, "[]" if entry.resources == [] else db_json(entry.resources), db_json(entry.detail),
+                "{}" if entry.extra == {} else db_json(entry.extra), entry.raw, when,
                 entry.format, entry.trace_id, entry.parent_span_id, entry.idempotency_key, "",
             )  # fmt: skip
         except orjson.JSONEncodeError:  # nested deeper than JSON is written (a detail parsed from text)

@@ -1,0 +1,133 @@
+"""Ingest against the database's own limit for the very rows it stored: the same-schema ratio.
+
+A real server (daphne, embedded default: SQLite WAL) ingests spans (OTLP protobuf through
+``/v1/traces``) and events (native JSON through ``/api/events``). The limit is then plain
+``sqlite3`` ``executemany`` of the rows the server stored, read back with every column, into a copy
+of its own tables and indexes in a temporary file (same pragmas: WAL, synchronous=NORMAL), 1,000 rows
+a transaction. The ratio (durable items/s over limit rows/s) is what the server's own work costs on
+top of the database's: parsing, per-item Python, the observers of ingest, the request round trip.
+
+Each kind is run for ``BENCH_RATIO_ROUNDS`` rounds, each round ingesting then measuring the limit,
+so both figures of a ratio see the same machine load; the line gives the median ratio and the spread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.bench_ingest import CLIENTS, PER_REQUEST, event_request, run_ingest, span_request
+from bench.server import BenchServer, bench_server
+
+ROUNDS = int(os.environ.get("BENCH_RATIO_ROUNDS", "3"))
+ROWS_PER_TRANSACTION = 1000
+GOAL = 0.35
+
+
+def _stored_rows(server: BenchServer, table: str, since_rowid: int) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Every column of the rows ``table`` gained after ``since_rowid``, as SQLite stored them."""
+    with sqlite3.connect(server.var_dir / "eventscope.sqlite3") as db:
+        cursor = db.execute(f"SELECT * FROM {table} WHERE rowid > ? ORDER BY rowid", (since_rowid,))
+        columns = [description[0] for description in cursor.description]
+        return columns, cursor.fetchall()
+
+
+def _max_rowid(server: BenchServer, table: str) -> int:
+    with sqlite3.connect(server.var_dir / "eventscope.sqlite3") as db:
+        return int(db.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
+
+
+def executemany_limit(server: BenchServer, table: str, columns: list[str], rows: list[tuple[object, ...]]) -> float:
+    """Rows/s of plain ``sqlite3`` executemany of ``rows`` into an empty copy of ``table`` (its
+    definition and every index, as the server's database holds them) in a temporary file. No
+    trigger fires on an insert into these tables (the one on events is for deletes)."""
+    with sqlite3.connect(server.var_dir / "eventscope.sqlite3") as source:
+        schema = [
+            sql
+            for (sql,) in source.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('table', 'index') AND sql IS NOT NULL"
+                " ORDER BY type DESC",
+                (table,),
+            )
+        ]
+    with tempfile.TemporaryDirectory(prefix="eventscope-limit-") as tmp:
+        db = sqlite3.connect(Path(tmp) / "limit.sqlite3", isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA wal_autocheckpoint=10000")  # the pragmas the server uses
+        for sql in schema:
+            db.execute(sql)
+        insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        started = time.perf_counter()
+        for offset in range(0, len(rows), ROWS_PER_TRANSACTION):
+            db.execute("BEGIN")
+            db.executemany(insert, rows[offset : offset + ROWS_PER_TRANSACTION])
+            db.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        db.close()
+    return len(rows) / elapsed
+
+
+def measure(
+    server: BenchServer, path: str, content_type: str, make_body: Callable[[random.Random], bytes], table: str
+) -> dict[str, object]:
+    rounds: list[tuple[float, float]] = []  # (durable items/s, limit rows/s)
+    failed = 0
+    for round_number in range(ROUNDS):
+        since = _max_rowid(server, table)
+        # Each round its own ids: a span sent again is a duplicate, which stores nothing.
+        own = random.Random(1000 + round_number)
+        result = run_ingest(server, path, content_type, lambda _, own=own: make_body(own), table)
+        failed += int(result["failed_requests"])  # type: ignore[call-overload]
+        columns, rows = _stored_rows(server, table, since)
+        rows = rows[len(rows) - int(result["stored"]) :]  # type: ignore[call-overload]  # not the warm-up's
+        rounds.append((float(result["per_second"]), executemany_limit(server, table, columns, rows)))  # type: ignore[arg-type]
+    ratios = [rate / limit for rate, limit in rounds]
+    return {
+        "per_second": round(statistics.median(rate for rate, _ in rounds)),
+        "limit_per_second": round(statistics.median(limit for _, limit in rounds)),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "rounds": ROUNDS,
+        "items_per_round": int(result["sent"]),  # type: ignore[call-overload]
+        "failed_requests": failed,
+        "goal_ratio": GOAL,
+    }
+
+
+def main() -> None:
+    conditions = {
+        "mode": "embedded default (SQLite WAL, synchronous=NORMAL), every ingest observer registered",
+        "server": "daphne, 1 process",
+        "client": "http.client keep-alive, one connection per client thread, separate process",
+        "clients": CLIENTS,
+        "items_per_request": PER_REQUEST,
+        "limit": f"sqlite3 executemany of the stored rows into a copy of the table and its indexes, "
+        f"{ROWS_PER_TRANSACTION} a transaction, same pragmas, temporary file",
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    with bench_server() as server:
+        spans = measure(
+            server,
+            "/v1/traces",
+            "application/x-protobuf",
+            lambda rng: span_request(rng, time.time_ns()),
+            "tracing_span",
+        )
+        events = measure(server, "/api/events", "application/json", event_request, "dashboard_event")
+    for name, endpoint, result in (("spans", "/v1/traces (OTLP protobuf)", spans), ("events", "/api/events", events)):
+        print(json.dumps({"bench": f"ingest_ratio_{name}", "endpoint": endpoint, **result, **conditions}))
+
+
+if __name__ == "__main__":
+    main()
