@@ -193,7 +193,9 @@ def test_a_replay_whose_message_is_lost_after_the_check_is_202_and_started_by_th
     queue = f"{TASK_QUEUE}-lost"
     for i in range(5):
         archive_event(i)
-    forwarder = Forwarder((real.hostname or "127.0.0.1", real.port or 6379), connections=1)  # the check's
+    # Two connections: the token revocations subscription (made at the first token lookup) and the
+    # check's; the message's own connection then finds the broker gone.
+    forwarder = Forwarder((real.hostname or "127.0.0.1", real.port or 6379), connections=2)
     with consumer_server() as consumer:
         make_consumer("c", consumer.url)
         with server_with_broker(f"redis://127.0.0.1:{forwarder.port}{real.path}", queue=queue) as url:
