@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import nats
@@ -46,7 +47,7 @@ class NatsSource:
 
     def _run(self, work: Any) -> Any:
         try:
-            return self.loop.run_until_complete(work)
+            return _run_loop(self.loop, work)
         except BrokerError:
             raise
         except Exception as err:
@@ -183,9 +184,21 @@ class NatsSource:
         connection, self.connection = self.connection, None
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(Exception):
-                self.loop.run_until_complete(asyncio.wait_for(connection.close(), CONNECT_TIMEOUT))
+                _run_loop(self.loop, asyncio.wait_for(connection.close(), CONNECT_TIMEOUT))
         with contextlib.suppress(Exception):
             self.loop.close()
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop, work: Any) -> Any:
+    """``work`` run to completion on ``loop``. A thread that already runs an event loop (an async
+    caller; a sync API driving its own loop) cannot run another, so the call then runs ``loop`` on a
+    thread of its own and waits for it; the tap's own thread never runs one and takes the short way."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop.run_until_complete(work)
+    with ThreadPoolExecutor(1, thread_name_prefix="nats-call") as pool:
+        return pool.submit(loop.run_until_complete, work).result()
 
 
 def _reason(err: BaseException) -> str:

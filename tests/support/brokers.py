@@ -20,6 +20,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,7 +146,10 @@ def redis_kill_tap_connection(tap: str) -> int:
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    """``coroutine`` run to completion on a thread of its own: the test's thread may already run an
+    event loop (the browser tests' sync API keeps one for the session), where ``asyncio.run`` fails."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def nats_publish(url: str, subject: str, messages: list[tuple[bytes, dict[str, str] | None]]) -> None:
