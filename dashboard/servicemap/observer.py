@@ -31,12 +31,18 @@ def _note_events(batch: StoredEvents) -> None:
         _note(Pending.EVENTS, db_datetime(batch.received_at), traces)
 
 
+def _wake_for_events(batch: StoredEvents) -> None:
+    # A batch of untraced events left no note: nothing to fold, so the folder is not woken for it.
+    if any(event.trace_id for _, event in batch.events):
+        folder.wake()
+
+
 def _wake(_: object) -> None:
     folder.wake()
 
 
 _SPANS: BatchHooks[StoredSpans] = BatchHooks(in_transaction=_note_spans, after_commit=_wake)
-_EVENTS = EventHooks(in_transaction=_note_events, after_commit=_wake)
+_EVENTS = EventHooks(in_transaction=_note_events, after_commit=_wake_for_events)
 
 
 def span_hooks() -> BatchHooks[StoredSpans] | None:
