@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -25,29 +24,16 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from dashboard.core.nul import replace_nul
 from dashboard.core.numbers import whole_number
+from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
 
+__all__ = ["DELIVERED", "PERMANENT", "RETRY", "Outcome", "Sender", "delivery_body", "delivery_headers"]
+
 USER_AGENT = "Eventscope-Replay/1"
-DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
 # How long a resolved target is reused before the name is looked up again. The policy itself is
 # applied on every send; this only spares a DNS query per event at thousands of events a second.
 _RESOLVE_TTL = 2.0
 _ERROR_BODY = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt came to. ``kind``: ``delivered`` (2xx), ``retry`` (5xx, 408, 429, no
-    response) or ``permanent`` (any other status, a redirect, a refused URL). ``retry_after`` is
-    the consumer's ``Retry-After`` in seconds, when it sent one."""
-
-    kind: str
-    status: int | None
-    latency_ms: float
-    error: str = ""
-    retry_after: float | None = None
-    # The start of the consumer's answer (its body, as text), kept with the attempt.
-    response: str = ""
 
 
 def delivery_body(envelope: dict[str, Any], replay_name: str) -> bytes:

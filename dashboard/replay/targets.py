@@ -212,7 +212,11 @@ def _in_networks(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
     return any(c.version == n.version and c in n for c in candidates for n in networks)
 
 
-def _split_url(url: str) -> SplitResult:
+# Broker targets (``dashboard.replay.publishers``): their schemes and default ports.
+BROKER_PORTS = {"amqp": 5672, "amqps": 5671, "nats": 4222, "tls": 4222, "redis": 6379, "rediss": 6379}
+
+
+def _split_url(url: str, *, broker: bool = False) -> SplitResult:
     if not isinstance(url, str) or not url.strip():
         raise TargetRefused("the URL is empty")
     if len(url) > _MAX_URL:
@@ -224,9 +228,12 @@ def _split_url(url: str) -> SplitResult:
         parts.port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError as err:
         raise TargetRefused(f"the URL is malformed ({err})") from None
-    if parts.scheme not in ("http", "https"):
+    if broker:
+        if parts.scheme not in BROKER_PORTS:
+            raise TargetRefused("the URL must start with amqp://, amqps://, nats://, tls://, redis:// or rediss://")
+    elif parts.scheme not in ("http", "https"):
         raise TargetRefused("the URL must start with http:// or https://")
-    if parts.username is not None or parts.password is not None:
+    elif parts.username is not None or parts.password is not None:
         raise TargetRefused("credentials in the URL are not supported; give the consumer a secret instead")
     if not (parts.hostname or "").isascii():
         # Resolvers map a Unicode name to its IDNA form (and drop soft hyphens): checked as typed,
@@ -244,12 +251,32 @@ def check_url(url: str, *, resolver: Resolver | None = None, policy: Policy | No
     outright); the first one is the address to connect to.
     """
     parts = _split_url(url)
-    policy = policy or policy_from_settings()
-    host = (parts.hostname or "").lower().rstrip(".")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    host, address = check_host(parts.hostname or "", port, resolver=resolver, policy=policy)
+    return Target(url=url, scheme=parts.scheme, host=host, port=port, path=path, address=address)
+
+
+def check_broker_url(url: str, *, resolver: Resolver | None = None, policy: Policy | None = None) -> Target:
+    """``check_url`` for a broker target (``amqp://``, ``nats://``, ``redis://`` and their TLS forms):
+    the same host policy; credentials in the URL are allowed (the broker's login). ``path`` is the
+    URL's path (an AMQP vhost, a Redis database), the port the scheme's default when none is given."""
+    parts = _split_url(url, broker=True)
+    port = parts.port or BROKER_PORTS[parts.scheme]
+    host, address = check_host(parts.hostname or "", port, resolver=resolver, policy=policy)
+    return Target(url=url, scheme=parts.scheme, host=host, port=port, path=parts.path, address=address)
+
+
+def check_host(
+    host: str, port: int, *, resolver: Resolver | None = None, policy: Policy | None = None
+) -> tuple[str, str]:
+    """``(host, address)``: the host as checked (lower case; a literal address in its normal form)
+    and the address to connect to, or :class:`TargetRefused`. Every address the host resolves to
+    must pass the policy."""
+    policy = policy or policy_from_settings()
+    host = host.lower().rstrip(".")
     if host in _ALWAYS_REFUSED_NAMES:
         raise TargetRefused(f"{host} is a cloud metadata host")
     literal = literal_address(host)
@@ -278,4 +305,4 @@ def check_url(url: str, *, resolver: Resolver | None = None, policy: Policy | No
             _host_listed(host, policy.allow_hosts) or _in_networks(address, policy.allow_networks)
         ):
             raise TargetRefused(f"{host} ({address}) is not in EVENTSCOPE_CONSUMER_ALLOW")
-    return Target(url=url, scheme=parts.scheme, host=host, port=port, path=path, address=str(addresses[0]))
+    return host, str(addresses[0])
