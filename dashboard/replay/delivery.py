@@ -25,9 +25,10 @@ from urllib3.exceptions import HTTPError as TransportError
 from dashboard.core.nul import replace_nul
 from dashboard.core.numbers import whole_number
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
+from dashboard.replay.publishers import PIPELINE, Message, Publisher, broker_kind, open_publisher
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
 
-__all__ = ["DELIVERED", "PERMANENT", "RETRY", "Outcome", "Sender", "delivery_body", "delivery_headers"]
+__all__ = ["DELIVERED", "PERMANENT", "RETRY", "Message", "Outcome", "Sender", "delivery_body", "delivery_headers"]
 
 USER_AGENT = "Eventscope-Replay/1"
 # How long a resolved target is reused before the name is looked up again. The policy itself is
@@ -102,6 +103,7 @@ class Sender:
     def __init__(self, *, resolver: Resolver | None = None) -> None:
         self._resolver = resolver
         self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
+        self._publishers: dict[tuple[str, tuple[tuple[str, str], ...]], Publisher] = {}
         self._targets: dict[str, tuple[float, tuple[tuple[str, ...], tuple[str, ...]], Target]] = {}
         self._timeout = urllib3.Timeout(
             connect=settings.EVENTSCOPE_REPLAY_CONNECT_TIMEOUT, read=settings.EVENTSCOPE_REPLAY_READ_TIMEOUT
@@ -191,7 +193,31 @@ class Sender:
             kind, status, latency, error, parse_retry_after(response.headers.get("Retry-After")), response=text
         )
 
+    def pipeline(self, url: str) -> int:
+        """How many messages :meth:`publish` may take at once for ``url``: one for HTTP (each POST's
+        answer decides what is sent next), :data:`PIPELINE` for a broker, whose confirmations are
+        awaited together."""
+        return PIPELINE if broker_kind(url) else 1
+
+    def publish(self, url: str, options: dict[str, str], messages: list[Message]) -> list[Outcome]:
+        """Deliver ``messages`` in order to the consumer at ``url`` (HTTP, or a broker with its
+        target ``options``); one outcome per message. Never raises for what the network, the
+        consumer or the broker did."""
+        if not broker_kind(url):
+            return [self.send(url, message.body, message.headers) for message in messages]
+        key = (url, tuple(sorted(options.items())))
+        publisher = self._publishers.get(key)
+        if publisher is None:
+            # A consumer edited while a replay runs gets a publisher of its own; the old one closes.
+            for old in [k for k in self._publishers if k != key]:
+                self._publishers.pop(old).close()
+            publisher = self._publishers[key] = open_publisher(url, options, self._resolver)
+        return publisher.publish(messages)
+
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        for publisher in self._publishers.values():
+            publisher.close()
+        self._publishers.clear()

@@ -57,7 +57,15 @@ from dashboard.events.envelope import canonical_envelope
 from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern
 from dashboard.replay import progress
-from dashboard.replay.delivery import DELIVERED, RETRY, Outcome, Sender, delivery_body, delivery_headers
+from dashboard.replay.delivery import (
+    DELIVERED,
+    RETRY,
+    Message,
+    Outcome,
+    Sender,
+    delivery_body,
+    delivery_headers,
+)
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.plan import WALK_FIELDS, archive_range, compiled_or_none, insert_deliveries, select, walk
 from dashboard.replay.ratelimit import TokenBucket
@@ -288,6 +296,10 @@ class Lane(threading.Thread):
         return set(Delivery.objects.filter(id__in=ids, claim=self.run_.owner).values_list("id", flat=True))
 
     def _send_batch(self, batch: list[Item]) -> None:
+        """Send the batch's deliveries that this run owns, in order. To a broker they go out in
+        pipelined groups (written together, confirmations awaited together) that never hold two
+        deliveries with the same idempotency key, so a refused message cannot be overtaken by a
+        later one with its key; to HTTP one at a time."""
         if any(item.touched for item in batch):
             # A retried or held delivery: its previous outcome must be written before it is claimed.
             self._recorder.drain()
@@ -297,13 +309,32 @@ class Lane(threading.Thread):
         results: list[Result] = []
         unsent: list[Item] = []
         replay = self.run_.replay
-        max_attempts = max(1, settings.EVENTSCOPE_REPLAY_MAX_ATTEMPTS)
+        url, options = self.consumer.url, consumer_options(self.consumer)
+        pipeline = self.sender.pipeline(url)
+        group: list[tuple[Item, Message]] = []
+        keys: set[str] = set()
+
+        def flush() -> None:
+            if not group:
+                return
+            at = timezone.now()
+            started = time.perf_counter()
+            outcomes = self.sender.publish(url, options, [message for _, message in group])
+            per_send = (time.perf_counter() - started) / len(group)
+            self._latency = 0.8 * self._latency + 0.2 * per_send
+            for (item, _), outcome in zip(group, outcomes, strict=True):
+                results.append(self._outcome(item, outcome, at))
+            group.clear()
+            keys.clear()
+
         for item in batch:
             if item.id not in owned:
                 continue  # someone else's now (a re-drive raced it, or another run): leave it alone
             if self.shared.stop.is_set():
                 unsent.append(item)
                 continue
+            if item.key in keys:
+                flush()  # its key's earlier delivery must be settled first
             if self._blocked_by_other(item):  # an earlier delivery of this batch with its key failed
                 self.held[item.key].append(item)
                 unsent.append(item)
@@ -319,31 +350,38 @@ class Lane(threading.Thread):
                 secret=self.consumer.secret,
                 body=body,
             )
-            at = timezone.now()
-            outcome = self.sender.send(self.consumer.url, body, headers)
-            self._latency = 0.8 * self._latency + 0.2 * (outcome.latency_ms / 1000)
-            item.attempts += 1
-            item.drive_attempts += 1
-            next_at = None
-            if outcome.kind == DELIVERED:
-                state = Delivery.DELIVERED
-                self._release(item)
-            elif outcome.kind == RETRY and item.drive_attempts < max_attempts:
-                state = Delivery.RETRY
-                delay = backoff_seconds(item.drive_attempts, outcome.retry_after)
-                item.due = time.monotonic() + delay
-                item.state = Delivery.RETRY
-                next_at = at + timedelta(seconds=delay)
-                heapq.heappush(self.retries, (item.due, item.seq, item.id, item))
-                if item.key:
-                    self.blocked[item.key] = item.id
-            else:
-                state = Delivery.DEAD
-                self._release(item)
-            metrics.REPLAY_DELIVERIES.labels(state).inc()
-            results.append(Result(item, outcome, state, at, next_at))
+            group.append((item, Message(body, headers, item.envelope["detail-type"], item.event_id)))
+            if item.key:
+                keys.add(item.key)
+            if len(group) >= pipeline:
+                flush()
+        flush()
         if results or unsent:
             self._recorder.submit(results, unsent)
+
+    def _outcome(self, item: Item, outcome: Outcome, at: datetime) -> Result:
+        """What ``outcome`` makes of ``item``: delivered, a retry due later (holding back its key),
+        or a dead letter."""
+        item.attempts += 1
+        item.drive_attempts += 1
+        next_at = None
+        if outcome.kind == DELIVERED:
+            state = Delivery.DELIVERED
+            self._release(item)
+        elif outcome.kind == RETRY and item.drive_attempts < max(1, settings.EVENTSCOPE_REPLAY_MAX_ATTEMPTS):
+            state = Delivery.RETRY
+            delay = backoff_seconds(item.drive_attempts, outcome.retry_after)
+            item.due = time.monotonic() + delay
+            item.state = Delivery.RETRY
+            next_at = at + timedelta(seconds=delay)
+            heapq.heappush(self.retries, (item.due, item.seq, item.id, item))
+            if item.key:
+                self.blocked[item.key] = item.id
+        else:
+            state = Delivery.DEAD
+            self._release(item)
+        metrics.REPLAY_DELIVERIES.labels(state).inc()
+        return Result(item, outcome, state, at, next_at)
 
     def _record(self, results: list[Result], unsent: list[Item]) -> None:
         """Write the batch's outcomes, its attempts and the replay's counters in one transaction."""
@@ -507,6 +545,11 @@ class Recorder(threading.Thread):
                     self.queue.task_done()
         finally:
             connection.close()
+
+
+def consumer_options(consumer: Consumer) -> dict[str, str]:
+    """The consumer's broker target options (empty for HTTP)."""
+    return dict(getattr(consumer, "target", None) or {})
 
 
 def _delivery_counts(replay_id: int) -> dict[str, int]:
