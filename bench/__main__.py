@@ -14,6 +14,7 @@ MODULES = [
     "bench.bench_live",
     "bench.bench_pages",
     "bench.bench_replay",
+    "bench.bench_replay_brokers",
     "bench.bench_search",
     "bench.bench_servicemap",
     "bench.bench_metrics",
