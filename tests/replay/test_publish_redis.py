@@ -5,7 +5,9 @@ entry Redis will not store (the key is not a stream) is retried on its own."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +17,7 @@ import redis
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY
 from dashboard.replay.publish_redis import RedisPublisher
 from dashboard.replay.publishers import PIPELINE, Message, open_publisher
-from tests.support.brokers import TcpProxy, redis_client, redis_url, unique
+from tests.support.brokers import TcpProxy, redis_client, redis_url, self_signed_certificate, unique
 
 PASSWORD = "s3cret-Pw!"
 QUOTED_PASSWORD = "s3cret-Pw%21"
@@ -249,3 +251,44 @@ def test_entries_redis_stored_but_never_confirmed_are_retried_not_delivered(
         publisher.close()
     assert [o.kind for o in again] == [DELIVERED] * 3
     assert [entry_id.decode() for entry_id, _ in redis_client().xrange(stream)][-3:] == [o.response for o in again]
+
+
+@pytest.fixture
+def tls_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TcpProxy]:
+    """Redis behind a TLS port whose certificate names ``redis.shop.internal``, trusted by this
+    process (OpenSSL reads ``SSL_CERT_FILE`` whenever a default context is made)."""
+    cert, key = self_signed_certificate(tmp_path, "redis.shop.internal")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    host, port, _ = server()
+    forwarder = TcpProxy((host, port), tls=context)
+    forwarder.start()
+    yield forwarder
+    forwarder.stop()
+
+
+def test_rediss_speaks_tls_to_the_checked_address_and_checks_the_certificate_against_the_name(
+    stream: str, tls_proxy: TcpProxy
+) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        return {"redis.shop.internal": ["127.0.0.1"], "cache.shop.internal": ["127.0.0.1"]}[host]
+
+    database = server()[2]
+    publisher = RedisPublisher(
+        f"rediss://redis.shop.internal:{tls_proxy.port}/{database}", {"stream": stream}, resolver
+    )
+    # The same TLS port under a name its certificate does not carry.
+    wrong_name = RedisPublisher(
+        f"rediss://cache.shop.internal:{tls_proxy.port}/{database}", {"stream": stream}, resolver
+    )
+    try:
+        delivered = publisher.publish(messages(2))
+        refused = wrong_name.publish(messages(1))
+    finally:
+        publisher.close()
+        wrong_name.close()
+    assert [o.kind for o in delivered] == [DELIVERED] * 2, delivered
+    assert [entry_id.decode() for entry_id, _ in redis_client().xrange(stream)] == [o.response for o in delivered]
+    assert refused[0].kind == RETRY and "certificate" in refused[0].error, refused
+    assert tls_proxy.server_names == ["redis.shop.internal", "cache.shop.internal"]

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -252,10 +253,16 @@ class TcpProxy:
     """A TCP forwarder on 127.0.0.1 (a port of its own) to ``upstream``, which a test can stop (new
     connections refused, as when the broker is down), start again on the same port, or ``cut``
     (every open connection closed under its client, as when the broker or the network drops it).
-    While ``hold_answers`` is set, what the upstream answers is dropped (a broker that went silent)."""
+    While ``hold_answers`` is set, what the upstream answers is dropped (a broker that went silent).
+    With ``tls`` (a server context) it terminates TLS, as a broker's TLS port does; the server names
+    clients asked for (SNI) are kept in ``server_names``."""
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], tls: ssl.SSLContext | None = None) -> None:
         self.upstream = upstream
+        self.tls = tls
+        self.server_names: list[str | None] = []
+        if tls is not None:
+            tls.sni_callback = lambda _sock, name, _context: self.server_names.append(name)
         self.port = free_port()
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
@@ -280,6 +287,12 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:  # stopped
                 return
+            if self.tls is not None:
+                try:
+                    client = self.tls.wrap_socket(client, server_side=True)
+                except OSError:  # the client refused the certificate
+                    client.close()
+                    continue
             upstream = socket.create_connection(self.upstream, timeout=5)
             upstream.settimeout(None)
             with self._lock:
@@ -316,3 +329,14 @@ class TcpProxy:
             self._listener.close()
             self._listener = None
         self.cut()
+
+
+def self_signed_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` that signs itself, and its key (``openssl``)."""
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
