@@ -120,7 +120,10 @@ class RedisPublisher:
             return [Outcome(PERMANENT, None, 0.0, self._clean(f"URL refused: {err}")) for _ in messages]
         except redis.TimeoutError as err:
             self._drop()
-            problem = f"Redis did not confirm within {settings.EVENTSCOPE_REPLAY_READ_TIMEOUT} s ({err})"
+            if pipeline is None or not pipeline.sent_at:  # no answer awaited yet: connecting or writing
+                problem = f"Redis timed out before the entries were written ({err})"
+            else:
+                problem = f"Redis did not confirm within {settings.EVENTSCOPE_REPLAY_READ_TIMEOUT} s ({err})"
             return self._outcomes(messages, pipeline, time.monotonic(), problem)
         except redis.AuthenticationError as err:
             self._drop()
