@@ -20,6 +20,7 @@ MODULES = [
     "bench.bench_metrics",
     "bench.bench_retention",
     "bench.bench_taps",
+    "bench.bench_publish_redis",
 ]
 
 
