@@ -140,7 +140,7 @@ class AmqpPublisher:
         try:
             self._check(again=self._connection is None)
         except TargetRefused as err:
-            self._drop_connection()
+            self._drop_connection(politely=True)
             return [Outcome(PERMANENT, None, 0.0, f"URL refused: {err}") for _ in messages]
         started = time.perf_counter()
         try:
@@ -337,19 +337,24 @@ class AmqpPublisher:
             with _bounded(self._connection), contextlib.suppress(Exception):
                 channel.close()  # else each failed list would leave a channel open on the broker
 
-    def _drop_connection(self) -> None:
+    def _drop_connection(self, *, politely: bool = False) -> None:
+        """Forget the connection. ``politely``: close it the AMQP way first (the broker answers, or
+        the connect timeout passes); else only its socket is closed, which is all a connection that
+        failed or stopped answering is owed (waiting on it again would only hold the thread)."""
         self._channel = None
         connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                with _bounded(connection):
-                    connection.close()
-            except Exception:  # gone already, or not answering: only the socket is left to release
-                with contextlib.suppress(Exception):
-                    connection.collect()
+        if connection is None:
+            return
+        if politely:
+            # Gone already, or not answering: then only the socket is left to release.
+            with contextlib.suppress(Exception), _bounded(connection):
+                connection.close()
+                return
+        with contextlib.suppress(Exception):
+            connection.collect()
 
     def close(self) -> None:
-        self._drop_connection()
+        self._drop_connection(politely=True)
 
     def _clean(self, text: str) -> str:
         """``text`` without the password (a broker's or the OS's message could quote what it was given)."""

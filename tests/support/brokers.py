@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -243,3 +244,88 @@ class PrivateNats:
 
     def stop(self) -> None:
         self.kill()
+
+
+def amqp_close_connection_named(name: str) -> None:
+    """Close, from RabbitMQ's side, the connections whose client properties carry ``name`` (their
+    ``connection_name``). The broker then waits for the client's answer (up to 30 s) before it stops
+    listing them: wait on the client's socket for the close instead."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    pids = [line.split()[0] for line in listing.splitlines() if name in line]
+    assert pids, f"no connection named {name!r} in:\n{listing}"
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "close_connection", pid, "test: cut"], check=True, timeout=60,
+                       capture_output=True)  # fmt: skip
+
+
+def readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (or was closed by its peer)."""
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+class TcpRelay:
+    """A TCP relay on 127.0.0.1 in front of a broker, which a test can start (on a port it chose),
+    cut (close the connections it carries, as a network failure would), make swallow the broker's
+    replies (``hold_replies``: what the client writes still reaches the broker) and stop."""
+
+    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 5672), port: int | None = None) -> None:
+        self.upstream = upstream
+        self.port = port or free_port()
+        self.holding = threading.Event()
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> TcpRelay:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True, name="relay").start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream, timeout=5)
+            upstream.settimeout(None)
+            with self._lock:
+                self._open += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if not (replies and self.holding.is_set()):
+                    sink.sendall(data)
+            except OSError:
+                break
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def hold_replies(self) -> None:
+        self.holding.set()
+
+    def cut(self) -> None:
+        with self._lock:
+            carried, self._open = self._open, []
+        for end in carried:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        self.cut()
