@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -154,26 +155,43 @@ class AmqpPublisher:
         try:
             with _one_write(self._connection, batch):
                 for index, message in enumerate(messages):
-                    properties: dict[str, Any] = {
-                        "content_type": "application/json",
-                        "delivery_mode": 2,  # persistent: kept on disk by a durable queue
-                        "application_headers": dict(message.headers),
-                    }
-                    if message.event_id:
-                        properties["message_id"] = message.event_id
-                    channel.basic_publish(
-                        amqp.Message(message.body, **properties),
-                        exchange=self.exchange,
-                        routing_key=keys[index],
-                        mandatory=True,
-                    )
-                    batch.written(self._next_tag, index)
-                    self._next_tag += 1
+                    self._write(channel, batch, index, message)
             return self._await_confirms(batch)
         except (OSError, amqp.exceptions.AMQPError) as err:
             return batch.finish(self._failed(err))
+        except BaseException:
+            # Not the network's or the broker's doing: raised as it is, but the next call starts on a
+            # new connection (the delivery tags of this one are no longer known to match).
+            self._drop_connection()
+            raise
         finally:
             self._batch = None
+
+    def _write(self, channel: Any, batch: _Batch, index: int, message: Message) -> None:
+        """Write one message (into the list's single write when there is one). One AMQP cannot carry
+        (a routing key or id over 255 bytes) is permanent, and does not hold back the others."""
+        key = batch.routing_keys[index]
+        for what, text in (("exchange name", self.exchange), ("routing key", key), ("event id", message.event_id)):
+            if len(text.encode("utf-8", "surrogatepass")) > 255:
+                batch.outcomes[index] = Outcome(PERMANENT, None, 0.0, f"the {what} is longer than AMQP's 255 bytes")
+                return
+        properties: dict[str, Any] = {
+            "content_type": "application/json",
+            "delivery_mode": 2,  # persistent: kept on disk by a durable queue
+            "application_headers": dict(message.headers),
+        }
+        if message.event_id:
+            properties["message_id"] = message.event_id
+        try:
+            channel.basic_publish(
+                amqp.Message(message.body, **properties), exchange=self.exchange, routing_key=key, mandatory=True
+            )
+        except (struct.error, ValueError, TypeError) as err:  # py-amqp could not encode it; nothing written
+            error = f"the message cannot be encoded for AMQP: {err}"[:_ERROR_MAX]
+            batch.outcomes[index] = Outcome(PERMANENT, None, 0.0, error)
+            return
+        batch.written(self._next_tag, index)
+        self._next_tag += 1
 
     def _await_confirms(self, batch: _Batch) -> list[Outcome]:
         connection = self._connection

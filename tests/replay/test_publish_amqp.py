@@ -436,3 +436,22 @@ def test_it_is_made_without_connecting_and_closes_twice(publishers: list[AmqpPub
     used.close()
     used.close()
     assert used._connection is None
+
+
+def test_a_message_amqp_cannot_carry_is_permanent_and_the_others_go(
+    channel: Any, publishers: list[AmqpPublisher]
+) -> None:
+    exchange = amqp_exchange(channel)
+    queue = amqp_consumer_queue(channel, exchange)
+    publisher = publisher_for(publishers, exchange=exchange)
+    long_type = message(2, "Ö" * 128)  # 256 bytes in UTF-8: routing keys stop at 255
+    long_id = Message(body=b"{}", headers={}, detail_type="OrderCreated", event_id="e" * 256)
+
+    outcomes = publisher.publish([message(1), long_type, long_id, message(4)])
+
+    assert kinds(outcomes) == [DELIVERED, PERMANENT, PERMANENT, DELIVERED]
+    assert outcomes[1].error == "the routing key is longer than AMQP's 255 bytes"
+    assert outcomes[2].error == "the event id is longer than AMQP's 255 bytes"
+    # The connection goes on: the broker's confirms still match the messages.
+    assert kinds(publisher.publish([message(5), message(6)])) == [DELIVERED, DELIVERED]
+    assert [received.body for received in amqp_drain(channel, queue)] == [message(n).body for n in (1, 4, 5, 6)]
