@@ -202,6 +202,8 @@ class AmqpPublisher:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
+            if not connection.connected:
+                raise amqp.exceptions.RecoverableConnectionError("the connection closed")
             try:
                 # A frame already read ahead is taken without setting the socket's timeout.
                 connection.drain_events(timeout=None if _frame_buffered(connection) else left)
@@ -368,6 +370,12 @@ class AmqpPublisher:
             with contextlib.suppress(Exception), _bounded(connection):
                 connection.close()
                 return
+        with contextlib.suppress(Exception):
+            # Without waiting: a TLS socket's unwrap would otherwise wait for the peer's close_notify.
+            # (``transport`` only while connected: py-amqp connects again when it is read after.)
+            sock = getattr(connection.transport, "sock", None) if connection.connected else None
+            if sock is not None:
+                sock.settimeout(0)
         with contextlib.suppress(Exception):
             connection.collect()
 

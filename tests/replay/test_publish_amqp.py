@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from dashboard.replay.publishers import PIPELINE, Message, open_publisher
 from tests.support.brokers import (
     AMQP_URL,
     TcpRelay,
+    TlsRelay,
     amqp_channel,
     amqp_close_connection_named,
     amqp_consumer_queue,
@@ -25,6 +27,7 @@ from tests.support.brokers import (
     eventually,
     free_port,
     readable,
+    tls_files,
     unique,
 )
 
@@ -455,3 +458,33 @@ def test_a_message_amqp_cannot_carry_is_permanent_and_the_others_go(
     # The connection goes on: the broker's confirms still match the messages.
     assert kinds(publisher.publish([message(5), message(6)])) == [DELIVERED, DELIVERED]
     assert [received.body for received in amqp_drain(channel, queue)] == [message(n).body for n in (1, 4, 5, 6)]
+
+
+def test_amqps_checks_the_certificate_against_the_host_of_the_url(
+    channel: Any, publishers: list[AmqpPublisher], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, cert, key = tls_files(tmp_path, "broker.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the client trusts the test CA, and only it
+    exchange = amqp_exchange(channel)
+    queue = amqp_consumer_queue(channel, exchange)
+
+    def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    relay = TlsRelay(cert, key).start()
+    try:
+        publisher = AmqpPublisher(f"amqps://guest:guest@broker.test:{relay.port}/", {"exchange": exchange}, resolver)
+        publishers.append(publisher)
+        assert kinds(publisher.publish([message(1)])) == [DELIVERED]
+        assert relay.server_names == ["broker.test"]  # connected to 127.0.0.1, asked for the URL's host
+        # The same address under a name the certificate does not carry: refused by the check.
+        other = AmqpPublisher(f"amqps://guest:guest@other.test:{relay.port}/", {"exchange": exchange}, resolver)
+        publishers.append(other)
+        outcomes = other.publish([message(2)])
+        publisher.close()
+    finally:
+        relay.stop()
+    assert kinds(outcomes) == [RETRY]
+    assert outcomes[0].error.startswith(f"cannot connect to the AMQP broker at other.test:{relay.port} (127.0.0.1): ")
+    assert "certificate verify failed" in outcomes[0].error
+    assert [received.body for received in amqp_drain(channel, queue)] == [message(1).body]
