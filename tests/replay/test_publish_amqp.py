@@ -51,10 +51,23 @@ def message(n: int, detail_type: str = "OrderCreated") -> Message:
     return Message(body=body, headers=headers, detail_type=detail_type, event_id=f"e-{n}")
 
 
+# The queues a test made, deleted after it (exchanges go by themselves: auto-deleted once unused).
+MADE_QUEUES: list[str] = []
+
+
+def bound_queue(channel: Any, exchange: str, key: str = "#") -> str:
+    """A consumer's queue bound to ``exchange``, deleted after the test."""
+    name = amqp_consumer_queue(channel, exchange, key)
+    MADE_QUEUES.append(name)
+    return name
+
+
 @pytest.fixture
 def channel() -> Iterator[Any]:
     with amqp_channel() as opened:
         yield opened
+        while MADE_QUEUES:
+            opened.queue_delete(MADE_QUEUES.pop())
 
 
 @pytest.fixture
@@ -78,7 +91,7 @@ def kinds(outcomes: list[Any]) -> list[str]:
 
 def test_a_list_arrives_in_order_with_its_body_and_every_header(channel: Any, publishers: list[AmqpPublisher]) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange, "#")
+    queue = bound_queue(channel, exchange, "#")
     publisher = publisher_for(publishers, exchange=exchange)
     sent = [message(n, "OrderCreated" if n % 2 else "OrderPaid") for n in range(PIPELINE)]
 
@@ -99,7 +112,7 @@ def test_a_list_arrives_in_order_with_its_body_and_every_header(channel: Any, pu
 
 def test_it_keeps_its_connection_between_lists(channel: Any, publishers: list[AmqpPublisher]) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     publisher = publisher_for(publishers, exchange=exchange)
 
     assert kinds(publisher.publish([message(1)])) == [DELIVERED]
@@ -113,6 +126,7 @@ def test_it_keeps_its_connection_between_lists(channel: Any, publishers: list[Am
 def test_the_routing_key_option_and_the_default_exchange(channel: Any, publishers: list[AmqpPublisher]) -> None:
     queue = unique("test.replay.")
     channel.queue_declare(queue, durable=False, auto_delete=False)
+    MADE_QUEUES.append(queue)
     # The default exchange routes by queue name: the routing key names the queue.
     publisher = publisher_for(publishers, exchange="", routing_key=queue)
 
@@ -120,19 +134,18 @@ def test_the_routing_key_option_and_the_default_exchange(channel: Any, publisher
 
     got = amqp_drain(channel, queue)
     assert [received.delivery_info["routing_key"] for received in got] == [queue, queue]
-    channel.queue_delete(queue)
 
 
 def test_a_message_no_queue_takes_is_a_retry_until_one_is_bound(channel: Any, publishers: list[AmqpPublisher]) -> None:
     exchange = amqp_exchange(channel)
-    keep_alive = amqp_consumer_queue(channel, exchange, "stock.#")  # the exchange stays; routes nothing here
+    keep_alive = bound_queue(channel, exchange, "stock.#")  # the exchange stays; routes nothing here
     publisher = publisher_for(publishers, exchange=exchange)
 
     outcomes = publisher.publish([message(1), message(2)])
 
     assert kinds(outcomes) == [RETRY, RETRY]
     assert outcomes[0].error == f"unroutable: exchange {exchange!r} routed it to no queue (routing key 'OrderCreated')"
-    queue = amqp_consumer_queue(channel, exchange, "OrderCreated")
+    queue = bound_queue(channel, exchange, "OrderCreated")
     assert kinds(publisher.publish([message(3)])) == [DELIVERED]
     assert [received.body for received in amqp_drain(channel, queue)] == [message(3).body]
     assert amqp_drain(channel, keep_alive) == []
@@ -140,7 +153,7 @@ def test_a_message_no_queue_takes_is_a_retry_until_one_is_bound(channel: Any, pu
 
 def test_only_the_messages_no_queue_takes_come_back(channel: Any, publishers: list[AmqpPublisher]) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange, "OrderPaid")
+    queue = bound_queue(channel, exchange, "OrderPaid")
     publisher = publisher_for(publishers, exchange=exchange)
 
     outcomes = publisher.publish([message(1, "OrderPaid"), message(2, "OrderLost"), message(3, "OrderPaid")])
@@ -158,6 +171,7 @@ def test_a_message_the_broker_refuses_to_store_is_a_retry(channel: Any, publishe
     channel.queue_declare(full, durable=False, auto_delete=False,
                           arguments={"x-max-length": 1, "x-overflow": "reject-publish"})  # fmt: skip
     channel.queue_bind(full, exchange, "#")
+    MADE_QUEUES.append(full)
     publisher = publisher_for(publishers, exchange=exchange)
 
     outcomes = publisher.publish([message(1), message(2), message(3)])
@@ -166,7 +180,6 @@ def test_a_message_the_broker_refuses_to_store_is_a_retry(channel: Any, publishe
     assert "basic.nack" in outcomes[1].error
     assert [received.body for received in amqp_drain(channel, full)] == [message(1).body]
     assert kinds(publisher.publish([message(2)])) == [DELIVERED]  # room again: the same channel goes on
-    channel.queue_delete(full)
 
 
 def test_a_missing_exchange_is_a_retry_and_a_new_channel_is_opened_next_time(
@@ -181,7 +194,7 @@ def test_a_missing_exchange_is_a_retry_and_a_new_channel_is_opened_next_time(
     assert outcomes[0].error == f"exchange {name!r} does not exist in vhost '/'"
     assert kinds(publisher.publish([message(3)])) == [RETRY]  # still missing: the same answer
     channel.exchange_declare(name, "topic", durable=False, auto_delete=True)
-    queue = amqp_consumer_queue(channel, name)
+    queue = bound_queue(channel, name)
     assert kinds(publisher.publish([message(4), message(5)])) == [DELIVERED, DELIVERED]
     assert [received.body for received in amqp_drain(channel, queue)] == [message(4).body, message(5).body]
 
@@ -189,7 +202,7 @@ def test_a_missing_exchange_is_a_retry_and_a_new_channel_is_opened_next_time(
 def test_no_confirmation_means_no_delivery(channel: Any, publishers: list[AmqpPublisher], settings: Any) -> None:
     settings.EVENTSCOPE_REPLAY_READ_TIMEOUT = 1
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     relay = TcpRelay().start()
     try:
         publisher = publisher_for(publishers, f"amqp://guest:guest@127.0.0.1:{relay.port}/", exchange=exchange)
@@ -233,7 +246,7 @@ def test_no_broker_is_a_retry_that_says_so_and_a_refused_login_too(
 
 def test_a_broker_that_comes_back_gets_the_next_list(channel: Any, publishers: list[AmqpPublisher]) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     port = free_port()
     publisher = publisher_for(publishers, f"amqp://guest:guest@127.0.0.1:{port}/", exchange=exchange)
     assert kinds(publisher.publish([message(1)])) == [RETRY]
@@ -250,7 +263,7 @@ def test_a_connection_cut_under_it_is_made_again_by_the_next_list(
     channel: Any, publishers: list[AmqpPublisher]
 ) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     relay = TcpRelay().start()
     try:
         publisher = publisher_for(publishers, f"amqp://guest:guest@127.0.0.1:{relay.port}/", exchange=exchange)
@@ -267,7 +280,7 @@ def test_a_connection_the_broker_closed_is_made_again_by_the_next_list(
     channel: Any, publishers: list[AmqpPublisher]
 ) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     publisher = publisher_for(publishers, exchange=exchange)
     assert kinds(publisher.publish([message(1)])) == [DELIVERED]
 
@@ -284,7 +297,7 @@ def test_a_connection_lost_while_publishing_is_a_retry_and_made_again_next_time(
 ) -> None:
     settings.EVENTSCOPE_REPLAY_READ_TIMEOUT = 5
     exchange = amqp_exchange(channel)
-    amqp_consumer_queue(channel, exchange)
+    bound_queue(channel, exchange)
     relay = TcpRelay().start()
     try:
         publisher = publisher_for(publishers, f"amqp://guest:guest@127.0.0.1:{relay.port}/", exchange=exchange)
@@ -350,7 +363,7 @@ def test_a_denied_broker_is_refused_and_its_connection_closed(
     channel: Any, publishers: list[AmqpPublisher], settings: Any
 ) -> None:
     exchange = amqp_exchange(channel)
-    amqp_consumer_queue(channel, exchange)
+    bound_queue(channel, exchange)
     publisher = publisher_for(publishers, exchange=exchange)
     assert kinds(publisher.publish([message(1)])) == [DELIVERED]
 
@@ -364,7 +377,7 @@ def test_a_denied_broker_is_refused_and_its_connection_closed(
 
 def test_it_connects_to_the_address_the_name_was_checked_as(channel: Any, publishers: list[AmqpPublisher]) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     answers = iter([["127.0.0.1"], ["169.254.169.254"]])
     looked_up: list[str] = []
 
@@ -421,7 +434,7 @@ def test_the_vhost_of_the_url(channel: Any, publishers: list[AmqpPublisher]) -> 
     assert login("amqp://h/shop%2Fprod") == ("", "", "shop/prod")
     # "/%2F" is the default vhost "/": the broker takes the messages there.
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     publisher = publisher_for(publishers, "amqp://guest:guest@127.0.0.1:5672/%2F", exchange=exchange)
     assert kinds(publisher.publish([message(1)])) == [DELIVERED]
     assert len(amqp_drain(channel, queue)) == 1
@@ -445,7 +458,7 @@ def test_a_message_amqp_cannot_carry_is_permanent_and_the_others_go(
     channel: Any, publishers: list[AmqpPublisher]
 ) -> None:
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
     publisher = publisher_for(publishers, exchange=exchange)
     long_type = message(2, "Ö" * 128)  # 256 bytes in UTF-8: routing keys stop at 255
     long_id = Message(body=b"{}", headers={}, detail_type="OrderCreated", event_id="e" * 256)
@@ -466,7 +479,7 @@ def test_amqps_checks_the_certificate_against_the_host_of_the_url(
     ca, cert, key = tls_files(tmp_path, "broker.test")
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the client trusts the test CA, and only it
     exchange = amqp_exchange(channel)
-    queue = amqp_consumer_queue(channel, exchange)
+    queue = bound_queue(channel, exchange)
 
     def resolver(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]
