@@ -21,6 +21,7 @@ MODULES = [
     "bench.bench_retention",
     "bench.bench_taps",
     "bench.bench_publish_redis",
+    "bench.bench_publish_amqp",
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -340,3 +341,190 @@ def self_signed_certificate(folder: Path, name: str) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return cert, key
+
+
+def amqp_close_connection_named(name: str) -> None:
+    """Close, from RabbitMQ's side, the connections whose client properties carry ``name`` (their
+    ``connection_name``). The broker then waits for the client's answer (up to 30 s) before it stops
+    listing them: wait on the client's socket for the close instead."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    pids = [line.split()[0] for line in listing.splitlines() if name in line]
+    assert pids, f"no connection named {name!r} in:\n{listing}"
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "close_connection", pid, "test: cut"], check=True, timeout=60,
+                       capture_output=True)  # fmt: skip
+
+
+def readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (or was closed by its peer)."""
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+class TcpRelay:
+    """A TCP relay on 127.0.0.1 in front of a broker, which a test can start (on a port it chose),
+    cut (close the connections it carries, as a network failure would), make swallow the broker's
+    replies (``hold_replies``: what the client writes still reaches the broker) and stop."""
+
+    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 5672), port: int | None = None) -> None:
+        self.upstream = upstream
+        self.port = port or free_port()
+        self.holding = threading.Event()
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> TcpRelay:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True, name="relay").start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream, timeout=5)
+            upstream.settimeout(None)
+            with self._lock:
+                self._open += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if not (replies and self.holding.is_set()):
+                    sink.sendall(data)
+            except OSError:
+                break
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def hold_replies(self) -> None:
+        self.holding.set()
+
+    def cut(self) -> None:
+        with self._lock:
+            carried, self._open = self._open, []
+        for end in carried:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        self.cut()
+
+
+def tls_files(folder: Path, host: str) -> tuple[Path, Path, Path]:
+    """A test CA and a certificate it signed for ``host``: ``(ca.pem, cert.pem, key.pem)`` in
+    ``folder``. Point ``SSL_CERT_FILE`` at the CA for a client to trust it."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key: Any, issuer: str, signer: Any, *, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                              data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                              encipher_only=False, decipher_only=False), critical=True)  # fmt: skip
+            builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        else:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate("Eventscope test CA", ca_key, "Eventscope test CA", ca_key, ca=True)
+    cert = certificate(host, key, "Eventscope test CA", ca_key, ca=False)
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return paths
+
+
+class TlsRelay:
+    """A TLS front for a plain broker on 127.0.0.1 (as a broker's TLS listener would be), on asyncio in
+    a thread of its own; ``server_names`` are the names clients asked for (SNI)."""
+
+    def __init__(self, cert: Path, key: Path, upstream: tuple[str, int] = ("127.0.0.1", 5672)) -> None:
+        import ssl
+
+        self.upstream = upstream
+        self.port = free_port()
+        self.server_names: list[str | None] = []
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.context.sni_callback = self._asked_for
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+
+    def _asked_for(self, _sock: Any, name: str | None, _context: Any) -> None:
+        self.server_names.append(name)
+
+    def start(self) -> TlsRelay:
+        ready = threading.Event()
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, ssl=self.context)
+            ready.set()
+
+        threading.Thread(target=self._loop.run_forever, daemon=True, name="tls-relay").start()
+        asyncio.run_coroutine_threadsafe(serve(), self._loop).result(10)
+        assert ready.is_set()
+        return self
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
