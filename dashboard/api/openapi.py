@@ -1722,6 +1722,18 @@ def _tap_schemas() -> dict[str, Schema]:
             },
             required=["name", "url"],
         ),
+        "TapChange": obj(
+            {
+                "url": text(
+                    "amqp://, nats:// or redis:// (amqps://, tls://, rediss:// with TLS). A password *** keeps the "
+                    "stored one, for the same scheme, user, host and port only.",
+                    maxLength=2048,
+                ),
+                "format": text(enum=list(Tap.FORMATS)),
+                **_TAP_OPTIONS,
+            },
+            required=[],
+        ),
     }
 
 
@@ -1781,6 +1793,20 @@ def _tap_paths() -> dict[str, Schema]:
                 scope="read",
                 parameters=[name],
                 ok={200: answer("The tap.", ref("TapDetail"))},
+                errors=[404],
+            ),
+            "patch": operation(
+                "changeTap",
+                "Change a tap's format, URL or options",
+                "Taps",
+                scope="operate",
+                parameters=[name],
+                body=json_body(ref("TapChange")),
+                description="Fields not given stay (options too, while the URL names the same kind of broker; a URL "
+                "of another kind needs that kind's options). The tap stops, what it reads on the broker moves to the "
+                "new settings, and it runs again with them (a stopped tap stays stopped); a broker that cannot be "
+                "reached saves it as failing with the reason. Its name cannot change.",
+                ok={200: answer("The tap as changed.", ref("Tap"))},
                 errors=[404],
             ),
             "delete": operation(

@@ -317,6 +317,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "POST /api/taps/{name}/stop": {"path_parameters": {"name": "spare-tap"}},
         "POST /api/taps/{name}/start": {"path_parameters": {"name": "spare-tap"}},
         "GET /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
+        "PATCH /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}, "body": {"format": "raw"}},
         "DELETE /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
     }
 
