@@ -220,3 +220,17 @@ def test_a_refused_change_changes_nothing(api: Client) -> None:
     refused(patch(api, "orders", {"url": "rediss://:x@169.254.169.254/0"}), "url", "url_refused")
     consumer = Consumer.objects.get()
     assert (consumer.url, consumer.target) == (REDIS, {"stream": "orders"})
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_broker_urls_masked_and_checks_their_options(admin: Client) -> None:
+    consumer = make_consumer("orders", AMQP, target={"exchange": "shop"})
+    listing = admin.get("/admin/replay/consumer/").content.decode()
+    assert "amqp://guest:***@127.0.0.1:5672/" in listing and "guest:guest" not in listing
+    form = {"name": "orders", "url": NATS, "pattern": "null", "secret": "", "rate_per_second": ""}
+    refused = admin.post(f"/admin/replay/consumer/{consumer.pk}/change/", {**form, "target": '{"exchange": "shop"}'})
+    assert refused.status_code == 200 and "takes &#x27;subject&#x27;" in refused.content.decode()
+    saved = admin.post(f"/admin/replay/consumer/{consumer.pk}/change/", {**form, "target": '{"subject": "orders.x"}'})
+    assert saved.status_code == 302
+    consumer.refresh_from_db()
+    assert (consumer.url, consumer.target) == (NATS, {"subject": "orders.x"})
