@@ -29,6 +29,7 @@ from dashboard.lifecycles import find as lifecycle_find
 from dashboard.lifecycles import report as tx_report
 from dashboard.lifecycles.models import MAX_LIFECYCLE_STEPS
 from dashboard.replay import actions as replay_actions
+from dashboard.replay import broker_options
 from dashboard.replay import plan as replay_plan
 from dashboard.replay import selection as replay_selection
 from dashboard.replay.models import Delivery, Replay
@@ -364,13 +365,16 @@ def _schemas() -> dict[str, Schema]:
         {
             "id": integer(),
             "name": text(),
-            "url": text(),
+            "kind": text("What the URL's scheme names: an HTTP endpoint or a broker.", enum=list(broker_options.KINDS)),
+            "url": text("A broker URL's password is shown as ***."),
+            **_CONSUMER_OPTIONS_SHOWN,
             "pattern": nullable(PATTERN),
             "has_secret": {"type": "boolean", "description": "The secret itself is never shown."},
             "rate_per_second": rate,
             "paused": {"type": "boolean", "description": "Replays to a paused consumer wait until it is resumed."},
             "created_at": TIME,
-        }
+        },
+        required=["id", "name", "kind", "url", "pattern", "has_secret", "rate_per_second", "paused", "created_at"],
     )
     consumer_fields = {
         "name": text(
@@ -378,9 +382,13 @@ def _schemas() -> dict[str, Schema]:
             pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$",
         ),
         "url": text(
-            "An http:// or https:// URL, checked against the target rules (docs/replay.md).",
-            pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+            "An http:// or https:// URL, or a broker's: amqp:// or amqps:// (with exchange, routing_key), nats:// "
+            "or tls:// (with subject), redis:// or rediss:// (with stream); a broker URL may hold the broker's "
+            "login. Checked against the target rules (docs/replay.md). On a change, a broker URL whose password is "
+            "*** keeps the stored password, for the same scheme, user, host and port only.",
+            pattern="^([Hh][Tt][Tt][Pp][Ss]?|[Aa][Mm][Qq][Pp][Ss]?|[Nn][Aa][Tt][Ss]|[Tt][Ll][Ss]|[Rr][Ee][Dd][Ii][Ss][Ss]?)://",
         ),
+        **_CONSUMER_OPTIONS_TAKEN,
         "pattern": nullable(PATTERN),
         "secret": nullable(text("Signs every delivery (X-Eventscope-Signature).", maxLength=256)),
         "rate_per_second": rate,
@@ -1457,6 +1465,9 @@ def _paths() -> dict[str, Schema]:
                 scope="operate",
                 parameters=[CREATE_KEY],
                 body=json_body(ref("ConsumerCreate")),
+                description="The url's scheme says the kind: http(s):// takes no broker options, amqp(s):// takes "
+                "exchange and routing_key, nats:// and tls:// subject, redis(s):// stream. A missing option of the "
+                "kind, or another kind's, is a 400 whose where names it.",
                 ok={201: answer("The new consumer.", ref("Consumer"))},
                 errors=[409],
             ),
@@ -1478,8 +1489,9 @@ def _paths() -> dict[str, Schema]:
                 scope="operate",
                 parameters=[consumer_name],
                 body=json_body(ref("ConsumerChange")),
-                description="null clears pattern, secret or rate_per_second; a new url is checked again; a taken "
-                "name is a 409.",
+                description="null clears pattern, secret, rate_per_second or routing_key; a new url is checked "
+                "again; a url of another kind needs that kind's options (and drops the old ones); a taken name is a "
+                "409.",
                 ok={200: answer("The consumer as saved.", ref("Consumer"))},
                 errors=[404, 409],
             ),
@@ -1631,6 +1643,31 @@ def _paths() -> dict[str, Schema]:
     }
 
 
+_OPTION = "At most 255 bytes in UTF-8, no control characters."
+# A broker consumer's options: only those of its kind are shown, and taken.
+_CONSUMER_OPTIONS_SHOWN = {
+    "exchange": text("amqp: the exchange published to ('' is the default exchange)."),
+    "routing_key": nullable(text("amqp: the routing key; null: each event's detail-type.")),
+    "subject": text("nats: the subject published to."),
+    "stream": text("redis: the stream added to."),
+}
+_CONSUMER_OPTIONS_TAKEN = {
+    "exchange": nullable(
+        text(f"amqp:// (required): the exchange ('' is the default exchange). {_OPTION}", maxLength=255)
+    ),
+    "routing_key": nullable(
+        text(f"amqp://: the routing key; null or '': each event's detail-type. {_OPTION}", maxLength=255)
+    ),
+    "subject": nullable(
+        text(
+            f"nats:// (required): the subject; no spaces, no wildcards (* or >), no empty token. {_OPTION}",
+            maxLength=255,
+            minLength=1,
+        )
+    ),
+    "stream": nullable(text(f"redis:// (required): the stream. {_OPTION}", maxLength=255, minLength=1)),
+}
+
 _TAP_OPTIONS = {
     "exchange": text("amqp://: the exchange the tap's queue is bound to.", maxLength=255),
     "binding_key": text("amqp://: the binding key ('' binds a fanout exchange).", maxLength=255),
@@ -1684,6 +1721,18 @@ def _tap_schemas() -> dict[str, Schema]:
                 **_TAP_OPTIONS,
             },
             required=["name", "url"],
+        ),
+        "TapChange": obj(
+            {
+                "url": text(
+                    "amqp://, nats:// or redis:// (amqps://, tls://, rediss:// with TLS). A password *** keeps the "
+                    "stored one, for the same scheme, user, host and port only.",
+                    maxLength=2048,
+                ),
+                "format": text(enum=list(Tap.FORMATS)),
+                **_TAP_OPTIONS,
+            },
+            required=[],
         ),
     }
 
@@ -1744,6 +1793,20 @@ def _tap_paths() -> dict[str, Schema]:
                 scope="read",
                 parameters=[name],
                 ok={200: answer("The tap.", ref("TapDetail"))},
+                errors=[404],
+            ),
+            "patch": operation(
+                "changeTap",
+                "Change a tap's format, URL or options",
+                "Taps",
+                scope="operate",
+                parameters=[name],
+                body=json_body(ref("TapChange")),
+                description="Fields not given stay (options too, while the URL names the same kind of broker; a URL "
+                "of another kind needs that kind's options). The tap stops, what it reads on the broker moves to the "
+                "new settings, and it runs again with them (a stopped tap stays stopped); a broker that cannot be "
+                "reached saves it as failing with the reason. Its name cannot change.",
+                ok={200: answer("The tap as changed.", ref("Tap"))},
                 errors=[404],
             ),
             "delete": operation(

@@ -1,5 +1,5 @@
-"""Broker taps (docs/taps.md): ``GET`` (read) lists and shows them; creating, stopping, starting and
-deleting take ``operate``. Thin views over ``dashboard.taps.actions``."""
+"""Broker taps (docs/taps.md): ``GET`` (read) lists and shows them; creating, changing, stopping,
+starting and deleting take ``operate``. Thin views over ``dashboard.taps.actions``."""
 
 from __future__ import annotations
 
@@ -41,10 +41,21 @@ def delete(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@api_view("operate", ("PATCH",))
+def change(request: HttpRequest, name: str) -> HttpResponse:
+    """Change the tap's format, URL or options: it stops, its broker side moves, and it runs again."""
+    tap = actions.get_tap(name)
+    return json_response(
+        actions.tap_json(actions.do_update_tap(tap, actions.check_tap_change(tap, json_body(request))))
+    )
+
+
 @csrf_exempt  # each branch authenticates itself (and checks CSRF for session writes)
 def tap(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "GET":
         return read_one(request, name)
+    if request.method == "PATCH":
+        return change(request, name)
     return delete(request, name)
 
 

@@ -43,14 +43,16 @@ from django.utils import timezone
 from dashboard.core.broker import check_broker
 from dashboard.core.errors import Problem
 from dashboard.core.numbers import whole_number
+from dashboard.core.url_credentials import MaskedPasswordError, unmask
 from dashboard.events.envelope import EntryError, canonical_envelope, parse_time
 from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
+from dashboard.replay.broker_options import OPTIONS, OptionError, check_target, consumer_kind
 from dashboard.replay.delivery import Sender, delivery_body, delivery_headers
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.plan import compiled_or_none, dry_run, plan_selected, walk
 from dashboard.replay.selection import Found, SelectionError, resolve, selected_pages, selection_kinds
-from dashboard.replay.targets import Resolver, TargetRefused, check_url
+from dashboard.replay.targets import Resolver, TargetRefused, check_broker_url, check_url
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")  # \Z: "$" would allow a final newline
 MAX_RATE = 100_000.0
@@ -116,12 +118,18 @@ def check_rate(value: Any) -> float | None:
 
 
 def check_url_field(value: Any) -> str:
+    """A consumer URL, checked against the target rules of its kind (``dashboard.replay.targets``):
+    ``check_broker_url`` for a broker URL (its login allowed), ``check_url`` otherwise."""
     if not isinstance(value, str):
-        raise Invalid("'url' must be a string (an http:// or https:// URL).")
+        raise Invalid("'url' must be a string: an http(s)://, amqp(s)://, nats://, tls:// or redis(s):// URL.",
+                      where="url")  # fmt: skip
     try:
-        check_url(value)
+        if consumer_kind(value) == "http":
+            check_url(value)
+        else:
+            check_broker_url(value)
     except TargetRefused as err:
-        raise Invalid(f"'url' is refused: {err}", code="url_refused") from None
+        raise Invalid(f"'url' is refused: {err}", code="url_refused", where="url") from None
     return value
 
 
@@ -141,19 +149,32 @@ def _time_field(document: dict[str, Any], name: str, default: datetime | None = 
 
 
 CONSUMER_FIELDS = ("name", "url", "pattern", "secret", "rate_per_second", "paused")
+#: Every field a consumer takes: its own, and the broker options of its kind (``broker_options``).
+CONSUMER_INPUT = (*CONSUMER_FIELDS, *OPTIONS)
+
+
+def check_consumer_target(url: str, document: Any) -> dict[str, str]:
+    """The ``target`` of a consumer at ``url`` from the broker options in ``document``; Invalid
+    naming the field for a missing, foreign or bad option."""
+    try:
+        return check_target(consumer_kind(url), document)
+    except OptionError as err:
+        raise Invalid(str(err), where=err.where) from None
 
 
 def check_consumer(document: Any) -> dict[str, Any]:
     """A consumer's fields from ``{"name", "url", "pattern"?, "secret"?, "rate_per_second"?,
-    "paused"?}``, checked (the URL against the target rules); Invalid with the reason."""
+    "paused"?}`` and the broker options the URL's kind takes (``exchange`` and ``routing_key``?,
+    ``subject``, ``stream``), checked (the URL against the target rules); Invalid with the reason."""
     document = _object(document)
-    unknown = sorted(set(document) - set(CONSUMER_FIELDS))
+    unknown = sorted(set(document) - set(CONSUMER_INPUT))
     if unknown:
         raise Invalid(f"Unknown field(s): {', '.join(unknown)}.")
     name = document.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise Invalid("'name' must be 1-100 characters of letters, digits, '.', '_', ':' or '-'.")
     url = check_url_field(document.get("url"))
+    target = check_consumer_target(url, document)
     pattern = document.get("pattern")
     check_pattern(pattern)
     secret = document.get("secret") or ""
@@ -163,7 +184,8 @@ def check_consumer(document: Any) -> dict[str, Any]:
     paused = document.get("paused") or False
     if not isinstance(paused, bool):
         raise Invalid("'paused' must be true or false.")
-    return {"name": name, "url": url, "pattern": pattern, "secret": secret, "rate_per_second": rate, "paused": paused}
+    return {"name": name, "url": url, "target": target, "pattern": pattern, "secret": secret,
+            "rate_per_second": rate, "paused": paused}  # fmt: skip
 
 
 def do_create_consumer(document: Any) -> Consumer:
@@ -187,9 +209,22 @@ def do_update_consumer(consumer: Consumer, changes: Any) -> Consumer:
     """Change some of ``consumer``'s fields (the others stay; ``null`` clears the pattern, the
     secret or the rate). Deliveries made from then on use the new values (a running replay reads
     them within a second): ``paused`` true holds its replays' deliveries, false lets them go on; the
-    URL is checked again, as it is before every delivery."""
-    changes = _object(changes)
-    current = {name: getattr(consumer, name) for name in CONSUMER_FIELDS}
+    URL is checked again, as it is before every delivery.
+
+    Broker options: the stored ones stay unless changed (``null`` clears ``routing_key``); a URL of
+    another kind takes only the options given with it, and needs those its kind requires. A broker
+    URL whose password is the mask ``***`` (the URL as shown) keeps the stored password, when it
+    still names the same scheme, user, host and port (``dashboard.core.url_credentials``)."""
+    changes = dict(_object(changes))
+    current: dict[str, Any] = {name: getattr(consumer, name) for name in CONSUMER_FIELDS}
+    url = changes.get("url", consumer.url)
+    if isinstance(url, str) and consumer_kind(url) != "http":
+        try:
+            changes["url"] = url = unmask(url, consumer.url)
+        except MaskedPasswordError as err:
+            raise Invalid(f"'url': {err}.", where="url") from None
+    if isinstance(url, str) and consumer_kind(url) == consumer_kind(consumer.url):
+        current.update(consumer.target)
     fields = check_consumer({**current, **changes})
     try:
         with transaction.atomic():

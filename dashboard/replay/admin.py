@@ -10,16 +10,25 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from dashboard.core.broker import BrokerUnavailable
-from dashboard.replay.actions import Invalid, check_pattern, check_rate, check_url_field, do_redrive
+from dashboard.core.url_credentials import masked
+from dashboard.replay.actions import (
+    Invalid,
+    check_consumer_target,
+    check_pattern,
+    check_rate,
+    check_url_field,
+    do_redrive,
+)
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 
 
 class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
-    """The same checks as ``POST /api/consumers`` (the URL guard, the pattern, the rate)."""
+    """The same checks as ``POST /api/consumers`` (the URL guard, the broker options in ``target``,
+    the pattern, the rate)."""
 
     class Meta:
         model = Consumer
-        fields = ("name", "url", "pattern", "secret", "rate_per_second", "paused")
+        fields = ("name", "url", "target", "pattern", "secret", "rate_per_second", "paused")
         widgets = {"secret": forms.PasswordInput(render_value=True)}
 
     def clean(self) -> dict[str, Any]:
@@ -27,6 +36,10 @@ class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
         try:
             if "url" in data:
                 check_url_field(data["url"])
+                target = data.get("target") or {}
+                if not isinstance(target, dict):
+                    raise Invalid("'target' must be a JSON object of broker options.")
+                data["target"] = check_consumer_target(data["url"], target)
             check_pattern(data.get("pattern"))
             check_rate(data.get("rate_per_second"))
         except Invalid as err:
@@ -37,8 +50,12 @@ class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(Consumer)
 class ConsumerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = ConsumerForm
-    list_display = ("name", "url", "rate_per_second", "paused", "created_at")
+    list_display = ("name", "shown_url", "rate_per_second", "paused", "created_at")
     search_fields = ("name", "url")
+
+    @admin.display(description="URL", ordering="url")
+    def shown_url(self, consumer: Consumer) -> str:
+        return masked(consumer.url)  # a broker URL's password is not listed
 
 
 @admin.register(Replay)

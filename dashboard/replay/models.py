@@ -11,12 +11,22 @@ from dashboard.core.jsonfield import FastJSONField
 
 
 class Consumer(models.Model):
-    """An HTTP endpoint that replays deliver to. ``pattern`` (None: every event) narrows which events
-    of a replay it receives; ``rate_per_second`` (None: no limit) caps its deliveries per replay;
-    ``secret`` signs each body (HMAC-SHA256) when set."""
+    """Where replays deliver: an HTTP endpoint, or a broker that deliveries are published to.
+    ``pattern`` (None: every event) narrows which events of a replay it receives;
+    ``rate_per_second`` (None: no limit) caps its deliveries per replay; ``secret`` signs each body
+    (HMAC-SHA256) when set.
+
+    The URL's scheme says which kind it is (``dashboard.replay.broker_options``): ``http(s)://``, or
+    ``amqp(s)://``, ``nats://``/``tls://``, ``redis(s)://``. A broker URL may carry the broker's login
+    (``user:password@``), stored as given and shown back only masked. ``target`` holds the broker
+    options of its kind, strings only: ``{"exchange", "routing_key"?}`` (AMQP; no ``routing_key``:
+    the event's detail-type; ``exchange`` "" is the default exchange), ``{"subject"}`` (NATS) or
+    ``{"stream"}`` (Redis); ``{}`` for HTTP."""
 
     name = models.CharField(max_length=100, unique=True)
     url = models.CharField(max_length=2048)
+    # db_default: rows written by code that predates the column are HTTP consumers.
+    target = FastJSONField(default=dict, db_default={}, blank=True)
     pattern = FastJSONField(null=True, blank=True, default=None)
     secret = models.CharField(max_length=256, blank=True, default="")
     rate_per_second = models.FloatField(null=True, blank=True)

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from dashboard.core.url_credentials import masked
 from dashboard.events.envelope import format_time
+from dashboard.replay.broker_options import consumer_kind, target_fields
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 
 
@@ -15,11 +17,15 @@ def _time(value: Any) -> str | None:
 
 
 def consumer_json(consumer: Consumer) -> dict[str, Any]:
-    """A consumer; its secret is never shown, only whether it has one."""
+    """A consumer; its secret is never shown, only whether it has one, nor a broker URL's password
+    (``***``). ``kind`` and the broker options of that kind (``broker_options``) come beside the URL."""
+    kind = consumer_kind(consumer.url)
     return {
         "id": consumer.pk,
         "name": consumer.name,
-        "url": consumer.url,
+        "kind": kind,
+        "url": masked(consumer.url),
+        **target_fields(kind, consumer.target or {}),
         "pattern": consumer.pattern,
         "has_secret": bool(consumer.secret),
         "rate_per_second": consumer.rate_per_second,

@@ -4,6 +4,10 @@ Creating a tap also creates what it reads on the broker (its queue, consumer gro
 consumer), at once: messages published from the ``201`` on are kept for the tap even before a
 process runs it. A broker that cannot be reached then does not refuse the tap: it is saved,
 ``failing`` with the reason, and the process that runs it keeps trying.
+
+Changing a tap (``do_update_tap``) stops it, moves what it reads on the broker to the new settings,
+saves them and lets it run again: the process that ran it lets go within a second, and one takes it
+up again with the new settings.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dashboard.core.errors import Problem
+from dashboard.core.url_credentials import MaskedPasswordError, unmask
 from dashboard.events.envelope import format_time
-from dashboard.taps.addresses import SCHEMES, BadAddress, masked, split
+from dashboard.taps.addresses import SCHEMES, Address, BadAddress, masked, split
 from dashboard.taps.models import Tap, TapRejection
 from dashboard.taps.source import BrokerError, describe, open_source
 
@@ -82,6 +87,109 @@ def do_create_tap(fields: dict[str, Any]) -> Tap:
         Tap.objects.filter(pk=tap.pk).update(state=Tap.FAILING, last_error=describe(err), last_error_at=timezone.now())
         tap.refresh_from_db()
     return tap
+
+
+#: What ``PATCH /api/taps/<name>`` takes: the format, the URL and the options of the URL's kind.
+CHANGEABLE = ("url", "format", *sorted({option for _, options in SCHEMES.values() for option in options}))
+
+
+def check_tap_change(tap: Tap, document: Any) -> dict[str, Any]:
+    """The tap's fields after the change in ``document`` (``url``, ``format`` and options; the others
+    stay), checked as a new tap's are; :class:`Invalid` says what is wrong.
+
+    Options not given stay while the URL names the same kind of broker; a URL of another kind takes
+    only the options given with it. A URL whose password is the mask ``***`` (the URL as shown)
+    keeps the stored password, for the same scheme, user, host and port only
+    (``dashboard.core.url_credentials``)."""
+    if not isinstance(document, dict):
+        raise Invalid("The body must be a JSON object.")
+    unknown = sorted(set(document) - set(CHANGEABLE))
+    if unknown:
+        raise Invalid(f"Unknown field(s): {', '.join(unknown)} (a tap takes {', '.join(CHANGEABLE)}; its name stays).")
+    url = document.get("url", tap.url)
+    if isinstance(url, str):
+        try:
+            url = unmask(url.strip(), tap.url)
+        except MaskedPasswordError as err:
+            raise Invalid(f"'url': {err}.", where="url") from None
+    merged: dict[str, Any] = {"format": tap.format}
+    try:
+        if split(url).kind == split(tap.url).kind:
+            merged.update(tap.options)
+    except BadAddress:
+        pass  # check_tap says what is wrong with the URL
+    given = {key: value for key, value in document.items() if key != "url"}
+    return check_tap({**merged, **given, "name": tap.name, "url": url})
+
+
+def do_update_tap(tap: Tap, fields: dict[str, Any]) -> Tap:
+    """Change a tap to checked ``fields`` (``check_tap_change``): stop it (the process that runs it
+    lets go within a second, and its writes to the row stop at once), move what it reads on the
+    broker (``_move_on_broker``), save, and let it run again when it was running. A broker that
+    cannot be reached saves it ``failing`` with the reason, as a new tap. No change: nothing done."""
+    if (fields["url"], fields["format"], fields["options"]) == (tap.url, tap.format, tap.options):
+        return tap
+    old = Tap(pk=tap.pk, name=tap.name, url=tap.url, format=tap.format, options=dict(tap.options))
+    new = Tap(pk=tap.pk, name=tap.name, url=fields["url"], format=fields["format"], options=fields["options"])
+    enabled = tap.enabled
+    Tap.objects.filter(pk=tap.pk).update(enabled=False, owner="", lease_until=None)
+    changes: dict[str, Any] = {"url": new.url, "format": new.format, "options": new.options, "enabled": enabled,
+                               "state": Tap.RUNNING if enabled else Tap.STOPPED, "backlog": None}  # fmt: skip
+    try:
+        _move_on_broker(old, new)
+    except Exception as err:
+        changes.update(state=Tap.FAILING, last_error=describe(err), last_error_at=timezone.now())
+    Tap.objects.filter(pk=tap.pk).update(**changes)
+    tap.refresh_from_db()
+    return tap
+
+
+def _place(address: Address) -> tuple[str, str, str, int | None, str, str]:
+    """Where what a tap reads lives: the broker, the vhost or database, and the login."""
+    return address.kind, address.scheme, address.host.lower(), address.port, address.path, address.username
+
+
+def _move_on_broker(old: Tap, new: Tap) -> None:
+    """Create what ``new`` reads on the broker, and take away what only ``old`` read there (best
+    effort: a broker that cannot be reached keeps it, as when a tap is deleted).
+
+    Another broker, vhost or database: the old queue, durable consumer or group consumer is removed
+    and a new one made. The same one: an AMQP queue stays (with what waits in it) and its old binding
+    is removed once the new one is made; a NATS durable consumer, whose name stays but whose subject
+    cannot change, is removed first and made again; a Redis tap moved to another stream leaves the
+    old stream's group."""
+    before, after = split(old.url), split(new.url)
+    if _place(before) != _place(after):
+        _forget_on_broker(old)
+        _on_broker(new, remove=False)
+        return
+    if after.kind == "nats" and old.options["subject"] != new.options["subject"]:
+        _forget_on_broker(old)
+    _on_broker(new, remove=False)
+    if after.kind == "amqp" and old.options != new.options:
+        _unbind(old)
+    if after.kind == "redis" and old.options["stream"] != new.options["stream"]:
+        _forget_on_broker(old)
+
+
+def _forget_on_broker(tap: Tap) -> None:
+    try:
+        _on_broker(tap, remove=True)
+    except Exception as err:
+        logger.warning("tap %s changed; its old side on the broker was not removed: %s", tap.name, describe(err))
+
+
+def _unbind(tap: Tap) -> None:
+    from dashboard.taps.amqp_source import AmqpSource
+
+    source = AmqpSource(tap.name, tap.url, tap.options)
+    try:
+        source.connect()
+        source.unbind()
+    except Exception as err:
+        logger.warning("tap %s changed; its old binding was not removed: %s", tap.name, describe(err))
+    finally:
+        source.close()
 
 
 def _on_broker(tap: Tap, *, remove: bool) -> None:

@@ -4,7 +4,12 @@ be shown (password masked)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
+
+from dashboard.core.url_credentials import MASK, masked
+
+# Masking lives in core: taps and broker consumers share it.
+__all__ = ["MASK", "SCHEMES", "Address", "BadAddress", "masked", "split"]
 
 # scheme -> (broker kind, the options that kind needs)
 SCHEMES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -15,7 +20,6 @@ SCHEMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "redis": ("redis", ("stream",)),
     "rediss": ("redis", ("stream",)),
 }
-MASK = "***"
 
 
 class BadAddress(ValueError):
@@ -67,21 +71,3 @@ def split(url: str) -> Address:
         path=unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path),
         secure=scheme in ("amqps", "tls", "rediss"),
     )
-
-
-def masked(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``: what the API and the page show."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = _netloc(parts, MASK)
-    except ValueError:
-        return MASK
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _netloc(parts: SplitResult, password: str) -> str:
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.netloc.rpartition("@")[0].partition(":")[0]
-    return f"{user}:{password}@{host}"

@@ -126,6 +126,11 @@ class AmqpSource:
     def remove(self) -> None:
         self.channel.queue_delete(self.queue)
 
+    def unbind(self) -> None:
+        """Remove the queue's binding of this source's exchange and binding key (the tap now reads
+        another): the queue and what waits in it stay. Needs ``connect``."""
+        self.channel.queue_unbind(self.queue, self.exchange, self.binding_key)
+
     def close(self) -> None:
         connection, self.connection = self.connection, None
         self._received.clear()

@@ -94,13 +94,18 @@ class Supervisor:
         mine = {tap.pk: tap for tap in Tap.objects.filter(owner=self.owner, enabled=True, lease_until__gte=now)}
         for pk in list(self.taps):
             running = self.taps[pk]
-            if pk not in mine or mine[pk].url != running.tap.url or mine[pk].options != running.tap.options:
+            if pk not in mine or _settings(mine[pk]) != _settings(running.tap):  # gone, or changed: restart
                 running.stop()
                 del self.taps[pk]
         for pk, tap in mine.items():
             if pk not in self.taps or not self.taps[pk].alive():
                 self.taps[pk] = TapThread(tap, self.owner)
                 self.taps[pk].start()
+
+
+def _settings(tap: Tap) -> tuple[str, str, dict[str, str]]:
+    """What a running tap reads with: a change of any of it restarts the tap's thread."""
+    return tap.url, tap.format, tap.options
 
 
 _supervisor = Supervisor()

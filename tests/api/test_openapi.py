@@ -292,7 +292,9 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "GET /api/transactions/{lifecycle}/{key}": {"path_parameters": {"lifecycle": "order", "key": "o-1"}},
         "GET /api/lifecycles/{name}/timings": {"path_parameters": {"name": "order"}},
         "GET /api/consumers": {},
-        "POST /api/consumers": {"body": {"name": "spare", "url": "http://127.0.0.1:9/hook"}},
+        "POST /api/consumers": {  # a broker consumer: its answer (kind, options, masked URL) is checked too
+            "body": {"name": "spare", "url": "amqp://guest:guest@127.0.0.1:5672/", "exchange": "", "routing_key": "q"}
+        },
         "GET /api/consumers/{name}": {"path_parameters": {"name": "sink"}},
         "PATCH /api/consumers/{name}": {"path_parameters": {"name": "spare"}, "body": {"secret": None}},
         "DELETE /api/consumers/{name}": {"path_parameters": {"name": "spare"}},
@@ -315,6 +317,7 @@ def _valid_requests(world: World) -> dict[str, dict[str, Any]]:
         "POST /api/taps/{name}/stop": {"path_parameters": {"name": "spare-tap"}},
         "POST /api/taps/{name}/start": {"path_parameters": {"name": "spare-tap"}},
         "GET /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
+        "PATCH /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}, "body": {"format": "raw"}},
         "DELETE /api/taps/{name}": {"path_parameters": {"name": "spare-tap"}},
     }
 

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
-  attemptSummary, attemptsUrl, patternText, selectionFromQuery, selectionLabel, selectionName,
+  attemptSummary, attemptsUrl, consumerBody, consumerKind, consumerTargetText, patternText, selectionFromQuery,
+  selectionLabel, selectionName,
 } from "../../templates/static/js/replayforms.js";
 
 test("a replay-these address becomes the selection the API takes", () => {
@@ -39,4 +40,37 @@ test("an attempt is summed up by status and latency", () => {
 test("the attempts address carries the owner, the outcome and the cursor", () => {
   assert.equal(attemptsUrl({ kind: "consumer", id: "a b" }, "", null), "/api/consumers/a%20b/attempts");
   assert.equal(attemptsUrl({ kind: "replay", id: 7 }, "dead", "42"), "/api/replays/7/attempts?outcome=dead&cursor=42");
+});
+
+test("a consumer URL's scheme says its kind", () => {
+  assert.equal(consumerKind("https://hooks.example/x"), "http");
+  assert.equal(consumerKind(" HTTP://127.0.0.1:9000/"), "http");
+  assert.equal(consumerKind("amqps://guest:***@mq/"), "amqp");
+  assert.equal(consumerKind("tls://nats.internal:4222"), "nats");
+  assert.equal(consumerKind("rediss://:***@cache:6380/0"), "redis");
+  assert.equal(consumerKind("ftp://x"), "");
+  assert.equal(consumerKind("amqp"), "");
+  assert.equal(consumerKind(""), "");
+});
+
+test("the consumer form sends only the options of the URL's kind", () => {
+  const values = { name: " billing ", url: " amqp://guest:***@127.0.0.1:5672/ ", exchange: "shop", routing_key: "",
+                   subject: "left.over", stream: "left-over" };
+  assert.deepEqual(consumerBody(values),
+    { name: "billing", url: "amqp://guest:***@127.0.0.1:5672/", exchange: "shop", routing_key: null });
+  assert.deepEqual(consumerBody({ ...values, routing_key: "orders.paid", exchange: "" }),
+    { name: "billing", url: "amqp://guest:***@127.0.0.1:5672/", exchange: "", routing_key: "orders.paid" });
+  assert.deepEqual(consumerBody({ ...values, url: "nats://127.0.0.1:4222" }),
+    { name: "billing", url: "nats://127.0.0.1:4222", subject: "left.over" });
+  assert.deepEqual(consumerBody({ name: "b", url: "redis://h/0" }), { name: "b", url: "redis://h/0", stream: "" });
+  assert.deepEqual(consumerBody({ ...values, url: "http://127.0.0.1:9000/" }), { name: "billing", url: "http://127.0.0.1:9000/" });
+  assert.deepEqual(consumerBody({ name: "b", url: "gopher://h", exchange: "x" }), { name: "b", url: "gopher://h" });
+});
+
+test("where a broker consumer publishes is said in a few words", () => {
+  assert.equal(consumerTargetText({ kind: "amqp", exchange: "shop", routing_key: null }), "exchange shop, routing key = detail-type");
+  assert.equal(consumerTargetText({ kind: "amqp", exchange: "", routing_key: "q" }), "default exchange, routing key q");
+  assert.equal(consumerTargetText({ kind: "nats", subject: "orders.replayed" }), "subject orders.replayed");
+  assert.equal(consumerTargetText({ kind: "redis", stream: "s" }), "stream s");
+  assert.equal(consumerTargetText({ kind: "http" }), "");
 });

@@ -1,8 +1,8 @@
-// The taps page's create form: the body it posts, by the URL's broker.
+// The taps page's create and edit forms: the bodies they send, by the URL's broker.
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { brokerOf, countText, tapBody } from "../../templates/static/js/tapform.js";
+import { brokerOf, countText, tapBody, tapChange } from "../../templates/static/js/tapform.js";
 
 test("it tells the broker from the URL's scheme", () => {
   assert.equal(brokerOf("amqp://guest:guest@127.0.0.1:5672/"), "amqp");
@@ -24,4 +24,10 @@ test("it shows a missing backlog as a dash", () => {
   assert.equal(countText(undefined), "—");
   assert.equal(countText(12345), "12,345");
   assert.equal(countText(0), "0");
+});
+
+test("an edit sends the create body without the name, the masked URL as shown", () => {
+  const values = { name: "orders", url: "amqp://guest:***@h/", format: "raw", exchange: "shop", binding_key: "#", stream: "x" };
+  assert.deepEqual(tapChange(values), { url: "amqp://guest:***@h/", format: "raw", exchange: "shop", binding_key: "#" });
+  assert.deepEqual(tapChange({ name: "n", url: "nats://h:4222", subject: "a.>" }), { url: "nats://h:4222", format: "auto", subject: "a.>" });
 });

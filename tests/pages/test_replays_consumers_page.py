@@ -108,3 +108,56 @@ def test_an_unknown_replay_is_a_not_found_state(page):
     assert "No replay 999" in page.text_content("#replay-not-found")
     assert page.locator("#consumer-table").is_visible()  # the rest of the page is still there
     assert page.script_errors == []  # type: ignore[attr-defined]
+
+
+def test_a_person_adds_and_edits_broker_consumers_whose_options_follow_the_url(page):
+    page.goto("/replays/")
+    form = page.locator("#consumer-form")
+    assert not form.locator("input[name=exchange]").is_visible()  # an empty URL takes no options
+    page.fill("#consumer-form input[name=name]", "orders-amqp")
+    page.fill("#consumer-form input[name=url]", "amqp://guest:guest@127.0.0.1:5672/")
+    assert form.locator("input[name=exchange]").is_visible() and form.locator("input[name=routing_key]").is_visible()
+    assert not form.locator("input[name=subject]").is_visible()
+    page.fill("#consumer-form input[name=exchange]", "shop")
+    page.click("#consumer-submit")
+    page.wait_for_selector("#consumer-status:has-text('orders-amqp added')")
+    row = page.locator("#consumer-orders-amqp")
+    assert row.locator("td.consumer-kind").text_content() == "amqp"
+    assert row.locator("td.consumer-url").text_content() == "amqp://guest:***@127.0.0.1:5672/"
+    assert row.locator("td.consumer-target").text_content() == "exchange shop, routing key = detail-type"
+    assert (Consumer.objects.get().url, Consumer.objects.get().target) == (
+        "amqp://guest:guest@127.0.0.1:5672/", {"exchange": "shop"},
+    )  # fmt: skip
+    assert "guest:guest" not in page.content()
+
+    # Editing shows the masked URL; saved as it is, the stored password stays.
+    row.locator("button.edit-consumer").click()
+    assert page.input_value("#consumer-form input[name=url]") == "amqp://guest:***@127.0.0.1:5672/"
+    assert page.input_value("#consumer-form input[name=exchange]") == "shop"
+    page.fill("#consumer-form input[name=routing_key]", "orders.replayed")
+    page.click("#consumer-submit")
+    page.wait_for_selector("#consumer-status:has-text('orders-amqp saved')")
+    consumer = Consumer.objects.get()
+    assert (consumer.url, consumer.target) == (
+        "amqp://guest:guest@127.0.0.1:5672/", {"exchange": "shop", "routing_key": "orders.replayed"},
+    )  # fmt: skip
+
+    # A NATS consumer; a refused option is said, and untrusted option text stays text.
+    page.fill("#consumer-form input[name=name]", "orders-redis")
+    page.fill("#consumer-form input[name=url]", "nats://127.0.0.1:4222")
+    assert form.locator("input[name=subject]").is_visible() and not form.locator("input[name=exchange]").is_visible()
+    page.fill("#consumer-form input[name=subject]", "orders.*")
+    page.click("#consumer-submit")
+    page.wait_for_selector("#consumer-status.error:has-text('no wildcards')")
+    page.fill("#consumer-form input[name=url]", "redis://127.0.0.1:6379/6")
+    page.fill("#consumer-form input[name=stream]", "<img src=x onerror=window.pwned=1>")
+    page.click("#consumer-submit")
+    page.wait_for_selector("#consumer-status:has-text('orders-redis added')")
+    target = page.locator("#consumer-orders-redis td.consumer-target")
+    assert target.text_content() == "stream <img src=x onerror=window.pwned=1>"
+    assert target.locator("img").count() == 0
+    assert Consumer.objects.get(name="orders-redis").target == {"stream": "<img src=x onerror=window.pwned=1>"}
+    page.reload()  # rendered from the page's own data too
+    assert page.locator("#consumer-orders-redis td.consumer-target img").count() == 0
+    assert page.evaluate("window.pwned === undefined")
+    assert page.script_errors == []  # type: ignore[attr-defined]

@@ -66,3 +66,37 @@ def test_a_person_creates_stops_starts_and_deletes_a_tap(page: Any) -> None:
     assert "scheme" in page.text_content("#tap-status")
     assert page.script_errors == []
     redis_client().delete(stream)
+
+
+def test_a_person_edits_a_tap_whose_masked_password_stays(page: Any) -> None:
+    from tests.support.brokers import AMQP_URL, amqp_channel, amqp_exchange
+
+    name = unique("edit")
+    with amqp_channel() as channel:
+        exchange = amqp_exchange(channel)
+        page.goto("/taps/")
+        page.fill("#tap-form input[name=name]", name)
+        page.fill("#tap-form input[name=url]", AMQP_URL)
+        page.fill("#tap-form input[name=exchange]", exchange)
+        page.fill("#tap-form input[name=binding_key]", "order.created")
+        page.click("#tap-submit")
+        row = page.locator(f"#tap-rows tr[data-tap={name}]")
+        row.wait_for()
+
+        row.locator("button.edit-tap").click()
+        assert page.text_content("#tap-form-title") == f"Edit tap {name}"
+        assert page.input_value("#tap-form input[name=url]") == "amqp://guest:***@127.0.0.1:5672/"
+        assert page.input_value("#tap-form input[name=binding_key]") == "order.created"
+        page.fill("#tap-form input[name=binding_key]", "order.paid")
+        page.select_option("#tap-form select[name=format]", "raw")
+        page.click("#tap-submit")
+        page.wait_for_selector("#tap-status:has-text('saved')")
+        page.locator(f"#tap-rows tr[data-tap={name}] td:has-text('order.paid')").wait_for()
+        tap = Tap.objects.get(name=name)
+        assert (tap.url, tap.options, tap.format) == (
+            AMQP_URL,
+            {"exchange": exchange, "binding_key": "order.paid"},
+            "raw",
+        )
+        assert page.text_content("#tap-submit") == "Add tap"  # the form adds again
+    assert page.script_errors == []

@@ -1,5 +1,7 @@
 // Pure helpers of the replays page (/replays/): reading a "replay these" address into a selection,
-// saying it in words, and the text of patterns and attempts. No DOM here: tested with node --test.
+// saying it in words, the text of patterns and attempts, and the consumer form's body by the URL's
+// kind. No DOM here: tested with node --test.
+import { brokerOf } from "./tapform.js";
 
 /** The selection a "replay these" link carries in the page's query string, as POST /api/replays
  * takes it (`{"event_ids": [...]}`, `{"idempotency_key"}`, `{"trace_id"}` or `{"transaction":
@@ -66,4 +68,40 @@ export function attemptsUrl(owner, outcome, cursor) {
   if (cursor) params.set("cursor", cursor);
   const query = params.toString();
   return query ? base + "?" + query : base;
+}
+
+/** The kind of consumer a URL makes: "http", "amqp", "nats" or "redis" (as the API reads the
+ * scheme), or "" while it is none of them. */
+export function consumerKind(url) {
+  const broker = brokerOf(url);
+  if (broker) return broker;
+  return /^\s*https?:\/\//i.test(url || "") ? "http" : "";
+}
+
+/** The broker options each kind of consumer takes (HTTP: none). */
+export const CONSUMER_OPTIONS = { http: [], amqp: ["exchange", "routing_key"], nats: ["subject"], redis: ["stream"] };
+
+/** The name, URL and broker options of a consumer form's values (an object of strings) as
+ * POST/PATCH /api/consumers take them: only the options of the URL's kind, so a consumer moved to
+ * another kind leaves the old kind's behind; an empty routing key is null (each event's
+ * detail-type). A URL shown masked (user:***@) is sent back as it is: the server keeps the stored
+ * password for it. */
+export function consumerBody(values) {
+  const body = { name: (values.name || "").trim(), url: (values.url || "").trim() };
+  for (const option of CONSUMER_OPTIONS[consumerKind(body.url)] || []) {
+    const value = values[option] || "";
+    body[option] = option === "routing_key" && value === "" ? null : value;
+  }
+  return body;
+}
+
+/** Where a broker consumer publishes, in a few words ("" for an HTTP consumer). */
+export function consumerTargetText(consumer) {
+  if (consumer.kind === "amqp") {
+    const exchange = consumer.exchange ? "exchange " + consumer.exchange : "default exchange";
+    return exchange + ", routing key " + (consumer.routing_key ? consumer.routing_key : "= detail-type");
+  }
+  if (consumer.kind === "nats") return "subject " + consumer.subject;
+  if (consumer.kind === "redis") return "stream " + consumer.stream;
+  return "";
 }

@@ -4,7 +4,8 @@
 // page through textContent.
 import { cell, el, link, socketUrl, timeCell, timeNode } from "./dom.js";
 import {
-  attemptSummary, attemptsUrl, patternText, selectionFromQuery, selectionLabel, selectionName,
+  attemptSummary, attemptsUrl, consumerBody, consumerKind, consumerTargetText, patternText, selectionFromQuery,
+  selectionLabel, selectionName,
 } from "./replayforms.js";
 
 function start() {
@@ -77,7 +78,7 @@ function start() {
     if (!consumers.length) {
       let tr = el("tr", "empty-row");
       let td = cell(tr, "No consumers yet: add one below.", "muted");
-      td.colSpan = 7;
+      td.colSpan = 9;
       consumerRows.appendChild(tr);
     }
     consumers.forEach(function (consumer) {
@@ -85,7 +86,10 @@ function start() {
       tr.id = "consumer-" + consumer.name;
       tr.dataset.name = consumer.name;
       cell(tr, consumer.name, "consumer-name");
-      cell(tr, consumer.url, "mono clip");
+      cell(tr, consumer.kind, "consumer-kind");
+      cell(tr, consumer.url, "mono clip consumer-url");
+      let target = consumerTargetText(consumer);
+      cell(tr, target || "—", target ? "mono clip consumer-target" : "muted consumer-target");
       if (consumer.pattern) cell(tr, patternText(consumer.pattern), "mono clip pattern-json");
       else cell(tr, "every event", "muted");
       cell(tr, consumer.rate_per_second === null ? "—" : consumer.rate_per_second, "num");
@@ -169,6 +173,11 @@ function start() {
     f.secret.value = "";
     f.secret.placeholder = consumer.has_secret ? "unchanged (type to replace)" : "";
     f.pattern.value = consumer.pattern ? JSON.stringify(consumer.pattern, null, 2) : "";
+    // The URL comes masked (user:***@): sent back unchanged, the server keeps the stored password.
+    ["exchange", "routing_key", "subject", "stream"].forEach(function (option) {
+      f[option].value = consumer[option] === null || consumer[option] === undefined ? "" : consumer[option];
+    });
+    showConsumerOptions();
     document.getElementById("consumer-form-title").textContent = "Edit consumer " + consumer.name;
     document.getElementById("consumer-submit").textContent = "Save changes";
     document.getElementById("consumer-cancel").hidden = false;
@@ -180,11 +189,22 @@ function start() {
   function resetConsumerForm() {
     editing = null;
     consumerForm.reset();
+    showConsumerOptions();
     consumerForm.elements.secret.placeholder = "";
     document.getElementById("consumer-form-title").textContent = "Add a consumer";
     document.getElementById("consumer-submit").textContent = "Add consumer";
     document.getElementById("consumer-cancel").hidden = true;
   }
+
+  // The broker options of the URL's kind, and only those, are shown.
+  function showConsumerOptions() {
+    let kind = consumerKind(consumerForm.elements.url.value);
+    consumerForm.querySelectorAll("[data-kind]").forEach(function (label) {
+      label.hidden = label.dataset.kind !== kind;
+    });
+  }
+
+  consumerForm.elements.url.addEventListener("input", showConsumerOptions);
 
   document.getElementById("consumer-cancel").addEventListener("click", function () {
     resetConsumerForm();
@@ -207,8 +227,9 @@ function start() {
     let form = consumerForm;
     let body;
     try {
-      body = { name: form.elements.name.value.trim(), url: form.elements.url.value.trim(),
-               pattern: readPattern(form), rate_per_second: readRate(form) };
+      let values = {};
+      for (const field of form.elements) if (field.name) values[field.name] = field.value;
+      body = Object.assign(consumerBody(values), { pattern: readPattern(form), rate_per_second: readRate(form) });
     } catch (err) {
       say("consumer-status", "The pattern is not valid JSON.", true);
       return;
@@ -568,6 +589,7 @@ function start() {
   // --- start -------------------------------------------------------------------------------------
 
   renderConsumers();
+  showConsumerOptions();
   const initial = JSON.parse(document.getElementById("replays-data").textContent);
   for (let i = initial.length - 1; i >= 0; i--) render(initial[i]);
   showSelection();

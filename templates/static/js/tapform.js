@@ -1,4 +1,4 @@
-// The taps page's pure parts: the API body a create form makes, and how counts are shown.
+// The taps page's pure parts: the API body the create and edit forms make, and how counts are shown.
 
 /** The scheme of a broker URL ("amqp", "nats", "redis"), or "" when it is none of them. */
 export function brokerOf(url) {
@@ -27,4 +27,13 @@ export function tapBody(values) {
 export function countText(value) {
   if (value === null || value === undefined) return "—";
   return Number(value).toLocaleString("en-US");
+}
+
+/** The PATCH /api/taps/<name> body of the edit form's values: the create body without the name (a
+ * tap's name stays). The URL as shown (user:***@host) is sent back as it is: the stored password is
+ * kept for it. */
+export function tapChange(values) {
+  const body = tapBody(values);
+  delete body.name;
+  return body;
 }

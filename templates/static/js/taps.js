@@ -1,7 +1,7 @@
-// The taps page (/taps/): create a tap, stop/start/delete one, and the table refreshed every few
-// seconds from /api/taps. Broker and payload text reach the page only through textContent.
+// The taps page (/taps/): create a tap, edit, stop/start/delete one, and the table refreshed every
+// few seconds from /api/taps. Broker and payload text reach the page only through textContent.
 import { cell, el, timeNode } from "./dom.js";
-import { brokerOf, countText, tapBody } from "./tapform.js";
+import { brokerOf, countText, tapBody, tapChange } from "./tapform.js";
 
 const REFRESH_MS = 3000;
 
@@ -60,6 +60,10 @@ function start() {
       error.appendChild(timeNode(tap.last_error_at));
     }
     const actions = cell(tr, null, "actions");
+    const edit = el("button", "small edit-tap", "Edit");
+    edit.type = "button";
+    edit.addEventListener("click", function () { startEditing(tap); });
+    actions.appendChild(edit);
     if (tap.state === "stopped") actions.appendChild(button("Start", function () { return api("POST", path + "/start"); }));
     else actions.appendChild(button("Stop", function () { return api("POST", path + "/stop"); }));
     actions.appendChild(button("Delete", function () {
@@ -90,16 +94,52 @@ function start() {
     });
   }
 
+  let editing = null; // the name of the tap the form edits; null: the form adds one
+
+  // The form edits a tap: its settings filled in (the URL masked as shown; sent back so, the server
+  // keeps the stored password), its name fixed.
+  function startEditing(tap) {
+    editing = tap.name;
+    form.reset();
+    form.elements.name.value = tap.name;
+    form.elements.name.readOnly = true;
+    form.elements.url.value = tap.url;
+    form.elements.format.value = tap.format;
+    for (const option of ["exchange", "binding_key", "subject", "stream"]) {
+      form.elements[option].value = tap[option] === undefined || tap[option] === null ? "" : tap[option];
+    }
+    document.getElementById("tap-form-title").textContent = "Edit tap " + tap.name;
+    document.getElementById("tap-submit").textContent = "Save changes";
+    document.getElementById("tap-cancel").hidden = false;
+    showOptions();
+    say("");
+    form.scrollIntoView({ block: "nearest" });
+  }
+
+  function stopEditing() {
+    editing = null;
+    form.reset();
+    form.elements.name.readOnly = false;
+    document.getElementById("tap-form-title").textContent = "Add a tap";
+    document.getElementById("tap-submit").textContent = "Add tap";
+    document.getElementById("tap-cancel").hidden = true;
+    showOptions();
+  }
+
+  document.getElementById("tap-cancel").addEventListener("click", function () { stopEditing(); say(""); });
   form.elements.url.addEventListener("input", showOptions);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     const values = {};
     for (const field of form.elements) if (field.name) values[field.name] = field.value;
-    say("Creating…");
-    api("POST", root.dataset.api, tapBody(values)).then(function (tap) {
-      say(tap.state === "failing" ? "Saved, but failing: " + tap.last_error : "Tap " + tap.name + " created.", tap.state === "failing");
-      form.reset();
-      showOptions();
+    const request = editing
+      ? api("PATCH", root.dataset.api + "/" + encodeURIComponent(editing), tapChange(values))
+      : api("POST", root.dataset.api, tapBody(values));
+    const done = editing ? " saved: it runs with the new settings." : " created.";
+    say(editing ? "Saving…" : "Creating…");
+    request.then(function (tap) {
+      say(tap.state === "failing" ? "Saved, but failing: " + tap.last_error : "Tap " + tap.name + done, tap.state === "failing");
+      stopEditing();
       return refresh();
     }, function (err) { say(err.message, true); });
   });

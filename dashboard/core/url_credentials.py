@@ -1,0 +1,73 @@
+"""Passwords in broker URLs (taps, broker consumers): shown back only masked, and a masked URL sent
+back by a form keeps the stored password.
+
+A broker URL's ``user:password@`` is the broker's login, stored as given. The API and the pages show
+it as ``user:***@host``; an edit form then holds that masked URL, and a change sent from it (a new
+path, the same URL) must not turn the password into ``***``. :func:`unmask` puts the stored password
+back, but only when the URL still points where the password was meant to go: the same scheme, user,
+host and port. Otherwise a masked URL with a new host would carry the stored password to it, and
+anyone allowed to edit could read the password without ever seeing it.
+
+Pure: no Django.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+MASK = "***"
+
+
+class MaskedPasswordError(ValueError):
+    """A URL carries the masked password ``***`` where no stored password can take its place."""
+
+
+def masked(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``: what the API and the pages show."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = _netloc(parts, MASK)
+    except ValueError:
+        return MASK
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _netloc(parts: SplitResult, password: str) -> str:
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return f"{user}:{password}@{host}"
+
+
+def _where(parts: SplitResult) -> tuple[str, str | None, str | None, int | None]:
+    return parts.scheme.lower(), parts.username, (parts.hostname or "").lower().rstrip("."), parts.port
+
+
+def unmask(url: str, stored: str) -> str:
+    """``url``, with the masked password ``***`` replaced by ``stored``'s password.
+
+    A URL whose password is anything else (or that has none) is returned as it is: a real new
+    password replaces the stored one, and leaving it out drops it. :class:`MaskedPasswordError`
+    when ``url`` has ``***`` but ``stored`` has no password, or names another scheme, user, host or
+    port than ``stored`` (see the module docstring). A password that really is three asterisks is
+    written percent-encoded (``%2A%2A%2A``) and is then not the mask. A URL that does not parse is
+    returned as it is: the URL checks that follow say what is wrong with it.
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.password != MASK:
+            return url
+        old = urlsplit(stored)
+        same_place = _where(parts) == _where(old)
+    except ValueError:
+        return url
+    if old.password is None:
+        raise MaskedPasswordError("the URL has the masked password *** but none is stored: give the password")
+    if not same_place:
+        raise MaskedPasswordError(
+            "the masked password *** is kept only for the same scheme, user, host and port: give the password "
+            "again to use it elsewhere"
+        )
+    netloc = _netloc(parts, old.password)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
