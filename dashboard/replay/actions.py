@@ -48,7 +48,7 @@ from dashboard.events.envelope import EntryError, canonical_envelope, parse_time
 from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.broker_options import OPTIONS, OptionError, check_target, consumer_kind
-from dashboard.replay.delivery import Sender, delivery_body, delivery_headers
+from dashboard.replay.delivery import Message, Sender, delivery_body, delivery_headers
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.plan import compiled_or_none, dry_run, plan_selected, walk
 from dashboard.replay.selection import Found, SelectionError, resolve, selected_pages, selection_kinds
@@ -270,7 +270,8 @@ def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) ->
     )
     sender = Sender(resolver=resolver)
     try:
-        outcome = sender.send(consumer.url, body, headers)
+        message = Message(body, headers, TEST_DETAIL_TYPE, test_id)
+        (outcome,) = sender.publish(consumer.url, dict(consumer.target or {}), [message])
     finally:
         sender.close()
     return DeliveryAttempt.objects.create(

@@ -460,21 +460,21 @@ class Lane(threading.Thread):
                 self.shared.cond.wait(timeout)
 
     def _refresh_consumer(self) -> None:
-        """Read the consumer again: deliveries from now on use its current URL, secret and rate, and
+        """Read the consumer again: deliveries from now on use its current URL, target, secret and rate, and
         a paused consumer is sent nothing (``_paused_wait``)."""
         self._last_refresh = time.monotonic()
         row = (
             Consumer.objects.filter(pk=self.consumer.pk)
-            .values_list("url", "secret", "rate_per_second", "paused")
+            .values_list("url", "target", "secret", "rate_per_second", "paused")
             .first()
         )
         if row is None:  # deleted (only possible once the replay is no longer active): send nothing more
             self.consumer.paused = True
             return
-        url, secret, rate, paused = row
+        url, target, secret, rate, paused = row
         if rate != self.consumer.rate_per_second:
             self.bucket = TokenBucket(_min_rate(self.run_.replay.rate_per_second, rate))
-        self.consumer.url, self.consumer.secret = url, secret
+        self.consumer.url, self.consumer.target, self.consumer.secret = url, target, secret
         self.consumer.rate_per_second, self.consumer.paused = rate, paused
 
     def _paused_wait(self) -> None:
@@ -549,7 +549,7 @@ class Recorder(threading.Thread):
 
 def consumer_options(consumer: Consumer) -> dict[str, str]:
     """The consumer's broker target options (empty for HTTP)."""
-    return dict(getattr(consumer, "target", None) or {})
+    return dict(consumer.target or {})
 
 
 def _delivery_counts(replay_id: int) -> dict[str, int]:
