@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -52,9 +53,7 @@ class NatsPublisher:
         self.url = url
         self.subject = (options or {}).get("subject", "")
         self._resolver = resolver
-        parts = urlsplit(url)
-        self._user = unquote(parts.username or "")
-        self._password = unquote(parts.password or "")
+        self._user, self._password, self._secrets = _credentials(url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: Client | None = None
         self._inbox = ""
@@ -211,7 +210,7 @@ class NatsPublisher:
         where = f"{target.host}:{target.port}"
         self._lost = self._trouble = ""
         client = Client()
-        failure: list[str] = []
+        connecting = True
 
         async def lost(*args: Any) -> None:
             self._lost = self._lost or self._trouble or "disconnected by the server"
@@ -220,7 +219,10 @@ class NatsPublisher:
         async def error(err: Exception) -> None:
             # The end of the connection, or a refused publish (a permissions violation), which gets no
             # ack: either way, stop waiting for acks.
-            failure.append(_reason(err))
+            if connecting:
+                # nats-py tries a server that failed again (and again, with max_reconnect_attempts=0)
+                # until the time runs out: one attempt is this call's, the next is the next call's.
+                raise _ConnectFailed(_reason(err))
             if isinstance(err, _CONNECTION_ENDED):
                 self._lost = self._lost or _reason(err)
             else:
@@ -234,7 +236,7 @@ class NatsPublisher:
             credentials = {"token": self._tls_guard(client, target, self._user)}
         try:
             # Reconnecting is this publisher's job (on the next call, after the URL is checked again),
-            # not the client's; bounded here too: nats-py may keep trying past its connect_timeout.
+            # not the client's; bounded here too, in case the client waits past its connect_timeout.
             await asyncio.wait_for(
                 client.connect(
                     servers=[f"{target.scheme}://{host}:{target.port}"],
@@ -250,6 +252,7 @@ class NatsPublisher:
                 ),
                 2 * timeout,
             )
+            connecting = False
             if target.scheme in _TLS_SCHEMES and not _tls_required(client):
                 raise _ConnectFailed("the server does not use TLS, which a tls:// URL asks for")
             self._inbox = f"{client.new_inbox()}."
@@ -257,8 +260,6 @@ class NatsPublisher:
         except Exception as err:
             self._connection = client  # so that _drop closes whatever was opened
             reason = str(err) if isinstance(err, _ConnectFailed) else _reason(err)
-            if failure and (isinstance(err, TimeoutError) or "no servers" in reason):
-                reason = failure[0]
             raise _ConnectFailed(self._scrub(f"cannot connect to NATS at {where}: {reason}")) from None
         self._connection = client
         self._lost = self._trouble = ""
@@ -301,10 +302,28 @@ class NatsPublisher:
 
     def _scrub(self, text: str) -> str:
         """``text`` without the URL's password, whichever way a message may quote it."""
-        if self._password:
-            for form in {self._password, quote(self._password, safe=""), quote(self._password)}:
-                text = text.replace(form, _MASK)
+        for secret in self._secrets:
+            text = text.replace(secret, _MASK)
         return text
+
+
+def _credentials(url: str) -> tuple[str, str, list[str]]:
+    """``(user, password, secrets)`` of ``url``; ``secrets``: every text an error may quote the
+    password (or token) as (its plain and URL forms; for a URL too malformed to parse, whose parser's message
+    may quote a piece of it, the pieces of what follows the user name), longest first."""
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a password the URL does not quote)
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        # A user without a password is a token: the secret itself.
+        secret = password or user
+        secrets = {secret, quote(secret, safe=""), quote(secret)}
+    except ValueError:
+        user = password = ""
+        raw = userinfo.partition(":")[2]
+        secrets = {raw, unquote(raw), *(piece for piece in re.split(r"[^A-Za-z0-9]+", raw) if len(piece) >= 4)}
+    return user, password, sorted((secret for secret in secrets if secret), key=len, reverse=True)
 
 
 class _BadHeader(ValueError):
