@@ -19,6 +19,7 @@ MODULES = [
     "bench.bench_metrics",
     "bench.bench_retention",
     "bench.bench_taps",
+    "bench.bench_publish_nats",
 ]
 
 
