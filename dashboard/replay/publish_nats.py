@@ -29,7 +29,14 @@ import orjson
 from django.conf import settings
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError, MaxPayloadError, StaleConnectionError, UnexpectedEOF
+from nats.errors import (
+    BadHeaderError,
+    BadSubjectError,
+    ConnectionClosedError,
+    MaxPayloadError,
+    StaleConnectionError,
+    UnexpectedEOF,
+)
 
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
 from dashboard.replay.publishers import Message
@@ -65,6 +72,7 @@ class NatsPublisher:
         self._outcomes: list[Outcome | None] = []
         self._written: list[float] = []
         self._answered: asyncio.Event | None = None
+        self._writing = False
 
     # --- the blocking interface ---------------------------------------------------------------
 
@@ -111,6 +119,21 @@ class NatsPublisher:
         self._written = [0.0] * len(messages)
         self._waiting = {}
         answered = self._answered = asyncio.Event()  # of this loop (close() may have replaced the loop)
+        # An ack may come back while later messages are still being written: the list is answered
+        # only once every message was written and every written one acked.
+        self._writing = True
+        try:
+            await self._write(connection, messages)
+        finally:
+            self._writing = False
+        if self._waiting and not (self._lost or self._trouble):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(answered.wait(), float(settings.EVENTSCOPE_REPLAY_READ_TIMEOUT))
+        return self._settle()
+
+    async def _write(self, connection: Client, messages: list[Message]) -> None:
+        """Every message written, each with its own reply subject; a message the server could never
+        take is answered ``permanent`` here, and a connection that fails stops the writing."""
         for index, message in enumerate(messages):
             self._token += 1
             token = str(self._token)
@@ -121,23 +144,18 @@ class NatsPublisher:
                 await connection.publish(self.subject, message.body, reply=self._inbox + token, headers=headers)
             except MaxPayloadError:
                 self._waiting.pop(token, None)
-                self._outcomes[index] = Outcome(
-                    PERMANENT,
-                    None,
-                    0.0,
-                    f"the message is {len(message.body)} bytes, more than the server takes ({connection.max_payload})",
-                )
-            except _BadHeader as err:
+                too_large = f"the message is {len(message.body)} bytes, more than the server takes"
+                self._outcomes[index] = Outcome(PERMANENT, None, 0.0, f"{too_large} ({connection.max_payload})")
+            except (_BadHeader, BadHeaderError) as err:
                 self._waiting.pop(token, None)
                 self._outcomes[index] = Outcome(PERMANENT, None, 0.0, str(err))
+            except BadSubjectError:
+                self._waiting.pop(token, None)
+                self._outcomes[index] = Outcome(PERMANENT, None, 0.0, f"{self.subject!r} is not a NATS subject")
             except Exception as err:  # the connection went away while writing: the rest waits for the next call
                 self._waiting.pop(token, None)
                 self._lost = self._lost or _reason(err)
-                break
-        if self._waiting and not (self._lost or self._trouble):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(answered.wait(), float(settings.EVENTSCOPE_REPLAY_READ_TIMEOUT))
-        return self._settle()
+                return
 
     def _settle(self) -> list[Outcome]:
         """The outcomes of the list, the unanswered ones as retries; a connection that lost messages
@@ -167,7 +185,7 @@ class NatsPublisher:
             return  # the ack of a list given up on (timed out)
         latency = _ms(time.perf_counter() - self._written[index])
         self._outcomes[index] = self._acked(reply, latency)
-        if not self._waiting:
+        if not self._waiting and not self._writing:
             self._wake()
 
     def _wake(self) -> None:

@@ -421,3 +421,32 @@ def test_a_tls_url_to_a_server_without_tls_is_retried_before_the_password_is_sen
     ]
     assert not serving.is_alive()
     assert b"s3cret" not in received and b"CONNECT" not in received
+
+
+def test_a_list_larger_than_the_write_buffer_is_delivered_whole(publishers: list[NatsPublisher]) -> None:
+    # 8 MB, four times the client's write buffer: the writing waits for flushes on the way.
+    subject = unique("test.replay.")
+    stream = run(nats_stream(NATS_URL, [subject]))
+    publisher = opened(publishers, NATS_URL, subject)
+    padded = [
+        Message(body=message.body + b" " * 8000, headers=message.headers, detail_type="OrderCreated",
+                event_id=message.event_id)
+        for message in (delivery(number) for number in range(1000))
+    ]  # fmt: skip
+    assert [outcome.kind for outcome in publisher.publish(padded)] == [DELIVERED] * 1000
+    assert run(nats_stream_count(NATS_URL, stream)) == 1000
+
+
+def test_a_message_the_server_can_never_take_is_permanent_and_the_others_go(
+    publishers: list[NatsPublisher],
+) -> None:
+    subject = unique("test.replay.")
+    stream = run(nats_stream(NATS_URL, [subject]))
+    publisher = opened(publishers, NATS_URL, subject)
+    huge = Message(body=b"x" * 2_000_000, headers={"X-Eventscope-Replay": "nightly"}, detail_type="T", event_id="big")
+    broken = Message(body=b"{}", headers={"X-Note": "one\r\nNats-Msg-Id: forged"}, detail_type="T", event_id="nl")
+    outcomes = publisher.publish([delivery(1), huge, broken, delivery(2)])
+    assert [outcome.kind for outcome in outcomes] == [DELIVERED, PERMANENT, PERMANENT, DELIVERED]
+    assert outcomes[1].error == "the message is 2000000 bytes, more than the server takes (1048576)"
+    assert "line break" in outcomes[2].error
+    assert [body for body, _ in run(nats_stream_messages(NATS_URL, stream))] == [delivery(1).body, delivery(2).body]
