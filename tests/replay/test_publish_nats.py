@@ -25,6 +25,7 @@ from tests.support.brokers import (
     NATS_URL,
     STREAMS,
     PrivateNats,
+    eventually,
     forget_streams,
     free_port,
     nats_stream,
@@ -450,3 +451,81 @@ def test_a_message_the_server_can_never_take_is_permanent_and_the_others_go(
     assert outcomes[1].error == "the message is 2000000 bytes, more than the server takes (1048576)"
     assert "line break" in outcomes[2].error
     assert [body for body, _ in run(nats_stream_messages(NATS_URL, stream))] == [delivery(1).body, delivery(2).body]
+
+
+class CuttingProxy:
+    """A TCP proxy to the NATS server that, while ``cut_at`` is set, passes a connection's first
+    ``cut_at - 1`` published messages to the server and then cuts it (both ways) in the middle of the
+    list: the messages before the cut may be stored, their acks never come back."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.upstream_port = upstream_port
+        self.cut_at: int | None = None
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.upstream_port))
+                threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+                threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, publishes: bool) -> None:
+        seen = 0
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if publishes and self.cut_at is not None:
+                    position = -1
+                    for _ in range(self.cut_at - seen):
+                        position = chunk.find(b"HPUB ", position + 1)
+                        if position < 0:
+                            break
+                    if position >= 0:
+                        sink.sendall(chunk[:position])
+                        self.cuts += 1
+                        break
+                if publishes:
+                    seen += chunk.count(b"HPUB ")
+                sink.sendall(chunk)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_cut_mid_list_is_retried_and_the_resend_is_stored_once(
+    publishers: list[NatsPublisher],
+) -> None:
+    subject = unique("test.replay.")
+    stream = run(nats_stream(NATS_URL, [subject]))
+    proxy = CuttingProxy(4222)
+    try:
+        publisher = opened(publishers, f"nats://127.0.0.1:{proxy.port}", subject)
+        sent = [delivery(number) for number in range(10)]
+        assert [outcome.kind for outcome in publisher.publish(sent[:1])] == [DELIVERED]
+        proxy.cut_at = 4  # the connection's 4th message onwards: in the middle of the next list
+        outcomes = publisher.publish(sent[1:])
+        assert proxy.cuts == 1
+        # Messages 1 and 2 reached the server (their acks may or may not have come back before the
+        # cut); 3 to 9 never did.
+        assert [outcome.kind for outcome in outcomes[2:]] == [RETRY] * 7
+        assert {outcome.kind for outcome in outcomes[:2]} <= {DELIVERED, RETRY}
+        for outcome in outcomes:
+            assert outcome.kind == DELIVERED or outcome.error.startswith("the NATS connection was lost: ")
+        eventually(lambda: run(nats_stream_count(NATS_URL, stream)) == 3, timeout=10, what="3 stored")
+        proxy.cut_at = None
+        # The engine sends the retried ones again: on a new connection, and what the stream already
+        # held is not stored twice.
+        again = [message for message, outcome in zip(sent[1:], outcomes, strict=True) if outcome.kind == RETRY]
+        assert [outcome.kind for outcome in publisher.publish(again)] == [DELIVERED] * len(again)
+        stored = run(nats_stream_messages(NATS_URL, stream))
+        assert [body for body, _ in stored] == [message.body for message in sent]
+    finally:
+        proxy.close()
