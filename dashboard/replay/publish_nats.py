@@ -166,7 +166,12 @@ class NatsPublisher:
         elif self._trouble:
             error = self._scrub(f"NATS: {self._trouble}")
         else:
-            error = f"no JetStream ack within {settings.EVENTSCOPE_REPLAY_READ_TIMEOUT} s"
+            # Also what a subject with core subscribers and no stream comes to: they get the message,
+            # nobody stores it, and nobody answers.
+            error = (
+                f"no JetStream ack within {settings.EVENTSCOPE_REPLAY_READ_TIMEOUT} s "
+                f"(is subject {self.subject!r} in a stream?)"
+            )
         unanswered = False
         outcomes: list[Outcome] = []
         for index, outcome in enumerate(self._outcomes):

@@ -529,3 +529,42 @@ def test_a_connection_cut_mid_list_is_retried_and_the_resend_is_stored_once(
         assert [body for body, _ in stored] == [message.body for message in sent]
     finally:
         proxy.close()
+
+
+def test_a_subject_with_core_subscribers_only_is_not_delivered_without_an_ack(
+    publishers: list[NatsPublisher], settings: Any
+) -> None:
+    settings.EVENTSCOPE_REPLAY_READ_TIMEOUT = 1
+    subject = unique("test.core.")
+    ready, stop, got = threading.Event(), threading.Event(), []
+
+    async def keep(message: Any) -> None:
+        got.append(message.data)
+
+    async def core_subscriber() -> None:
+        connection = await nats.connect(servers=[NATS_URL])
+        try:
+            await connection.subscribe(subject, cb=keep)
+            await connection.flush()
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+        finally:
+            await connection.close()
+
+    subscriber = threading.Thread(target=asyncio.run, args=(core_subscriber(),))
+    subscriber.start()
+    try:
+        assert ready.wait(10)
+        publisher = opened(publishers, NATS_URL, subject)
+        outcomes = publisher.publish([delivery(1), delivery(2)])
+        assert [(outcome.kind, outcome.error) for outcome in outcomes] == [
+            (RETRY, f"no JetStream ack within 1 s (is subject {subject!r} in a stream?)")
+        ] * 2
+        assert got == [delivery(1).body, delivery(2).body]  # they had it; nothing stored it
+        stream = run(nats_stream(NATS_URL, [subject]))
+        assert [outcome.kind for outcome in publisher.publish([delivery(1), delivery(2)])] == [DELIVERED] * 2
+        assert run(nats_stream_count(NATS_URL, stream)) == 2
+    finally:
+        stop.set()
+        subscriber.join(10)
