@@ -331,9 +331,9 @@ class NatsPublisher:
 
 
 def _credentials(url: str) -> tuple[str, str, list[str]]:
-    """``(user, password, secrets)`` of ``url``; ``secrets``: every text an error may quote the
-    password (or token) as (its plain and URL forms; for a URL too malformed to parse, whose parser's message
-    may quote a piece of it, the pieces of what follows the user name), longest first."""
+    """``(user, password, secrets)`` of ``url``. ``secrets``, longest first: every text an error may
+    quote the password (or token) as: its plain and URL forms, and, for a URL too malformed to parse
+    (whose parser's complaint may quote a piece of it), the pieces of what follows the user name."""
     userinfo = url.partition("://")[2].rpartition("@")[0]
     try:
         parts = urlsplit(url)
