@@ -22,6 +22,7 @@ MODULES = [
     "bench.bench_taps",
     "bench.bench_publish_redis",
     "bench.bench_publish_amqp",
+    "bench.bench_publish_nats",
 ]
 
 

@@ -206,6 +206,30 @@ def forget_streams() -> None:
             run(delete(url, name))
 
 
+async def nats_stream_messages(url: str, stream: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Every message ``stream`` holds, in its order: ``(body, headers)`` read back by sequence."""
+    connection = await nats.connect(servers=[url])
+    try:
+        jetstream = connection.jetstream()
+        info = await jetstream.stream_info(stream)
+        got = []
+        for sequence in range(info.state.first_seq, info.state.last_seq + 1):
+            stored = await jetstream.get_msg(stream, sequence)
+            got.append((stored.data or b"", dict(stored.headers or {})))
+        return got
+    finally:
+        await connection.close()
+
+
+async def nats_stream_count(url: str, stream: str) -> int:
+    """How many messages ``stream`` holds."""
+    connection = await nats.connect(servers=[url])
+    try:
+        return int((await connection.jetstream().stream_info(stream)).state.messages)
+    finally:
+        await connection.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -215,17 +239,20 @@ def free_port() -> int:
 class PrivateNats:
     """A nats-server (with JetStream) of the test's own, which it may kill and start again."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, options: list[str] | None = None) -> None:
         assert shutil.which(NATS_SERVER) or Path(NATS_SERVER).exists(), f"{NATS_SERVER} is missing"
         self.folder = folder
         self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        # More nats-server options (credentials, TLS) for the servers a test needs them on.
+        self.options = list(options or [])
 
     def start(self) -> None:
         log = open(self.folder / "nats.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.folder / "store")],
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.folder / "store"),
+             *self.options],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         eventually(self._answers, timeout=20, what="the private NATS server answers")
