@@ -1,9 +1,9 @@
 """Replay into brokers on the embedded default: confirmed deliveries per second into RabbitMQ (publisher
 confirms), NATS JetStream (acks) and Redis Streams (XADD ids), one line per broker.
 
-- The archive: ``BENCH_REPLAY_EVENTS`` events (default 20,000) ingested through ``/api/events``, one
-  idempotency key per ten events (so the engine's one-delivery-per-key rule inside a pipelined group
-  is exercised as in a real archive).
+- The archive: ``BENCH_REPLAY_EVENTS`` events (default 20,000) ingested through ``/api/events``, with
+  1,000 idempotency keys in turn (as ``bench_replay``). A pipelined group never holds two deliveries
+  with one key, so an archive whose consecutive events share keys is sent in smaller groups.
 - The consumer: a broker URL (``BENCH_AMQP_URL``, ``BENCH_NATS_URL``, ``BENCH_REDIS_URL``; the local
   brokers by default); ``BENCH_REPLAY_BROKERS`` picks some (``amqp,nats,redis``).
 - The figure: delivered / (finished_at - started_at) of the replay as the API reports it, so the
@@ -117,7 +117,7 @@ def main() -> None:
             batch = [
                 {"source": "bench.orders", "detail-type": "OrderCreated", "time": f"2026-01-01T00:00:00.{i:06d}Z",
                  "detail": {"n": i, "order": f"o-{i:08d}", "amount": i % 977, "currency": "EUR",
-                            "metadata": {"idempotency-key": f"k-{i // 10}"}}}
+                            "metadata": {"idempotency-key": f"k-{i % 1000}"}}}
                 for i in range(start, min(EVENTS, start + BATCH))
             ]  # fmt: skip
             assert session.post(f"{server.url}/api/events", json=batch, headers=headers, timeout=60).ok

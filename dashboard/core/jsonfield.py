@@ -1,4 +1,5 @@
-"""A JSONField that encodes with orjson: the stored text is the same JSON, written several times faster."""
+"""A JSONField that encodes and decodes with orjson: the stored text is the same JSON, written and read
+several times faster."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import orjson
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 
 
 class FastJSONField(models.JSONField):  # type: ignore[type-arg]
@@ -14,6 +16,17 @@ class FastJSONField(models.JSONField):  # type: ignore[type-arg]
             return None
         # Non-str keys and big ints are rejected by orjson; they cannot come from parsed JSON.
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        # Every event read (pages, the API, a replay's deliveries) decodes its detail: orjson does it
+        # in a fraction of the time. What orjson does not take (NaN, integers past 64 bits, which
+        # older rows may hold) and key lookups go the standard way.
+        if isinstance(value, str) and self.decoder is None and not isinstance(expression, KeyTransform):
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return super().from_db_value(value, expression, connection)
 
 
 class WrittenJSONField(FastJSONField):
