@@ -775,7 +775,10 @@ def _schemas() -> dict[str, Schema]:
         "LoggedAttempt": logged_attempt,
         "AttemptPage": obj({"results": array(ref("LoggedAttempt")), "next_cursor": nullable(text())}),
         "TestDelivery": obj(
-            {**logged_attempt["properties"], "delivered": {"type": "boolean", "description": "A 2xx came back."}},
+            {
+                **logged_attempt["properties"],
+                "delivered": {"type": "boolean", "description": "A 2xx came back, or the broker confirmed it."},
+            },
             description="The test send's attempt (outcome test).",
         ),
         "Delivery": delivery,

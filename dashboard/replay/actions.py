@@ -48,7 +48,7 @@ from dashboard.events.envelope import EntryError, canonical_envelope, parse_time
 from dashboard.events.models import Event
 from dashboard.patterns.engine import CompiledPattern, PatternError, compile_pattern
 from dashboard.replay.broker_options import OPTIONS, OptionError, check_target, consumer_kind
-from dashboard.replay.delivery import Message, Sender, delivery_body, delivery_headers
+from dashboard.replay.delivery import DELIVERED, Message, Sender, delivery_body, delivery_headers
 from dashboard.replay.models import Consumer, Delivery, DeliveryAttempt, Replay
 from dashboard.replay.plan import compiled_or_none, dry_run, plan_selected, walk
 from dashboard.replay.selection import Found, SelectionError, resolve, selected_pages, selection_kinds
@@ -252,7 +252,16 @@ TEST_REPLAY_NAME = "eventscope-test"
 TEST_SOURCE, TEST_DETAIL_TYPE = "eventscope.test", "EventscopeTest"
 
 
-def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) -> DeliveryAttempt:
+@dataclass(frozen=True)
+class TestSend:
+    """A "send test event": the attempt as logged, and whether it arrived (a 2xx, or the broker's
+    confirmation: a broker answers with no HTTP status)."""
+
+    attempt: DeliveryAttempt
+    delivered: bool
+
+
+def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) -> TestSend:
     """Send one sample event to ``consumer`` as a replay would (same body shape, headers, signature,
     URL checks and timeouts; ``X-Eventscope-Replay: eventscope-test``, source ``eventscope.test``)
     and record the attempt (outcome ``test``, no replay). Sent whether or not it is paused: checking
@@ -274,10 +283,11 @@ def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) ->
         (outcome,) = sender.publish(consumer.url, dict(consumer.target or {}), [message])
     finally:
         sender.close()
-    return DeliveryAttempt.objects.create(
+    attempt = DeliveryAttempt.objects.create(
         consumer=consumer, number=1, at=now, status=outcome.status, latency_ms=outcome.latency_ms,
         error=outcome.error, response=outcome.response, outcome=DeliveryAttempt.TEST,
     )  # fmt: skip
+    return TestSend(attempt, outcome.kind == DELIVERED)
 
 
 ATTEMPT_OUTCOMES = (Delivery.DELIVERED, Delivery.RETRY, Delivery.DEAD, DeliveryAttempt.TEST)

@@ -17,7 +17,7 @@ from typing import Any
 import nats
 import orjson
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from dashboard.events.models import Event
 from dashboard.replay.engine import UNKNOWN_OUTCOME, run_replay
@@ -219,3 +219,29 @@ def test_a_replay_killed_mid_way_resumes_without_publishing_a_confirmed_message_
     # In order: what arrived follows the events' time order (archive_event's n is its second).
     order = {event.id: event.detail["n"] for event in Event.objects.all()}
     assert [order[e] for e in received] == sorted(order[e] for e in received)
+
+
+def test_send_test_event_to_a_broker_consumer_says_delivered_once_the_broker_confirmed(
+    broker: BrokerCase, client: Client, auth: dict[str, str]
+) -> None:
+    client.defaults.update({"HTTP_AUTHORIZATION": auth["Authorization"]})
+    make_consumer("queue", broker.url, target=broker.target, paused=True)
+
+    body = client.post("/api/consumers/queue/test").json()
+
+    assert (body["delivered"], body["status"], body["error"], body["outcome"]) == (True, None, None, "test")
+    [message] = broker.read()
+    assert orjson.loads(message.body)["source"] == "eventscope.test"
+    assert message.headers["X-Eventscope-Replay"] == "eventscope-test"
+
+
+def test_send_test_event_to_a_broker_that_stores_nothing_says_not_delivered_and_why(
+    client: Client, auth: dict[str, str]
+) -> None:
+    client.defaults.update({"HTTP_AUTHORIZATION": auth["Authorization"]})
+    make_consumer("nowhere", NATS_URL, target={"subject": unique("test.unstored.")})
+
+    body = client.post("/api/consumers/nowhere/test").json()
+
+    assert body["delivered"] is False
+    assert "stream" in body["error"]
