@@ -92,6 +92,10 @@ class GracefulServer(Server):  # type: ignore[misc]
         super().run()
 
     def _started(self) -> None:
+        # Twisted formats its own access-log line for every request (about 15 µs) into Twisted's
+        # log, which daphne sends nowhere at this verbosity; the access log is daphne's
+        # (``action_logger``).
+        self.http_factory.log = _no_twisted_access_log
         loop = asyncio.get_event_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.begin_shutdown, signum.name)
@@ -236,6 +240,10 @@ class GracefulServer(Server):  # type: ignore[misc]
 def _running(details: dict[str, Any]) -> bool:
     instance = details.get("application_instance")
     return instance is not None and not instance.done()
+
+
+def _no_twisted_access_log(request: Any) -> None:
+    return None
 
 
 def _answer_unavailable(request: WebRequest) -> None:
