@@ -9,6 +9,7 @@ MODULES = [
     "bench.bench_patterns",
     "bench.bench_ingest",
     "bench.bench_ingest_ratio",
+    "bench.bench_web_processes",
     "bench.bench_transactions",
     "bench.bench_schemas",
     "bench.bench_live",

@@ -127,15 +127,22 @@ def percentile_ms(values: list[float], q: float) -> float:
 
 
 def run_ingest(
-    server: BenchServer, path: str, content_type: str, make_body: Callable[[random.Random], bytes], table: str
+    server: BenchServer,
+    path: str,
+    content_type: str,
+    make_body: Callable[[random.Random], bytes],
+    table: str,
+    count: Callable[[BenchServer, str], int] = _count,
 ) -> dict[str, object]:
+    """Drive ``server`` with the bodies ``make_body`` makes; ``count`` counts ``table``'s rows (the
+    embedded SQLite database's by default)."""
     rng = random.Random(7)
     headers = {"Authorization": f"Bearer {server.token}", "Content-Type": content_type}
     drive(server.url + path, headers, [[make_body(rng) for _ in range(3)] for _ in range(CLIENTS)])  # warm-up
     bodies = [[make_body(rng) for _ in range(REQUESTS_PER_CLIENT)] for _ in range(CLIENTS)]
-    before = _count(server, table)
+    before = count(server, table)
     seconds, latencies, failures = drive(server.url + path, headers, bodies)
-    stored = _count(server, table) - before
+    stored = count(server, table) - before
     sent = CLIENTS * REQUESTS_PER_CLIENT * PER_REQUEST
     return {
         "per_second": round(stored / seconds),

@@ -7,8 +7,8 @@ For each batch of events, while ``EVENTSCOPE_SCHEMA_DISCOVERY`` is on:
   version, the event is checked against it and the answer stored in its ``schema_error`` column
   (``""`` valid, else the reason; NULL when nothing is pinned). The event is stored either way.
 - inside the write transaction, the events really stored are counted in their versions, and those
-  that fitted no known version start new ones (``record``): set-based, one statement a type in the
-  common case.
+  that fitted no known version start new ones (``record``): set-based, one statement a batch in
+  the common case.
 - after the commit, types whose versions changed are dropped from this process's cache, so the next
   batch loads what was committed.
 """

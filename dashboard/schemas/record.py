@@ -5,7 +5,8 @@ other's locks in a cycle:
 
 - every event fitted the type's latest version as the process knew it (the common case): one
   statement adds them to the latest version's count, whatever version that is now (versions only
-  grow, so an event that fits an older version fits the latest);
+  grow, so an event that fits an older version fits the latest); when every type of the batch is
+  in that case, one statement counts them all, in the same order;
 - otherwise the type's row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write
   lock is already held), its latest version read from the database, and each unsettled event fitted
   to it in turn or made the first event of a new version (``shapes.next_version``).
@@ -52,11 +53,19 @@ def record_batch(by_type: dict[TypeKey, TypeEvents], when: datetime) -> set[Type
     changed: set[TypeKey] = set()
     shard = random.randrange(SchemaCount.SHARDS) if connection.vendor == "postgresql" else 0
     stamp = db_datetime(when)
-    for key in sorted(by_type):
+    keys = [key for key in sorted(by_type) if by_type[key].events]
+    fitted = {
+        found.schema_id: len(found.events)
+        for found in (by_type[key] for key in keys)
+        if found.fitted and found.schema_id is not None
+    }
+    # The common case, every type fitted: one statement counts them all (in the loop's order).
+    counted = _count_all_in_latest(fitted, shard, stamp) if keys and len(fitted) == len(keys) else set()
+    for key in keys:
         found = by_type[key]
-        if not found.events:
-            continue
         schema_id = found.schema_id
+        if schema_id in counted:
+            continue
         if found.fitted and schema_id is not None and _count_in_latest(schema_id, len(found.events), shard, stamp):
             continue
         _settle(key, found.events, when, shard, stamp)
@@ -89,6 +98,33 @@ def _count_in_latest(schema_id: int, events: int, shard: int, stamp: Any) -> boo
     with connection.cursor() as cursor:
         cursor.execute(_upsert(connection.vendor, True), [shard, events, stamp, schema_id])
         return cursor.rowcount > 0
+
+
+@functools.cache
+def _upsert_all_latest(vendor: str, types: int) -> str:
+    """Add to the latest version's count row of ``types`` types at once, in (source, detail-type)
+    order as the per-type statements go (params: shard, then schema id and events for each type,
+    then last seen, then the schema ids); answers the schema ids counted (a type never committed is
+    not). Table names only: no input in the text."""
+    table, schemas = SchemaCount._meta.db_table, Schema._meta.db_table
+    latest = "GREATEST" if vendor == "postgresql" else "MAX"
+    cases = " ".join(["WHEN %s THEN %s"] * types)
+    return (
+        f"INSERT INTO {table} (schema_id, version, shard, events, last_seen) "  # noqa: S608
+        f"SELECT id, latest_version, %s, CASE id {cases} END, %s FROM {schemas} "
+        f"WHERE id IN ({', '.join(['%s'] * types)}) AND latest_version > 0 ORDER BY source, detail_type "
+        f"ON CONFLICT (schema_id, version, shard) DO UPDATE SET events = {table}.events + excluded.events, "
+        f"last_seen = {latest}({table}.last_seen, excluded.last_seen) RETURNING schema_id"
+    )
+
+
+def _count_all_in_latest(events: dict[int, int], shard: int, stamp: Any) -> set[int]:
+    """Add ``events`` (by schema id) to the latest versions of their types in one statement; the
+    schema ids counted (the others the caller settles, as ``_count_in_latest`` answering False)."""
+    cases = [value for schema_id, count in events.items() for value in (schema_id, count)]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_all_latest(connection.vendor, len(events)), [shard, *cases, stamp, *events])
+        return {int(schema_id) for (schema_id,) in cursor.fetchall()}
 
 
 def _add_counts(schema_id: int, counts: dict[int, int], shard: int, stamp: Any) -> None:

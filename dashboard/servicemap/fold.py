@@ -10,9 +10,11 @@ last of its sides, so each is counted exactly once:
 - every batch leaves a ``Pending`` row in its own write transaction, naming its traces and its
   ``received_at`` (the rows it stored carry that time; rows stored before keep theirs);
 - a fold takes the oldest pending batches and looks at everything in their traces, and at what
-  links into and out of them. A row is *new* (its batch is being folded), *held* (its batch is
-  pending but left for the next fold) or *folded* (anything else, including rows stored while no
-  map observer was registered). A match is counted when one of its sides is new and none is held.
+  links into and out of them (a trace that only events noted and that holds no span yet is left
+  out: nothing there can match before its spans arrive). A row is *new* (its batch is being
+  folded), *held* (its batch is pending but left for the next fold) or *folded* (anything else,
+  including rows stored while no map observer was registered). A match is counted when one of its
+  sides is new and none is held.
 
 This needs the fold to see the pending rows and the data as of one moment: on SQLite the fold holds
 the write lock (nobody commits meanwhile); on PostgreSQL it runs in a REPEATABLE READ transaction,
@@ -154,9 +156,31 @@ def _fold_once() -> int:
         held_spans={at for kind, at in held if kind == Pending.SPANS},
         held_events={at for kind, at in held if kind == Pending.EVENTS},
     )
-    fold.run({trace for *_, traces in batches for trace in traces})
+    span_traces = {trace for _, kind, _, traces in batches if kind == Pending.SPANS for trace in traces}
+    event_traces = {trace for _, kind, _, traces in batches if kind == Pending.EVENTS for trace in traces}
+    fold.run(span_traces | _holding_spans(event_traces - span_traces))
     Pending.objects.filter(id__in=[batch[0] for batch in batches]).delete()
     return len(batches)
+
+
+def _holding_spans(traces: set[str]) -> set[str]:
+    """The traces of ``traces`` that hold at least one stored span.
+
+    An event is matched only together with its publishing span, a span of its own trace. So the
+    events of a trace that holds no span yet have nothing to match, and neither has anything else
+    there (links are stored with their spans): the fold of the batch that brings the trace's spans
+    reads its events then. Events usually arrive before their spans (exporters send spans in
+    batches, seconds later), and this spares reading them back now."""
+    found: set[str] = set()
+    for chunk in _chunks(traces):
+        found.update(
+            trace
+            for (trace,) in _select(
+                f"SELECT DISTINCT trace_id FROM {_table(Span)} WHERE trace_id IN ({_marks(chunk)})",  # noqa: S608
+                chunk,
+            )
+        )
+    return found
 
 
 def _marks(values: Sequence[Any] | set[Any]) -> str:

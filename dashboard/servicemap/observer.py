@@ -1,7 +1,8 @@
 """The service map as an observer of ingest (registered by ``ServiceMapConfig.ready()``).
 
 Inside a batch's write transaction it writes one ``Pending`` row naming the traces the batch
-touched: one small insert a request, whatever the batch's size. After the commit it wakes the
+touched: one small insert a request, whatever the batch's size. Of a batch of events, only the
+traces of events that name their publishing span count: the fold matches no other event. After the commit it wakes the
 folder thread, which matches and rolls up a moment later (``dashboard.servicemap.fold``).
 """
 
@@ -25,15 +26,20 @@ def _note_spans(batch: StoredSpans) -> None:
     _note(Pending.SPANS, db_datetime(batch.received_at), {span.trace_id for span in batch.spans})
 
 
+def _hop_traces(batch: StoredEvents) -> set[str]:
+    """The traces of the batch's events that name a publishing span (the fold reads no other)."""
+    return {event.trace_id for _, event in batch.events if event.trace_id and event.parent_span_id}
+
+
 def _note_events(batch: StoredEvents) -> None:
-    traces = {event.trace_id for _, event in batch.events if event.trace_id}
+    traces = _hop_traces(batch)
     if traces:
         _note(Pending.EVENTS, db_datetime(batch.received_at), traces)
 
 
 def _wake_for_events(batch: StoredEvents) -> None:
-    # A batch of untraced events left no note: nothing to fold, so the folder is not woken for it.
-    if any(event.trace_id for _, event in batch.events):
+    # A batch with no such event left no note: nothing to fold, so the folder is not woken for it.
+    if any(event.trace_id and event.parent_span_id for _, event in batch.events):
         folder.wake()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonschema
+import orjson
 import pytest
 
 from dashboard.events.models import Event
@@ -100,6 +101,22 @@ def test_the_list_filters_by_source_and_type(client, auth):
         ("shop.orders", "PaymentCaptured", 1)
     ]
     assert client.get("/api/schemas?source=nobody", headers=auth).json() == {"results": []}
+
+
+def test_a_request_of_several_types_counts_each_in_its_own_latest_version(client, auth):
+    def mixed(*types: str, detail: dict = ORDER) -> None:
+        body = [{"source": "shop.orders", "detail-type": kind, "detail": detail} for kind in types]
+        response = client.post("/api/events", data=orjson.dumps(body), content_type="application/json", headers=auth)
+        assert response.status_code == 200, response.content
+
+    mixed("OrderCreated", "OrderPaid", "OrderShipped")  # three new types: each settled on its own
+    mixed("OrderPaid", "OrderCreated", "OrderPaid", "OrderShipped", "OrderPaid")  # all fitted: counted at once
+    mixed("OrderCreated", "OrderRefunded")  # one fitted, one new
+    mixed("OrderShipped", detail={**ORDER, "carrier": "post"})  # a new version of one type
+    mixed("OrderShipped", "OrderPaid")
+    counts = {kind: [v["events"] for v in api_schema(client, auth, kind)["versions"]] for kind in
+              ("OrderCreated", "OrderPaid", "OrderShipped", "OrderRefunded")}  # fmt: skip
+    assert counts == {"OrderCreated": [3], "OrderPaid": [5], "OrderShipped": [2, 2], "OrderRefunded": [1]}
 
 
 def test_unknown_ids_are_404(client, auth):

@@ -103,6 +103,20 @@ def test_the_publishing_span_may_arrive_last(api: Client) -> None:
     assert edges(service_map(api))[("event", "orders", "billing", "OrderPlaced")]["count"] == 1
 
 
+def test_events_folded_before_any_span_of_their_trace_is_stored_are_matched_when_the_spans_arrive(
+    api: Client,
+) -> None:
+    services = Services(api)
+    publisher = services.span("orders", "publish OrderPlaced", 0, 1, kind=SpanKind.PRODUCER)
+    services.span("billing", "process OrderPlaced", 30, 40, links=[publisher], kind=SpanKind.CONSUMER)
+    publish(api, publisher, "OrderPlaced", 0, event_id="early")  # no span exported yet
+    assert Pending.objects.count() == 1
+    assert service_map(api)["edges"] == []  # folded, with no span to match it with
+    assert Pending.objects.count() == 0
+    services.send()
+    assert edges(service_map(api))[("event", "orders", "billing", "OrderPlaced")]["count"] == 1
+
+
 def test_a_child_span_of_the_publisher_in_another_service_processed_the_event(api: Client) -> None:
     services = Services(api)
     publisher = services.span("orders", "publish OrderPlaced", 0, 1, kind=SpanKind.PRODUCER)
