@@ -66,7 +66,8 @@ def _messages() -> list[Message]:
         headers = delivery_headers(
             replay_name=REPLAY, event_id=event_id, idempotency_key=f"order-{n}", secret="bench-secret", body=body
         )
-        messages.append(Message(body=body, headers=headers, detail_type="OrderCreated", event_id=event_id))
+        messages.append(Message(body=body, headers=headers, detail_type="OrderCreated", event_id=event_id,
+                                delivery_id=f"bench-delivery-{n}"))  # fmt: skip
     return messages
 
 

@@ -27,11 +27,26 @@ def masked(url: str) -> str:
     try:
         parts = urlsplit(url)
         if parts.password is None:
-            return url
-        netloc = _netloc(parts, MASK)
+            if not _token_login(parts):
+                return url
+            netloc = f"{MASK}@{_host_part(parts)}"
+        else:
+            netloc = _netloc(parts, MASK)
     except ValueError:
         return MASK
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+# NATS takes a token as the URL's whole login (``nats://TOKEN@host``): a secret in the user's place.
+_TOKEN_SCHEMES = frozenset({"nats", "tls"})
+
+
+def _token_login(parts: SplitResult) -> bool:
+    return parts.scheme.lower() in _TOKEN_SCHEMES and bool(parts.username) and parts.password is None
+
+
+def _host_part(parts: SplitResult) -> str:
+    return parts.netloc.rpartition("@")[2]
 
 
 def _netloc(parts: SplitResult, password: str) -> str:
@@ -56,6 +71,13 @@ def unmask(url: str, stored: str) -> str:
     """
     try:
         parts = urlsplit(url)
+        token = _token_login(parts) and parts.username == MASK
+        old_parts = urlsplit(stored) if token else None
+    except ValueError:
+        return url
+    if old_parts is not None:  # raises outside the try: MaskedPasswordError is a ValueError too
+        return _unmask_token(parts, old_parts)
+    try:
         if parts.password != MASK:
             return url
         old = urlsplit(stored)
@@ -70,4 +92,16 @@ def unmask(url: str, stored: str) -> str:
             "again to use it elsewhere"
         )
     netloc = _netloc(parts, old.password)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _unmask_token(parts: SplitResult, old: SplitResult) -> str:
+    """``nats://***@host`` with the stored token back, for the same scheme, host and port only."""
+    if not _token_login(old):
+        raise MaskedPasswordError("the URL has the masked token *** but none is stored: give the token")
+    scheme, _, host, port = _where(parts)
+    old_scheme, _, old_host, old_port = _where(old)
+    if (scheme, host, port) != (old_scheme, old_host, old_port):
+        raise MaskedPasswordError("the masked token *** is kept only for the same scheme, host and port: give it again")
+    netloc = f"{old.netloc.rpartition('@')[0]}@{_host_part(parts)}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -279,7 +279,7 @@ def do_test_consumer(consumer: Consumer, *, resolver: Resolver | None = None) ->
     )
     sender = Sender(resolver=resolver)
     try:
-        message = Message(body, headers, TEST_DETAIL_TYPE, test_id)
+        message = Message(body, headers, TEST_DETAIL_TYPE, test_id, test_id)
         (outcome,) = sender.publish(consumer.url, dict(consumer.target or {}), [message])
     finally:
         sender.close()

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from dashboard.core.broker import BrokerUnavailable
-from dashboard.core.url_credentials import masked
+from dashboard.core.url_credentials import MaskedPasswordError, masked, unmask
 from dashboard.replay.actions import (
     Invalid,
     check_consumer_target,
@@ -31,10 +31,21 @@ class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
         fields = ("name", "url", "target", "pattern", "secret", "rate_per_second", "paused")
         widgets = {"secret": forms.PasswordInput(render_value=True)}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The form shows a broker URL's password masked, like the API; sent back masked, it is kept.
+        if self.instance.pk and not self.is_bound:
+            self.initial["url"] = masked(self.instance.url)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         try:
             if "url" in data:
+                if self.instance.pk:
+                    try:
+                        data["url"] = unmask(data["url"], self.instance.url)
+                    except MaskedPasswordError as err:
+                        raise Invalid(str(err), where="url") from None
                 check_url_field(data["url"])
                 target = data.get("target") or {}
                 if not isinstance(target, dict):
@@ -51,7 +62,7 @@ class ConsumerForm(forms.ModelForm):  # type: ignore[type-arg]
 class ConsumerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = ConsumerForm
     list_display = ("name", "shown_url", "rate_per_second", "paused", "created_at")
-    search_fields = ("name", "url")
+    search_fields = ("name",)  # not the URL: a search would probe a broker password letter by letter
 
     @admin.display(description="URL", ordering="url")
     def shown_url(self, consumer: Consumer) -> str:

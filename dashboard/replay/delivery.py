@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 import urllib3
@@ -24,12 +25,13 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from dashboard.core.nul import replace_nul
 from dashboard.core.numbers import whole_number
-from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
+from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import PIPELINE, Message, Publisher, broker_kind, open_publisher
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
 
 __all__ = ["DELIVERED", "PERMANENT", "RETRY", "Message", "Outcome", "Sender", "delivery_body", "delivery_headers"]
 
+logger = logging.getLogger(__name__)
 USER_AGENT = "Eventscope-Replay/1"
 # How long a resolved target is reused before the name is looked up again. The policy itself is
 # applied on every send; this only spares a DNS query per event at thousands of events a second.
@@ -87,6 +89,18 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _without_password(text: str, url: str) -> str:
+    """``text`` (at most 300 characters) with the URL's password, plain or percent-encoded, masked."""
+    try:
+        parts = urlsplit(url)
+        secrets = {parts.password or "", unquote(parts.password or ""), parts.username or ""} - {""}
+    except ValueError:
+        return text[:_ERROR_BODY]
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text[:_ERROR_BODY]
 
 
 def classify(status: int) -> str:
@@ -154,7 +168,7 @@ class Sender:
         try:
             target = self.target(url)
         except TargetRefused as err:
-            return Outcome(PERMANENT, None, 0.0, f"URL refused: {err}")
+            return refused(err)
         pool = self._pool(target)
         try:
             response = pool.urlopen(
@@ -203,21 +217,39 @@ class Sender:
         """Deliver ``messages`` in order to the consumer at ``url`` (HTTP, or a broker with its
         target ``options``); one outcome per message. Never raises for what the network, the
         consumer or the broker did."""
+        key = (url, tuple(sorted(options.items())))
+        # A consumer edited while a replay runs (another broker, or HTTP now): the old connection goes.
+        for old in [k for k in self._publishers if k != key]:
+            self._close_publisher(old)
         if not broker_kind(url):
             return [self.send(url, message.body, message.headers) for message in messages]
-        key = (url, tuple(sorted(options.items())))
-        publisher = self._publishers.get(key)
-        if publisher is None:
-            # A consumer edited while a replay runs gets a publisher of its own; the old one closes.
-            for old in [k for k in self._publishers if k != key]:
-                self._publishers.pop(old).close()
-            publisher = self._publishers[key] = open_publisher(url, options, self._resolver)
-        return publisher.publish(messages)
+        started = time.perf_counter()
+        try:
+            publisher = self._publishers.get(key)
+            if publisher is None:
+                publisher = self._publishers[key] = open_publisher(url, options, self._resolver)
+            return publisher.publish(messages)
+        except Exception as err:
+            # A publisher promises outcomes, not exceptions; one that raises anyway (a URL its client
+            # library cannot take, a bug) must not strand the lane's claimed deliveries. Nothing was
+            # confirmed: each is retried, and the connection is made anew.
+            logger.exception("publishing to a %s consumer failed", broker_kind(url))
+            self._close_publisher(key)
+            latency = (time.perf_counter() - started) * 1000
+            error = _without_password(f"the {broker_kind(url)} client failed: {type(err).__name__}: {err}", url)
+            return [Outcome(RETRY, None, latency, error) for _ in messages]
+
+    def _close_publisher(self, key: tuple[str, tuple[tuple[str, str], ...]]) -> None:
+        publisher = self._publishers.pop(key, None)
+        if publisher is not None:
+            try:
+                publisher.close()
+            except Exception:  # closing what failed may fail too; it is dropped either way
+                logger.exception("closing a broker connection failed")
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
-        for publisher in self._publishers.values():
-            publisher.close()
-        self._publishers.clear()
+        for key in list(self._publishers):
+            self._close_publisher(key)

@@ -350,7 +350,8 @@ class Lane(threading.Thread):
                 secret=self.consumer.secret,
                 body=body,
             )
-            group.append((item, Message(body, headers, item.envelope["detail-type"], item.event_id)))
+            delivery_id = f"eventscope-delivery-{item.id}"
+            group.append((item, Message(body, headers, item.envelope["detail-type"], item.event_id, delivery_id)))
             if item.key:
                 keys.add(item.key)
             if len(group) >= pipeline:

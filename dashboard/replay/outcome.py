@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dashboard.replay.targets import TargetRefused, TargetUnresolved
+
 DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
 
 
@@ -20,3 +22,11 @@ class Outcome:
     retry_after: float | None = None
     # The start of the consumer's answer (its body, as text), kept with the attempt.
     response: str = ""
+
+
+def refused(err: TargetRefused, latency_ms: float = 0.0) -> Outcome:
+    """The outcome of an attempt whose URL the target check refused: for good, except a host that
+    does not resolve now, which is retried."""
+    if isinstance(err, TargetUnresolved):
+        return Outcome(RETRY, None, latency_ms, str(err))
+    return Outcome(PERMANENT, None, latency_ms, f"URL refused: {err}")

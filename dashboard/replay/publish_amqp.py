@@ -25,9 +25,9 @@ from urllib.parse import unquote, urlsplit
 import amqp
 from django.conf import settings
 
-from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
+from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import Message
-from dashboard.replay.targets import Resolver, Target, TargetRefused, check_broker_url
+from dashboard.replay.targets import Resolver, Target, TargetRefused, TargetUnresolved, check_broker_url
 from dashboard.taps.amqp_source import _frame_buffered, _read_ahead
 
 # How long a checked URL is reused before it is checked again (the policy and the name's addresses),
@@ -142,7 +142,7 @@ class AmqpPublisher:
             self._check(again=self._connection is None)
         except TargetRefused as err:
             self._drop_connection(politely=True)
-            return [Outcome(PERMANENT, None, 0.0, f"URL refused: {err}") for _ in messages]
+            return [refused(err) for _ in messages]
         started = time.perf_counter()
         try:
             channel = self._ready_channel()
@@ -251,8 +251,19 @@ class AmqpPublisher:
         fresh = now - self._checked[0] < _RECHECK_SECONDS and self._checked[1] == fingerprint
         if self._target is not None and fresh and not again:
             return
-        self._target = None
-        target = check_broker_url(self.url, resolver=self._resolver)
+        try:
+            target = check_broker_url(self.url, resolver=self._resolver)
+        except TargetUnresolved:
+            if self._target is not None and self._connection is not None and not again:
+                # A name that stops resolving for a moment (its DNS being restarted) does not end a
+                # working connection to the address checked when it was made: nothing was refused.
+                self._checked = (now, fingerprint)
+                return
+            self._target = None
+            raise
+        except TargetRefused:
+            self._target = None
+            raise
         self._target, self._checked = target, (now, fingerprint)
 
     def _ready_channel(self) -> Any:

@@ -8,9 +8,11 @@ stream holds the subject, a "no responders" status. nats-py's own ``publish_asyn
 2.16 its reply handler raises instead of failing the message on an error ack, so a refused message
 would only end in a timeout.
 
-``Nats-Msg-Id`` is ``<replay>:<event id>``: a message written again after an unknown outcome (a
-timeout, a lost connection) is dropped by JetStream's duplicate window, and its ack, flagged
-duplicate, still counts: the stream holds the message.
+``Nats-Msg-Id`` is the delivery's own id (``Message.delivery_id``: one event to one consumer in one
+replay): a message written again after an unknown outcome (a timeout, a lost connection) is dropped
+by JetStream's duplicate window, and its ack, flagged duplicate, still counts: the stream holds that
+very delivery. No other delivery shares the id, even into the same stream (two consumers whose
+subjects one stream holds, two replays of one name).
 
 The client is asyncio; the publisher owns an event loop and runs it on the calling thread for the
 length of each call (on a helper thread when the caller already runs a loop).
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import re
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -38,7 +41,7 @@ from nats.errors import (
     UnexpectedEOF,
 )
 
-from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
+from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import Message
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_broker_url
 from dashboard.taps.nats_source import _reason, _run_loop
@@ -107,7 +110,8 @@ class NatsPublisher:
             try:
                 target = check_broker_url(self.url, resolver=self._resolver)
             except TargetRefused as err:
-                return [Outcome(PERMANENT, None, 0.0, self._scrub(f"URL refused: {err}")) for _ in messages]
+                outcome = refused(err)
+                return [replace(outcome, error=self._scrub(outcome.error)) for _ in messages]
             try:
                 await self._connect(target)
             except _ConnectFailed as err:
@@ -357,10 +361,8 @@ def _headers(message: Message) -> dict[str, str]:
     """The delivery's headers as the message's NATS headers, with ``Nats-Msg-Id``. A line break would
     end the header block early (the HTTP delivery's headers never carry one; refused, not sent)."""
     headers = dict(message.headers)
-    replay = headers.get("X-Eventscope-Replay", "")
-    event_id = message.event_id or headers.get("X-Eventscope-Event-Id", "")
-    if replay and event_id:
-        headers["Nats-Msg-Id"] = f"{replay}:{event_id}"
+    if message.delivery_id:
+        headers["Nats-Msg-Id"] = message.delivery_id
     for key, value in headers.items():
         if any(ch in key or ch in value for ch in "\r\n") or not key or ":" in key:
             raise _BadHeader(f"the header {key[:40]!r} cannot be a NATS header (a line break or colon)")

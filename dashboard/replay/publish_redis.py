@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -24,7 +25,7 @@ from redis.client import Pipeline
 from redis.retry import Retry
 from redis.typing import EncodableT, FieldT
 
-from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome
+from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import Message
 from dashboard.replay.targets import Resolver, TargetRefused, check_broker_url
 
@@ -117,7 +118,8 @@ class RedisPublisher:
             return self._outcomes(messages, pipeline, started, "")
         except TargetRefused as err:
             self._drop()
-            return [Outcome(PERMANENT, None, 0.0, self._clean(f"URL refused: {err}")) for _ in messages]
+            outcome = refused(err)
+            return [replace(outcome, error=self._clean(outcome.error)) for _ in messages]
         except redis.TimeoutError as err:
             self._drop()
             if pipeline is None or not pipeline.sent_at:  # no answer awaited yet: connecting or writing
@@ -184,7 +186,7 @@ class RedisPublisher:
         target = check_broker_url(self.url, resolver=self.resolver)
         parts = urlsplit(self.url)
         database = parts.path.strip("/") or "0"
-        if not database.isdigit():
+        if not database.isdecimal() or not database.isascii():
             raise TargetRefused(f"the database in the URL must be a number, not {database[:20]!r}")
         # No retries inside the client: a pipeline retried after a broken read would add its entries
         # twice. Retrying is the engine's business, where every attempt is recorded.

@@ -13,7 +13,7 @@ the same idempotency key in one list, so order per key survives a message the br
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from dashboard.replay.outcome import Outcome
@@ -30,13 +30,16 @@ SCHEMES = {"amqp": "amqp", "amqps": "amqp", "nats": "nats", "tls": "nats", "redi
 class Message:
     """One delivery as a broker message. ``headers`` are the HTTP delivery's headers (Content-Type,
     Idempotency-Key, X-Eventscope-Replay, X-Eventscope-Event-Id, X-Eventscope-Signature);
-    ``detail_type`` is the event's, the default AMQP routing key."""
+    ``detail_type`` is the event's, the default AMQP routing key. ``delivery_id`` names this delivery
+    (one event to one consumer in one replay) and nothing else: the same for each of its attempts, so
+    a broker that de-duplicates by message id (JetStream's ``Nats-Msg-Id``) drops a second copy of it
+    and only of it."""
 
     body: bytes
     headers: dict[str, str]
     detail_type: str
     event_id: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    delivery_id: str = ""
 
 
 class Publisher(Protocol):

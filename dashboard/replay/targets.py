@@ -28,7 +28,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from django.conf import settings
 
@@ -64,6 +64,12 @@ class TargetRefused(ValueError):
     """The URL may not be delivered to; the message says why (shown to the user as is)."""
 
 
+class TargetUnresolved(TargetRefused):
+    """The host does not resolve, now. Refused when a URL is saved; at a delivery, retried: a name
+    that does not resolve for a while (a broker or a service being restarted, a resolver that
+    answers "try again") may resolve at the next attempt."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A checked URL: connect to ``address``:``port``, send ``Host: host_header`` (and SNI ``host``
@@ -88,7 +94,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as err:
-        raise TargetRefused(f"the host {host!r} does not resolve ({err})") from None
+        raise TargetUnresolved(f"the host {host!r} does not resolve ({err})") from None
     seen: list[str] = []
     for info in infos:
         address = str(info[4][0]).split("%", 1)[0]
@@ -264,9 +270,18 @@ def check_broker_url(url: str, *, resolver: Resolver | None = None, policy: Poli
     the same host policy; credentials in the URL are allowed (the broker's login). ``path`` is the
     URL's path (an AMQP vhost, a Redis database), the port the scheme's default when none is given."""
     parts = _split_url(url, broker=True)
+    path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+    if parts.scheme in ("amqp", "amqps") and len(path.encode("utf-8", "surrogatepass")) > 255:
+        raise TargetRefused("the vhost (the URL's path) is longer than 255 bytes, more than AMQP can name")
+    if parts.scheme in ("redis", "rediss") and path.strip("/") and not _decimal(path.strip("/")):
+        raise TargetRefused(f"the database (the URL's path) must be a number, not {path[:20]!r}")
     port = parts.port or BROKER_PORTS[parts.scheme]
     host, address = check_host(parts.hostname or "", port, resolver=resolver, policy=policy)
     return Target(url=url, scheme=parts.scheme, host=host, port=port, path=parts.path, address=address)
+
+
+def _decimal(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
 
 
 def check_host(
@@ -288,7 +303,7 @@ def check_host(
             raise TargetRefused(f"{host} is denied by EVENTSCOPE_CONSUMER_DENY")
         answers = (resolver or system_resolver)(host, port)
         if not answers:
-            raise TargetRefused(f"the host {host!r} does not resolve")
+            raise TargetUnresolved(f"the host {host!r} does not resolve")
         addresses = []
         for answer in answers:
             try:

@@ -13,7 +13,8 @@ STORED = "amqp://shop:hunter2@mq.internal:5672/orders"
 def test_a_password_is_shown_masked_and_nothing_else_changes() -> None:
     assert masked(STORED) == "amqp://shop:***@mq.internal:5672/orders"
     assert masked("redis://:p%40ss@cache:6379/0") == "redis://:***@cache:6379/0"
-    assert masked("nats://user@127.0.0.1:4222") == "nats://user@127.0.0.1:4222"  # a user alone is no secret
+    assert masked("nats://s3cretToken@127.0.0.1:4222") == "nats://***@127.0.0.1:4222"  # NATS: a token
+    assert masked("amqp://guest@127.0.0.1/") == "amqp://guest@127.0.0.1/"  # elsewhere a user alone is no secret
     assert masked("http://127.0.0.1:9000/hook") == "http://127.0.0.1:9000/hook"
     assert masked("amqp://u:p@[::1:bad") == "***"  # unreadable: nothing of it shown
 
@@ -48,3 +49,12 @@ def test_the_stored_password_never_goes_to_another_place(url: str) -> None:
 def test_a_mask_with_no_stored_password_is_refused() -> None:
     with pytest.raises(MaskedPasswordError, match="none is stored"):
         unmask("nats://me:***@127.0.0.1:4222", "nats://127.0.0.1:4222")
+
+
+def test_a_nats_token_sent_back_masked_is_kept_only_for_the_same_server() -> None:
+    stored = "nats://s3cretToken@nats.internal:4222"
+    assert unmask(masked(stored), stored) == stored
+    with pytest.raises(MaskedPasswordError):
+        unmask("nats://***@elsewhere:4222", stored)
+    with pytest.raises(MaskedPasswordError):
+        unmask("nats://***@nats.internal:4222", "nats://nats.internal:4222")

@@ -89,7 +89,9 @@ def delivery(number: int, replay: str = "nightly", key: str = "") -> Message:
     }
     if key:
         headers["Idempotency-Key"] = key
-    return Message(body=body, headers=headers, detail_type="OrderCreated", event_id=event_id)
+    return Message(
+        body=body, headers=headers, detail_type="OrderCreated", event_id=event_id, delivery_id=f"d-{replay}-{number}"
+    )
 
 
 def only_local(host: str, port: int) -> list[str]:
@@ -107,7 +109,7 @@ def test_messages_arrive_in_order_with_their_body_and_every_header(publishers: l
     stored = run(nats_stream_messages(NATS_URL, stream))
     assert [body for body, _ in stored] == [message.body for message in sent]
     for (_, headers), message in zip(stored, sent, strict=True):
-        assert headers == {**message.headers, "Nats-Msg-Id": f"nightly:{message.event_id}"}
+        assert headers == {**message.headers, "Nats-Msg-Id": message.delivery_id}
 
 
 def test_delivered_means_the_stream_holds_it_when_publish_returns(publishers: list[NatsPublisher]) -> None:
@@ -133,6 +135,18 @@ def test_a_message_sent_again_is_dropped_by_jetstream_and_still_counts(publisher
     # Another replay of the same events is not a duplicate.
     assert [o.kind for o in publisher.publish([delivery(1, replay="again")])] == [DELIVERED]
     assert run(nats_stream_count(NATS_URL, stream)) == 6
+
+
+def test_one_event_to_two_subjects_of_one_stream_is_stored_twice(publishers: list[NatsPublisher]) -> None:
+    # Two consumers of one replay whose subjects one stream holds: two deliveries, two messages. A
+    # message id built from the replay and the event alone would make the second a "duplicate".
+    billing, audit = unique("test.replay.") + ".billing", unique("test.replay.") + ".audit"
+    stream = run(nats_stream(NATS_URL, [billing, audit]))
+    first = delivery(1)
+    second = Message(first.body, first.headers, first.detail_type, first.event_id, delivery_id="d-other-consumer")
+    assert [o.kind for o in opened(publishers, NATS_URL, billing).publish([first])] == [DELIVERED]
+    assert [o.kind for o in opened(publishers, NATS_URL, audit).publish([second])] == [DELIVERED]
+    assert run(nats_stream_count(NATS_URL, stream)) == 2
 
 
 def test_a_subject_no_stream_holds_is_retried_with_a_clear_error(publishers: list[NatsPublisher]) -> None:
