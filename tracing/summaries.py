@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 import orjson
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from dashboard.core.bulk import insert_rows, run_alone_in_write_transaction
 from tracing.models import CHILD_RANK, ServiceOperation, Span, TraceSummary, TraceSummaryCursor, TraceTerm
@@ -388,3 +389,16 @@ def _write(sums: _Sums) -> None:
     rows = sorted((kind, key, value, ids[trace_id]) for kind, key, value, trace_id in sums.terms)
     # Sorted: concurrent PostgreSQL transactions take the unique index's locks in one order.
     insert_rows(TraceTerm, TERM_FIELDS, rows, ignore_conflicts=True)
+
+
+def forget_traces_without_spans(trace_ids: Sequence[str]) -> None:
+    """Delete the search rows (summary and terms) of the traces of ``trace_ids`` that have no span
+    left: what retention does after deleting spans. Precondition: in a write transaction."""
+    emptied = list(
+        TraceSummary.objects.filter(trace_id__in=trace_ids)
+        .exclude(Exists(Span.objects.filter(trace_id=OuterRef("trace_id"))))
+        .values_list("pk", flat=True)
+    )
+    if emptied:
+        TraceTerm.objects.filter(trace__in=emptied).delete()
+        TraceSummary.objects.filter(pk__in=emptied).delete()
