@@ -39,6 +39,7 @@ def describe(outcome: Outcome, dry_run: bool) -> str:
     if outcome.dropped:
         # PostgreSQL: the whole days among them, which go by dropping their partitions.
         verb = "would drop" if dry_run else "dropped"
-        days = ", ".join(f"{name} ({rows})" for name, rows in outcome.dropped)
-        line += f"\n  {verb} {len(outcome.dropped)} day partition{'s' if len(outcome.dropped) != 1 else ''}: {days}"
+        names = ", ".join(f"{name} ({rows})" for name, rows in outcome.dropped)
+        plural = "s" if len(outcome.dropped) != 1 else ""
+        line += f"\n  {verb} {len(outcome.dropped)} day partition{plural}: {names}"
     return line
