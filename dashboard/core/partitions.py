@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 COLUMN = "received_at"  # the partition key of every partitioned table
@@ -100,9 +101,11 @@ def ensure_days(connection: BaseDatabaseWrapper, table: str, days: list[date]) -
         name = partition_name(table, day)
         start, end = day_start(day), day_start(day + timedelta(days=1))
         with connection.cursor() as cursor:
-            # The DEFAULT partition is locked first: no row of this day can enter it between the
-            # move and the attach, which checks that it holds none.
-            cursor.execute(f'LOCK TABLE "{default}" IN SHARE ROW EXCLUSIVE MODE')
+            # The DEFAULT partition is locked first, exclusively (the attach takes that lock on it
+            # anyway, to check it): no row of this day can enter it between the move and the attach.
+            # Readers and writers of the DEFAULT partition wait until the commit, so the lock is
+            # not waited for long either (``Busy``; the next upkeep tries again).
+            _lock_or_busy(cursor, f'LOCK TABLE "{default}" IN ACCESS EXCLUSIVE MODE', f"{table}: {name} not made")
             cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
             cursor.execute(
                 f'WITH moved AS (DELETE FROM "{default}" WHERE {COLUMN} >= %s AND {COLUMN} < %s RETURNING *) '
@@ -122,13 +125,39 @@ def days_ahead(today: date, ahead: int) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(ahead + 1)]
 
 
+class Busy(Exception):
+    """The table's lock for a detach was not had in time (a long query reads the table)."""
+
+
+# Detaching a day takes an exclusive lock on the table (making one, on its DEFAULT partition), and
+# every insert queues behind a statement that waits for such a lock: one that does not get it this
+# soon gives up, and the next purge (or upkeep) tries again.
+DETACH_LOCK_TIMEOUT_MS = 5000
+
+
 def drop_partition(connection: BaseDatabaseWrapper, table: str, partition: DayPartition) -> None:
-    """Detach ``partition`` from ``table`` and drop it. Precondition: in a transaction; its lock on
-    ``table`` (detaching takes an exclusive one) is held until the commit, so the caller does the
-    rest of its work for that day before this."""
+    """Detach ``partition`` from ``table`` and drop it; ``Busy`` when the table's lock was not had
+    within ``DETACH_LOCK_TIMEOUT_MS`` (the caller's transaction is then to be rolled back).
+    Precondition: in a transaction; the exclusive lock on ``table`` is held until the commit, so the
+    caller does the rest of its work for that day before this."""
     with connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"')
+        detach = f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"'
+        _lock_or_busy(cursor, detach, f"{table}: {partition.name} not detached")
         cursor.execute(f'DROP TABLE "{partition.name}"')
+
+
+def _lock_or_busy(cursor: Any, statement: str, what: str) -> None:
+    """Run ``statement``, which takes a lock, waiting at most ``DETACH_LOCK_TIMEOUT_MS`` for it;
+    ``Busy`` (saying ``what``) when it had to wait longer. Precondition: in a transaction, which is
+    to be rolled back after ``Busy``."""
+    cursor.execute(f"SET LOCAL lock_timeout = {int(DETACH_LOCK_TIMEOUT_MS)}")
+    try:
+        cursor.execute(statement)
+    except OperationalError as err:
+        if getattr(err.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise Busy(f"{what}: the table is busy") from err
+        raise
+    cursor.execute("SET LOCAL lock_timeout = 0")
 
 
 def count_rows(connection: BaseDatabaseWrapper, partition: DayPartition) -> int:

@@ -22,6 +22,7 @@ in the DEFAULT partition) goes by the batched delete (``dashboard.retention.purg
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +39,8 @@ from dashboard.retention.keep import needed_by_active_replays
 from tracing import keys as span_keys
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.summaries import forget_traces_without_spans
+
+logger = logging.getLogger(__name__)
 
 MODELS: dict[str, type[models.Model]] = {"events": Event, "spans": Span, "logs": LogRecord}
 
@@ -56,9 +59,12 @@ def keep_ahead(today: date | None = None, ahead: int = partitions.DAYS_AHEAD) ->
     created = []
     for model in MODELS.values():
         table = model._meta.db_table
-        with transaction.atomic():
-            partitions.ensure_default(connection, table)
-            created += partitions.ensure_days(connection, table, partitions.days_ahead(today, ahead))
+        try:
+            with transaction.atomic():
+                partitions.ensure_default(connection, table)
+                created += partitions.ensure_days(connection, table, partitions.days_ahead(today, ahead))
+        except partitions.Busy as busy:  # the days ahead leave time: the next upkeep makes it
+            logger.warning("partitions: %s", busy)
     return created
 
 

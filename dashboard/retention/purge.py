@@ -39,7 +39,7 @@ from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
 from dashboard.core.bulk import run_alone_in_write_transaction
-from dashboard.core.partitions import DayPartition, count_rows
+from dashboard.core.partitions import Busy, DayPartition, count_rows
 from dashboard.events import keys as event_keys
 from dashboard.events.models import Event
 from dashboard.retention import partitions
@@ -165,7 +165,12 @@ def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[Day
                 continue
             rows: int | None = count_rows(connection, day)
         else:
-            rows = partitions.drop_day(outcome.kind, day)
+            try:
+                rows = partitions.drop_day(outcome.kind, day)
+            except Busy as busy:  # nothing of that day was changed; the next purge tries again
+                logger.warning("retention: %s", busy)
+                outcome.finished = False
+                break
         if rows is not None:
             dropped.append(day)
             outcome.dropped.append((day.name, rows))

@@ -9,6 +9,7 @@ from datetime import timedelta
 from io import StringIO
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -17,6 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from dashboard.core import partitions as core_partitions
+from dashboard.core.ids import new_ids
 from dashboard.events.models import Event, EventKey
 from dashboard.replay.models import Delivery, DeliveryAttempt, Replay
 from dashboard.retention import partitions
@@ -277,3 +279,41 @@ def test_a_dry_run_names_the_partitions_it_would_drop_and_drops_nothing(old_days
     assert day_name("dashboard_event", 41) in {
         d.name for d in core_partitions.day_partitions(connection, "dashboard_event")
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_day_whose_table_another_query_holds_is_left_for_the_next_purge(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Committed (transaction=True): the reader below sees the new partition and waits for nothing.
+    make_days(41)
+    with received(days_ago=41):
+        old = post_events(api, "held", 2)
+    monkeypatch.setattr(core_partitions, "DETACH_LOCK_TIMEOUT_MS", 200)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as reader:
+        reader.execute("SELECT count(*) FROM dashboard_event")  # a long read: its lock lasts until it ends
+        [outcome] = purge(pause_ms=0, kinds=("events",))
+    assert not outcome.finished and outcome.dropped == [] and outcome.deleted == 0
+    assert set(Event.objects.values_list("id", flat=True)) == set(old)
+    assert EventKey.objects.count() == 2  # nothing of that day was changed
+    [outcome] = purge(pause_ms=0, kinds=("events",))  # the reader is gone
+    assert outcome.finished and outcome.dropped == [(day_name("dashboard_event", 41), 2)]
+
+
+# --- lookups by stored id ----------------------------------------------------------------------------
+
+
+def test_an_event_is_found_by_its_id_near_the_time_the_id_carries_or_anywhere(api: Client) -> None:
+    make_days(20)
+    with received(days_ago=20):
+        [stored] = post_events(api, "found", 1)
+    assert api.get(f"/api/events/{stored}").json()["id"] == stored
+    # An id whose time is far from its received time (a clock far off) is found all the same.
+    Event.objects.create(
+        id=new_ids(1)[0][:10] + "0" * 16, event_id="odd", source="s", detail_type="T", time=at(300),
+        raw="{}", received_at=at(300), format="native",
+    )  # fmt: skip
+    odd = Event.objects.get(event_id="odd").pk
+    assert api.get(f"/api/events/{odd}").json()["id"] == odd
+    assert api.get("/api/events/not-an-id").status_code == 404
