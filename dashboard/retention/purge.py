@@ -11,6 +11,9 @@ behind the whole purge, and the purge holds the lock for a bounded share of the 
 default). Walking by key needs no
 index on ``received_at`` (ingest would pay for it on every row).
 
+On PostgreSQL, where the tables are partitioned by day, whole days older than the cut-off are
+dropped first (``dashboard.retention.partitions``), and the batched walk takes what is left.
+
 What points at a purged row:
 
 - events: replay deliveries (and their attempts) of finished replays are deleted with the event, as
@@ -56,7 +59,8 @@ logger = logging.getLogger(__name__)
 class Outcome:
     """One kind's purge: ``deleted`` rows (would be, in a dry run) received before ``cutoff``
     (None: the kind is kept forever), ``kept`` old rows a replay still needs, and whether the walk
-    reached its end (False: the time budget ran out; the next purge goes on from the oldest row)."""
+    reached its end (False: the time budget ran out, or a day's partition could not be detached for
+    a busy table; the next purge goes on from the oldest row)."""
 
     kind: str
     cutoff: datetime | None
@@ -110,8 +114,9 @@ def purge(
         outcomes.append(outcome)
         if not dry_run:
             logger.info(
-                "retention: %s: %d deleted, %d kept for replays (received before %s)%s",
-                kind, outcome.deleted, outcome.kept, outcome.cutoff, "" if outcome.finished else "; time is up",
+                "retention: %s: %d deleted (%d day partitions dropped), %d kept for replays (received before %s)%s",
+                kind, outcome.deleted, len(outcome.dropped), outcome.kept, outcome.cutoff,
+                "" if outcome.finished else "; not finished, the next purge goes on",
             )  # fmt: skip
     return outcomes
 
