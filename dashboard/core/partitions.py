@@ -4,7 +4,7 @@ The event, span and log tables grow by the day and are purged by the day, so on 
 ``PARTITION BY RANGE (received_at)`` with one partition a UTC day, named ``<table>_pYYYYMMDD``, and a
 DEFAULT partition, ``<table>_pdefault``, for rows no day partition takes (a clock far off, or upkeep
 that has not run): an insert never fails for want of a partition. Retention then drops whole days
-(``drop_partition``) instead of deleting their rows one by one.
+(``detach_partition``, ``drop_detached``) instead of deleting their rows one by one.
 
 This module knows tables and columns only; which tables are partitioned, and what goes with a
 dropped day, is said by the apps that own them (``dashboard.retention.partitions``). SQLite keeps
@@ -135,15 +135,32 @@ class Busy(Exception):
 DETACH_LOCK_TIMEOUT_MS = 5000
 
 
-def drop_partition(connection: BaseDatabaseWrapper, table: str, partition: DayPartition) -> None:
-    """Detach ``partition`` from ``table`` and drop it; ``Busy`` when the table's lock was not had
-    within ``DETACH_LOCK_TIMEOUT_MS`` (the caller's transaction is then to be rolled back).
-    Precondition: in a transaction; the exclusive lock on ``table`` is held until the commit, so the
-    caller does the rest of its work for that day before this."""
+def detach_partition(connection: BaseDatabaseWrapper, table: str, partition: DayPartition) -> None:
+    """Detach ``partition`` from ``table`` (then drop it, in a transaction of its own, with
+    ``drop_detached``); ``Busy`` when the table's lock was not had within
+    ``DETACH_LOCK_TIMEOUT_MS`` (the caller's transaction is then to be rolled back). Precondition: in
+    a transaction; the exclusive lock on ``table`` is held until it commits, so the caller commits
+    right after."""
     with connection.cursor() as cursor:
         detach = f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"'
         _lock_or_busy(cursor, detach, f"{table}: {partition.name} not detached")
-        cursor.execute(f'DROP TABLE "{partition.name}"')
+
+
+def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
+    """Drop the day tables of ``table`` that are detached (by ``detach_partition``; one may be left
+    by a process stopped between the detach and the drop); their names. Dropping a large table
+    takes a while (its files are removed), and a detached one locks nothing that ingest needs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition "
+            "AND relnamespace = current_schema()::regnamespace AND relname LIKE %s",
+            [f"{table}\\_p%"],
+        )
+        day_table = re.compile(rf"^{re.escape(table)}_p\d{{8}}$")
+        names = [name for (name,) in cursor.fetchall() if day_table.match(name)]
+        for name in names:
+            cursor.execute(f'DROP TABLE "{name}"')
+    return names
 
 
 def _lock_or_busy(cursor: Any, statement: str, what: str) -> None:

@@ -73,6 +73,11 @@ def old_days(kind: str, cutoff: datetime) -> list[DayPartition]:
     return [day for day in partitions.day_partitions(connection, MODELS[kind]._meta.db_table) if day.end <= cutoff]
 
 
+def drop_detached(kind: str) -> list[str]:
+    """Drop the day tables of ``kind`` left detached (see ``drop_day``); their names."""
+    return partitions.drop_detached(connection, MODELS[kind]._meta.db_table)
+
+
 def needed_by_replays(day: DayPartition) -> bool:
     """Whether the day holds an event a pending or running replay still needs."""
     needed = needed_by_active_replays()
@@ -81,14 +86,19 @@ def needed_by_replays(day: DayPartition) -> bool:
 
 def drop_day(kind: str, day: DayPartition) -> int | None:
     """Drop ``day``'s partition of ``kind`` with what goes with its rows (see the module); the rows
-    it held, or None when it was kept (events a replay needs). Runs in its own transaction (two for
-    spans: the trace-search rows are cleaned after the drop's commit)."""
+    it held, or None when it was kept (events a replay needs).
+
+    Three transactions: the first deletes what goes with the rows (many rows, and as much to write to
+    the log), the second detaches the partition, the third drops it, so the lock on the whole table
+    that the detach takes is held only for the detach and a commit with nothing to flush (a table
+    left detached by a process stopped before the drop is dropped by the next purge). Spans' trace
+    search rows are cleaned after that. A replay that starts between the two keeps the day (its
+    events lose their dedupe keys early: a producer's retry of one would be stored again)."""
     table = MODELS[kind]._meta.db_table
     traces: list[str] = []
     with transaction.atomic():
         if kind == "events" and needed_by_replays(day):
             return None
-        rows = partitions.count_rows(connection, day)
         if kind == "events":
             _delete_related(_events_of(day))
             event_keys.forget_events_of(day.name)
@@ -101,8 +111,13 @@ def drop_day(kind: str, day: DayPartition) -> int | None:
                 )
                 cursor.execute(f'SELECT DISTINCT trace_id FROM "{day.name}"')
                 traces = [row[0] for row in cursor.fetchall()]
-        # Last: detaching locks the whole table until the commit, which comes right after.
-        partitions.drop_partition(connection, table, day)
+    with transaction.atomic():
+        if kind == "events" and needed_by_replays(day):
+            return None
+        rows = partitions.count_rows(connection, day)
+        partitions.detach_partition(connection, table, day)
+    with transaction.atomic():
+        partitions.drop_detached(connection, table)
     for start in range(0, len(traces), 1000):
         with transaction.atomic():
             forget_traces_without_spans(traces[start : start + 1000])

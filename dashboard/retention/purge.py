@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -160,6 +160,9 @@ def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[Day
     """PostgreSQL: drop (or, in a dry run, list) the day partitions wholly older than the cut-off,
     one transaction a day, except a day of events that a replay still needs; the days dropped."""
     assert outcome.cutoff is not None
+    if not dry_run:  # a day detached by a purge that stopped before dropping it
+        with transaction.atomic():
+            partitions.drop_detached(outcome.kind)
     dropped = []
     for day in partitions.old_days(outcome.kind, outcome.cutoff):
         if pacing.out_of_time():
