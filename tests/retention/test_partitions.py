@@ -5,6 +5,8 @@ Rows arrive through the ingest endpoints at chosen moments (time-machine)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -12,14 +14,16 @@ from typing import Any
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
 
 from dashboard.core import partitions as core_partitions
 from dashboard.core.ids import new_ids
+from dashboard.events.envelope import NormalizedEvent
 from dashboard.events.models import Event, EventKey
+from dashboard.ingest.store import store_events
 from dashboard.replay.models import Delivery, DeliveryAttempt, Replay
 from dashboard.retention import partitions
 from dashboard.retention.purge import purge
@@ -330,3 +334,55 @@ def test_a_day_left_detached_by_a_stopped_purge_is_dropped_by_the_next(api: Clie
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [name])
         assert cursor.fetchone()[0] is None
+
+
+# --- dedupe under concurrent requests ----------------------------------------------------------------
+
+
+def _at_once(work: Callable[[int], Any], threads: int = 2) -> list[Any]:
+    """``work(n)`` in ``threads`` threads started together, each on its own database connection."""
+    barrier = threading.Barrier(threads)
+    results: list[Any] = [None] * threads
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            results[n] = work(n)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_events_sent_by_two_requests_at_once_are_stored_once() -> None:
+    for round_ in range(5):
+        batch = [
+            NormalizedEvent(
+                event_id=f"r{round_}-{i}", source="shop", detail_type="OrderCreated", time=timezone.now(),
+                detail={"i": i}, format="native", raw="{}",
+            )
+            for i in range(50)
+        ]  # fmt: skip
+        answers = _at_once(lambda n, batch=batch: store_events(list(batch), timezone.now()))
+        for first, second in zip(*answers, strict=True):
+            assert {first.status, second.status} == {"accepted", "duplicate"}
+            assert first.id == second.id
+        assert Event.objects.filter(event_id__startswith=f"r{round_}-").count() == 50
+    assert EventKey.objects.count() == 250
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_spans_exported_by_two_requests_at_once_are_stored_and_counted_once(api: Client) -> None:
+    for round_ in range(5):
+        trace = trace_id(100 + round_)
+        _at_once(
+            lambda n, trace=trace: post_spans(Client(HTTP_AUTHORIZATION=api.defaults["HTTP_AUTHORIZATION"]), trace, 20)
+        )
+        assert Span.objects.filter(trace_id=trace).count() == 20
+        assert TraceSummary.objects.get(trace_id=trace).span_count == 20
