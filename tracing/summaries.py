@@ -19,8 +19,11 @@ Where summarising happens depends on the database:
   is summarised. A new span row is a new span by construction (a retried export's insert inserts
   nothing), so this path looks nothing up.
 - PostgreSQL: transactions commit concurrently and sequence ids may commit out of order, so no
-  position can be trusted; ``summarise`` runs in the transaction that inserts the spans, before the
-  insert, and tells the spans already stored apart.
+  position can be trusted; the spans are summarised in the transaction that inserts them, before
+  the insert: ``tracing.store`` claims their dedupe keys (``tracing.keys``) and hands
+  ``add_new_spans`` the spans whose key was there already, which it leaves out. (``summarise``,
+  which tells them apart by reading the span table, serves a span table that keeps its unique
+  constraint.)
 """
 
 # Every statement here is put together from table and column names; values go as parameters.
