@@ -17,12 +17,31 @@ from typing import Any
 
 from django.db import connection
 
+from dashboard.core.partitions import MOVING_ROWS
+
 TABLE = "tracing_span_key"
 
 CREATE_SQL = (
     f'CREATE TABLE "{TABLE}" (trace_id varchar(32) NOT NULL, span_id varchar(16) NOT NULL, '
     "PRIMARY KEY (trace_id, span_id))"
 )
+
+# A key goes with its span however the span is deleted; see dashboard.events.keys.
+TRIGGER_SQL = [
+    f"""CREATE FUNCTION tracing_span_forget_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('{MOVING_ROWS}', true), '') <> 'on' THEN
+        DELETE FROM "{TABLE}" WHERE trace_id = OLD.trace_id AND span_id = OLD.span_id;
+    END IF;
+    RETURN NULL;
+END $$""",
+    "CREATE TRIGGER tracing_span_forget_key AFTER DELETE ON tracing_span "
+    "FOR EACH ROW EXECUTE FUNCTION tracing_span_forget_key()",
+]
+DROP_TRIGGER_SQL = [
+    "DROP TRIGGER IF EXISTS tracing_span_forget_key ON tracing_span",
+    "DROP FUNCTION IF EXISTS tracing_span_forget_key()",
+]
 
 _ROWS_A_STATEMENT = 1000
 

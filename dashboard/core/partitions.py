@@ -25,6 +25,9 @@ from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 COLUMN = "received_at"  # the partition key of every partitioned table
+# Set (to "on", for the transaction) while rows move from the DEFAULT partition into a new day's
+# partition: a trigger that acts on deleted rows (dashboard.events.keys) leaves moving rows alone.
+MOVING_ROWS = "eventscope.moving_rows"
 DEFAULT_SUFFIX = "_pdefault"
 _DAY_NAME = re.compile(r"_p(\d{8})$")
 
@@ -107,11 +110,13 @@ def ensure_days(connection: BaseDatabaseWrapper, table: str, days: list[date]) -
             # not waited for long either (``Busy``; the next upkeep tries again).
             _lock_or_busy(cursor, f'LOCK TABLE "{default}" IN ACCESS EXCLUSIVE MODE', f"{table}: {name} not made")
             cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
+            cursor.execute("SELECT set_config(%s, 'on', true)", [MOVING_ROWS])
             cursor.execute(
                 f'WITH moved AS (DELETE FROM "{default}" WHERE {COLUMN} >= %s AND {COLUMN} < %s RETURNING *) '
                 f'INSERT INTO "{name}" SELECT * FROM moved',
                 [start, end],
             )
+            cursor.execute("SELECT set_config(%s, '', true)", [MOVING_ROWS])
             # Attaching builds the partition's copies of the table's indexes and primary key.
             cursor.execute(
                 f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', [start, end]

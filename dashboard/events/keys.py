@@ -19,6 +19,8 @@ from typing import Any
 
 from django.db import connection
 
+from dashboard.core.partitions import MOVING_ROWS
+
 TABLE = "dashboard_event_key"
 
 CREATE_SQL = (
@@ -26,6 +28,25 @@ CREATE_SQL = (
     # event_id first: the duplicate check after an insert looks keys up by event_id alone.
     "stored_id varchar(26) NOT NULL, PRIMARY KEY (event_id, source))"
 )
+
+# A key goes with its event however the event is deleted (the batched purge, Django's collector, SQL):
+# a trigger on the event table deletes it. Dropping a partition fires no trigger: retention deletes
+# the day's keys itself. Moving rows between partitions (dashboard.core.partitions) keeps the keys.
+TRIGGER_SQL = [
+    f"""CREATE FUNCTION dashboard_event_forget_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('{MOVING_ROWS}', true), '') <> 'on' THEN
+        DELETE FROM "{TABLE}" WHERE event_id = OLD.event_id AND source = OLD.source AND stored_id = OLD.id;
+    END IF;
+    RETURN NULL;
+END $$""",
+    "CREATE TRIGGER dashboard_event_forget_key AFTER DELETE ON dashboard_event "
+    "FOR EACH ROW EXECUTE FUNCTION dashboard_event_forget_key()",
+]
+DROP_TRIGGER_SQL = [
+    "DROP TRIGGER IF EXISTS dashboard_event_forget_key ON dashboard_event",
+    "DROP FUNCTION IF EXISTS dashboard_event_forget_key()",
+]
 
 _ROWS_A_STATEMENT = 1000  # 3,000 parameters
 

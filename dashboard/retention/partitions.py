@@ -2,7 +2,7 @@
 
 The event, span and log tables are partitioned by day of ``received_at`` there (``events.0003``,
 ``tracing.0004``; ``dashboard.core.partitions``). A day whose every row is older than its kind's
-retention is detached and dropped in one short transaction, with what goes with its rows:
+retention is detached and dropped (see ``drop_day``), with what goes with its rows:
 
 - events: the dedupe keys of its events (``dashboard.events.keys``), and the rows that point at its
   events the way their relations declare (finished replays' deliveries and their attempts, by

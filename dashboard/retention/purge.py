@@ -43,12 +43,10 @@ from django.utils import timezone
 
 from dashboard.core.bulk import run_alone_in_write_transaction
 from dashboard.core.partitions import Busy, DayPartition, count_rows
-from dashboard.events import keys as event_keys
 from dashboard.events.models import Event
 from dashboard.retention import partitions
 from dashboard.retention.keep import needed_by_active_replays
 from dashboard.retention.policy import KINDS, cutoff
-from tracing import keys as span_keys
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.summaries import forget_traces_without_spans
 
@@ -235,13 +233,7 @@ def _old_pages(model: type[Model], before: datetime, size: int, partitioned: boo
 
 
 def _delete_events(page: QuerySet[Event]) -> int:
-    if event_keys.in_use():
-        # PostgreSQL: the events' dedupe keys go with them (dashboard.events.keys).
-        ids = list(page.values_list("pk", flat=True))
-        if not ids:
-            return 0
-        event_keys.forget_events_of(Event._meta.db_table, "e.id = ANY(%s)", [ids])
-        page = Event.objects.filter(pk__in=ids)
+    # On PostgreSQL the events' dedupe keys go with them (a trigger: dashboard.events.keys).
     # The collector deletes what cascades (finished replays' deliveries and their attempts) first.
     _, per_model = page.only("pk").delete()
     return per_model.get(Event._meta.label, 0)
@@ -251,10 +243,8 @@ def _delete_spans(page: QuerySet[Span]) -> int:
     rows = list(page.values_list("pk", "trace_id"))
     if not rows:
         return 0
-    ids = [pk for pk, _ in rows]
-    if span_keys.in_use():  # PostgreSQL: the spans' dedupe keys go with them (tracing.keys)
-        span_keys.forget_spans_of(Span._meta.db_table, "s.id = ANY(%s)", [ids])
-    Span.objects.filter(pk__in=ids).delete()
+    # On PostgreSQL the spans' dedupe keys go with them (a trigger: tracing.keys).
+    Span.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
     traces = sorted({trace_id for _, trace_id in rows})
     SpanLink.objects.filter(trace_id__in=traces).exclude(
         Exists(Span.objects.filter(trace_id=OuterRef("trace_id"), span_id=OuterRef("span_id")))

@@ -175,6 +175,20 @@ def test_rows_received_on_a_day_without_a_partition_land_in_the_default_one_and_
     assert partition_of("tracing_span", "trace_id = %s", [trace_id(1)]) == {day_name("tracing_span", far)}
     assert partition_of("tracing_span", "trace_id = %s", [trace_id(2)]) == {"tracing_span_pdefault"}
     assert Event.objects.count() == 2 and Span.objects.count() == 2 and LogRecord.objects.count() == 2
+    assert EventKey.objects.count() == 2 and SpanKey.objects.count() == 2  # moved rows keep their keys
+
+
+def test_an_event_or_span_deleted_any_way_takes_its_key_along(api: Client) -> None:
+    [stored] = post_events(api, "gone", 1)
+    post_spans(api, trace_id(3), 2)
+    Event.objects.filter(pk=stored).delete()  # not the purge: the collector, as any code may
+    Span.objects.filter(span_id=f"{1:016x}").delete()
+    assert not EventKey.objects.exists() and SpanKey.objects.count() == 1
+    # Sent again, they are new: stored again, under a new id.
+    [again] = post_events(api, "gone", 1)
+    post_spans(api, trace_id(3), 2)
+    assert again != stored and Event.objects.get().pk == again
+    assert Span.objects.filter(trace_id=trace_id(3)).count() == 2
 
 
 def test_upkeep_makes_today_and_the_next_days_once() -> None:

@@ -26,6 +26,9 @@ def forwards(apps, schema_editor):
             cursor.execute(keys.CREATE_SQL)
             cursor.execute(f'INSERT INTO "{keys.TABLE}" (trace_id, span_id) SELECT trace_id, span_id FROM "{SPANS}"')
         partitions.partition_table(connection, SPANS, today=today, ahead=partitions.DAYS_AHEAD)
+        with connection.cursor() as cursor:
+            for statement in keys.TRIGGER_SQL:
+                cursor.execute(statement)
     if not partitions.is_partitioned(connection, LOGS):
         partitions.partition_table(connection, LOGS, today=today, ahead=partitions.DAYS_AHEAD)
 
@@ -37,6 +40,9 @@ def backwards(apps, schema_editor):
     if partitions.is_partitioned(connection, LOGS):
         partitions.unpartition_table(connection, schema_editor, apps.get_model("tracing", "LogRecord"))
     if partitions.is_partitioned(connection, SPANS):
+        with connection.cursor() as cursor:
+            for statement in keys.DROP_TRIGGER_SQL:
+                cursor.execute(statement)
         partitions.unpartition_table(connection, schema_editor, apps.get_model("tracing", "Span"))
         with connection.cursor() as cursor:
             cursor.execute(f'DROP TABLE "{keys.TABLE}"')

@@ -27,12 +27,18 @@ def forwards(apps, schema_editor):
             f'INSERT INTO "{keys.TABLE}" (event_id, source, stored_id) SELECT event_id, source, id FROM "{TABLE}"'
         )
     partitions.partition_table(connection, TABLE, today=timezone.now().date(), ahead=partitions.DAYS_AHEAD)
+    with connection.cursor() as cursor:
+        for statement in keys.TRIGGER_SQL:
+            cursor.execute(statement)
 
 
 def backwards(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "postgresql" or not partitions.is_partitioned(connection, TABLE):
         return
+    with connection.cursor() as cursor:
+        for statement in keys.DROP_TRIGGER_SQL:
+            cursor.execute(statement)
     event = apps.get_model("events", "Event")
     partitions.unpartition_table(connection, schema_editor, event)
     partitions.restore_foreign_keys(schema_editor, apps, event)
