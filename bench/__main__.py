@@ -20,6 +20,7 @@ MODULES = [
     "bench.bench_servicemap",
     "bench.bench_metrics",
     "bench.bench_retention",
+    "bench.bench_partition_drop",
     "bench.bench_taps",
     "bench.bench_publish_redis",
     "bench.bench_publish_amqp",

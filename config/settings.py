@@ -188,6 +188,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.retention.purge_expired",
         "schedule": env_int("EVENTSCOPE_RETENTION_PURGE_SECONDS", 3600),
     },
+    # PostgreSQL: make the next days' partitions of the event, span and log tables (docs/retention.md).
+    "keep-partitions-ahead": {
+        "task": "tasks.retention.keep_partitions_ahead",
+        "schedule": 3600,
+    },
 }
 # Autodiscovery imports the `tasks` package only; its task modules are named here.
 CELERY_IMPORTS = ["tasks.replay", "tasks.retention", "tasks.taps", "tasks.transactions"]

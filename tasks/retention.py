@@ -1,10 +1,11 @@
-"""The periodic purge (Celery beat; see ``CELERY_BEAT_SCHEDULE``)."""
+"""The periodic purge and partition upkeep (Celery beat; see ``CELERY_BEAT_SCHEDULE``)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
 
+from dashboard.retention import partitions
 from dashboard.retention.purge import purge
 
 
@@ -14,3 +15,10 @@ def purge_expired() -> dict[str, int]:
     up: a purge cut short is continued by the next); rows deleted per kind."""
     outcomes = purge(budget_seconds=settings.EVENTSCOPE_RETENTION_PURGE_SECONDS)
     return {outcome.kind: outcome.deleted for outcome in outcomes}
+
+
+@shared_task(name="tasks.retention.keep_partitions_ahead", ignore_result=True)
+def keep_partitions_ahead() -> list[str]:
+    """PostgreSQL: make the day partitions of today and the next days that are missing (nothing on
+    SQLite); the partitions made. Rows of a day with no partition land in the DEFAULT partition."""
+    return partitions.keep_ahead()

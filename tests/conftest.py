@@ -31,6 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+    # A test of what only PostgreSQL has (partitioned tables) is for the PostgreSQL run alone.
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        postgres_only = [item for item in items if item.get_closest_marker("postgres")]
+        if postgres_only:
+            items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+            config.hook.pytest_deselected(items=postgres_only)
     # The PostgreSQL run repeats only the tests that touch the database; the rest ran on SQLite.
     if os.environ.get("EVENTSCOPE_TEST_DB_ONLY") != "1":
         return

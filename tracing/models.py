@@ -51,6 +51,24 @@ class Span(models.Model):
         return f"{self.service}: {self.name} ({self.trace_id}/{self.span_id})"
 
 
+class SpanKey(models.Model):
+    """PostgreSQL only: the dedupe key ``(trace_id, span_id)`` of a stored span.
+
+    The span table there is partitioned by day (``tracing.0004``), so its unique keys can only be
+    unique within a day; this table, not partitioned, keeps a span stored once across days
+    (``tracing.keys``). SQLite has no such table: its span table keeps the constraint."""
+
+    pk = models.CompositePrimaryKey("trace_id", "span_id")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+
+    class Meta:
+        db_table = "tracing_span_key"
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}/{self.span_id}"
+
+
 class SpanLink(models.Model):
     """A span link, stored once and read from either end."""
 

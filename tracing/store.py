@@ -18,9 +18,10 @@ from dashboard.core.bulk import db_datetime, db_json, holds_nul, insert_rows, ru
 from dashboard.events.envelope import EntryError, NormalizedEvent, from_log_record
 from dashboard.ingest.observers import BatchHooks, BatchKind, run_after_commit, run_in_transaction
 from dashboard.ingest.store import EntryResult, store_events
+from tracing import keys
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.otlp import LogRecordData, SpanRecord
-from tracing.summaries import deferred, summarise
+from tracing.summaries import add_new_spans, deferred, summarise
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +88,25 @@ def store_spans(spans: list[SpanRecord], received_at: datetime) -> None:
         links = [without_nul(link) if holds_nul(link) else link for link in links]
 
     summarise_now = not deferred()  # SQLite: summarised after the commit (tracing.summaries)
+    keyed = keys.in_use()
 
     def write() -> None:
-        if summarise_now:
-            summarise(spans)  # trace search's tables; before the insert, which it tells new spans by
-        insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
+        if keyed:
+            # PostgreSQL: the keys table dedupes (the span table is partitioned by day, see
+            # tracing.keys); a span is stored and summarised once, the first time its key is new.
+            new = keys.claim((span.trace_id, span.span_id) for span in spans)
+            if summarise_now:
+                add_new_spans(spans, {(span.trace_id, span.span_id) for span in spans} - new)
+            fresh = []
+            for span, row in zip(spans, rows, strict=True):
+                if (span.trace_id, span.span_id) in new:
+                    new.discard((span.trace_id, span.span_id))  # twice in one batch: the first
+                    fresh.append(row)
+            insert_rows(Span, SPAN_FIELDS, fresh)
+        else:
+            if summarise_now:
+                summarise(spans)  # trace search's tables; before the insert, which it tells new spans by
+            insert_rows(Span, SPAN_FIELDS, rows, ignore_conflicts=True)
         if links:
             insert_rows(SpanLink, LINK_FIELDS, links, ignore_conflicts=True)
         if batch is not None:

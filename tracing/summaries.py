@@ -19,8 +19,11 @@ Where summarising happens depends on the database:
   is summarised. A new span row is a new span by construction (a retried export's insert inserts
   nothing), so this path looks nothing up.
 - PostgreSQL: transactions commit concurrently and sequence ids may commit out of order, so no
-  position can be trusted; ``summarise`` runs in the transaction that inserts the spans, before the
-  insert, and tells the spans already stored apart.
+  position can be trusted; the spans are summarised in the transaction that inserts them, before
+  the insert: ``tracing.store`` claims their dedupe keys (``tracing.keys``) and hands
+  ``add_new_spans`` the spans whose key was there already, which it leaves out. (``summarise``,
+  which tells them apart by reading the span table, serves a span table that keeps its unique
+  constraint.)
 """
 
 # Every statement here is put together from table and column names; values go as parameters.
@@ -37,6 +40,7 @@ from typing import Any, Protocol
 
 import orjson
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from dashboard.core.bulk import insert_rows, run_alone_in_write_transaction
 from tracing.models import CHILD_RANK, ServiceOperation, Span, TraceSummary, TraceSummaryCursor, TraceTerm
@@ -388,3 +392,16 @@ def _write(sums: _Sums) -> None:
     rows = sorted((kind, key, value, ids[trace_id]) for kind, key, value, trace_id in sums.terms)
     # Sorted: concurrent PostgreSQL transactions take the unique index's locks in one order.
     insert_rows(TraceTerm, TERM_FIELDS, rows, ignore_conflicts=True)
+
+
+def forget_traces_without_spans(trace_ids: Sequence[str]) -> None:
+    """Delete the search rows (summary and terms) of the traces of ``trace_ids`` that have no span
+    left: what retention does after deleting spans. Precondition: in a write transaction."""
+    emptied = list(
+        TraceSummary.objects.filter(trace_id__in=trace_ids)
+        .exclude(Exists(Span.objects.filter(trace_id=OuterRef("trace_id"))))
+        .values_list("pk", flat=True)
+    )
+    if emptied:
+        TraceTerm.objects.filter(trace__in=emptied).delete()
+        TraceSummary.objects.filter(pk__in=emptied).delete()

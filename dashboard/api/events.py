@@ -7,8 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.core.endpoints import ingest_endpoint
 from dashboard.core.http import ApiError, api_view, json_response
-from dashboard.events.models import Event
-from dashboard.events.queries import search_events
+from dashboard.events.queries import search_events, stored_event
 from dashboard.events.shapes import event_detail_json, event_json
 
 
@@ -20,7 +19,7 @@ def list_events(request: HttpRequest) -> HttpResponse:
 
 @api_view("read")
 def get_event(request: HttpRequest, event_id: str) -> HttpResponse:
-    event = Event.objects.filter(id=event_id).first()
+    event = stored_event(event_id)
     if event is None:
         raise ApiError(404, "not_found", f"No event with id {event_id!r}.")
     return json_response(event_detail_json(event))

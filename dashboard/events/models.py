@@ -61,3 +61,23 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.detail_type} from {self.source} ({self.id})"
+
+
+class EventKey(models.Model):
+    """PostgreSQL only: the dedupe key ``(event_id, source)`` of a stored event, and its stored id.
+
+    The event table there is partitioned by day (``events.0003``), so its unique keys can only be
+    unique within a day; this table, not partitioned, keeps ``(source, event_id)`` unique across
+    days (``dashboard.events.keys``). SQLite has no such table: its event table keeps the constraint.
+    """
+
+    pk = models.CompositePrimaryKey("event_id", "source")
+    event_id = models.CharField(max_length=256)
+    source = models.CharField(max_length=256)
+    stored_id = models.CharField(max_length=26)
+
+    class Meta:
+        db_table = "dashboard_event_key"
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.event_id} -> {self.stored_id}"

@@ -10,6 +10,7 @@ import orjson
 from dashboard.core import metrics
 from dashboard.core.bulk import db_datetime, db_datetimes, db_json, holds_nul, insert_rows, run_in_write_transaction
 from dashboard.core.ids import new_ids
+from dashboard.events import keys
 from dashboard.events.envelope import TOO_DEEP, EntryError, NormalizedEvent
 from dashboard.events.models import Event
 from dashboard.ingest.observers import (
@@ -112,19 +113,37 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
     producer_ids = [event_id for _, event_id in fresh if event_id not in assigned]
     in_transaction = wants_transaction(observers)
 
+    keyed = keys.in_use()
+
     def write() -> tuple[dict[tuple[str, str], str], StoredEvents | None]:
-        insert_rows(Event, fields, rows, ignore_conflicts=True)
+        if keyed:
+            # PostgreSQL: the keys table dedupes (the event table is partitioned by day, see
+            # dashboard.events.keys); only the rows whose key is theirs are stored.
+            keys.claim([(stored_id, entry.source, entry.event_id) for stored_id, entry in written])
+        else:
+            insert_rows(Event, fields, rows, ignore_conflicts=True)
         found: dict[tuple[str, str], str] = {}
         if producer_ids:
             # Which rows are ours? Ask the database, inside the same transaction: a row that was
             # already there (or that a concurrent request committed first) carries another id.
+            known = (
+                keys.stored_ids(producer_ids)
+                if keyed
+                else Event.objects.filter(event_id__in=producer_ids).values_list("id", "source", "event_id")
+            )
             found = {
-                (source, event_id): stored_id
-                for stored_id, source, event_id in Event.objects.filter(event_id__in=producer_ids).values_list(
-                    "id", "source", "event_id"
-                )
-                if (source, event_id) in fresh
+                (source, event_id): stored_id for stored_id, source, event_id in known if (source, event_id) in fresh
             }
+        if keyed:
+            insert_rows(
+                Event,
+                fields,
+                [
+                    row
+                    for row, (stored_id, entry) in zip(rows, written, strict=True)
+                    if entry.event_id in assigned or found[(entry.source, entry.event_id)] == stored_id
+                ],
+            )
         told = None
         if in_transaction:
             told = StoredEvents(received_at, _stored_now(written, found, assigned))

@@ -13,7 +13,7 @@ from django.shortcuts import render
 
 from dashboard.core.errors import Problem
 from dashboard.events.models import Event
-from dashboard.events.queries import key_ledger, search_events
+from dashboard.events.queries import key_ledger, search_events, stored_event
 from dashboard.events.shapes import envelope_of, original_body
 from dashboard.lifecycles.lookup import transactions_of_event
 from dashboard.pages.site import not_found_page
@@ -76,7 +76,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
-    event = Event.objects.filter(id=event_id).first()
+    event = stored_event(event_id)
     if event is None:
         return not_found_page(
             request,

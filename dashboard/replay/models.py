@@ -112,7 +112,10 @@ class Delivery(models.Model):
     PENDING, SENDING, RETRY, DELIVERED, DEAD = "pending", "sending", "retry", "delivered", "dead"
 
     replay = models.ForeignKey(Replay, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    # No constraint in the database: on PostgreSQL the event table is partitioned by day, and a
+    # foreign key would have to name its whole primary key (id, received_at). Django follows the
+    # relation all the same; retention deletes deliveries with their events (dashboard.retention).
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     consumer = models.ForeignKey(Consumer, on_delete=models.CASCADE, related_name="deliveries")
     seq = models.PositiveIntegerField()
     idempotency_key = models.CharField(max_length=256, blank=True, default="")

@@ -11,6 +11,9 @@ behind the whole purge, and the purge holds the lock for a bounded share of the 
 default). Walking by key needs no
 index on ``received_at`` (ingest would pay for it on every row).
 
+On PostgreSQL, where the tables are partitioned by day, whole days older than the cut-off are
+dropped first (``dashboard.retention.partitions``), and the batched walk takes what is left.
+
 What points at a purged row:
 
 - events: replay deliveries (and their attempts) of finished replays are deleted with the event, as
@@ -29,20 +32,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
 from dashboard.core.bulk import run_alone_in_write_transaction
+from dashboard.core.partitions import Busy, DayPartition, count_rows
 from dashboard.events.models import Event
+from dashboard.retention import partitions
 from dashboard.retention.keep import needed_by_active_replays
 from dashboard.retention.policy import KINDS, cutoff
-from tracing.models import LogRecord, Span, SpanLink, TraceSummary, TraceTerm
+from tracing.models import LogRecord, Span, SpanLink
+from tracing.summaries import forget_traces_without_spans
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +57,17 @@ logger = logging.getLogger(__name__)
 class Outcome:
     """One kind's purge: ``deleted`` rows (would be, in a dry run) received before ``cutoff``
     (None: the kind is kept forever), ``kept`` old rows a replay still needs, and whether the walk
-    reached its end (False: the time budget ran out; the next purge goes on from the oldest row)."""
+    reached its end (False: the time budget ran out, or a day's partition could not be detached for
+    a busy table; the next purge goes on from the oldest row)."""
 
     kind: str
     cutoff: datetime | None
     deleted: int = 0
     kept: int = 0
     finished: bool = True
+    # PostgreSQL: the day partitions dropped whole (would be, in a dry run), and their rows (in
+    # ``deleted`` too); days kept because a replay needs some of their events are not in it.
+    dropped: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -102,8 +112,9 @@ def purge(
         outcomes.append(outcome)
         if not dry_run:
             logger.info(
-                "retention: %s: %d deleted, %d kept for replays (received before %s)%s",
-                kind, outcome.deleted, outcome.kept, outcome.cutoff, "" if outcome.finished else "; time is up",
+                "retention: %s: %d deleted (%d day partitions dropped), %d kept for replays (received before %s)%s",
+                kind, outcome.deleted, len(outcome.dropped), outcome.kept, outcome.cutoff,
+                "" if outcome.finished else "; not finished, the next purge goes on",
             )  # fmt: skip
     return outcomes
 
@@ -111,7 +122,15 @@ def purge(
 def _purge_kind(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
     assert outcome.cutoff is not None
     model, delete = _KINDS[outcome.kind]
-    for low, high in _old_pages(model, outcome.cutoff, pacing.batch_size):
+    partitioned = partitions.in_use()
+    if partitioned:
+        days = _drop_old_days(outcome, pacing, dry_run)
+        if not outcome.finished:
+            return
+        if dry_run:
+            _count_rest(outcome, model, days)
+            return
+    for low, high in _old_pages(model, outcome.cutoff, pacing.batch_size, partitioned):
         if pacing.out_of_time():
             outcome.finished = False
             return
@@ -135,6 +154,51 @@ def _purge_kind(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
         pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
 
 
+def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[DayPartition]:
+    """PostgreSQL: drop (or, in a dry run, list) the day partitions wholly older than the cut-off,
+    one transaction a day, except a day of events that a replay still needs; the days dropped."""
+    assert outcome.cutoff is not None
+    if not dry_run:  # a day detached by a purge that stopped before dropping it
+        with transaction.atomic():
+            partitions.drop_detached(outcome.kind)
+    dropped = []
+    for day in partitions.old_days(outcome.kind, outcome.cutoff):
+        if pacing.out_of_time():
+            outcome.finished = False
+            break
+        if dry_run:
+            if outcome.kind == "events" and partitions.needed_by_replays(day):
+                continue
+            rows: int | None = count_rows(connection, day)
+        else:
+            try:
+                rows = partitions.drop_day(outcome.kind, day)
+            except Busy as busy:  # nothing of that day was changed; the next purge tries again
+                logger.warning("retention: %s", busy)
+                outcome.finished = False
+                break
+        if rows is not None:
+            dropped.append(day)
+            outcome.dropped.append((day.name, rows))
+            outcome.deleted += rows
+    return dropped
+
+
+def _count_rest(outcome: Outcome, model: type[Model], dropped: list[DayPartition]) -> None:
+    """PostgreSQL, dry run: count what the batched delete would take after the drops (the rows
+    older than the cut-off outside the days listed for dropping), in one query."""
+    assert outcome.cutoff is not None
+    rest = model.objects.filter(received_at__lt=outcome.cutoff)  # type: ignore[attr-defined]
+    for day in dropped:
+        rest = rest.exclude(received_at__gte=day.start, received_at__lt=day.end)
+    if outcome.kind == "events":
+        needed = needed_by_active_replays()
+        if needed is not None:
+            outcome.kept += rest.filter(needed).count()
+            rest = rest.exclude(needed)
+    outcome.deleted += rest.count()
+
+
 def _checkpoint() -> None:
     """SQLite: copy what the batch wrote from the WAL into the database now, outside the write lock.
     A batch of deletes dirties pages all over the random-keyed indexes; left to the automatic
@@ -145,12 +209,16 @@ def _checkpoint() -> None:
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def _old_pages(model: type[Model], before: datetime, size: int) -> Iterator[tuple[Any, Any]]:
+def _old_pages(model: type[Model], before: datetime, size: int, partitioned: bool) -> Iterator[tuple[Any, Any]]:
     """Key ranges ``(low, high]`` (``low`` None: from the start) of ``size`` rows each, from the
-    oldest row on, while a range holds a row received before ``before``."""
+    oldest row on, while a range holds a row received before ``before``. On a partitioned table
+    the walk keeps to rows received before ``before``: the planner then reads only the partitions
+    that can hold them (the cut-off's day, days kept for replays, the DEFAULT partition)."""
     low = None
     while True:
         rows = model.objects.order_by("pk")  # type: ignore[attr-defined]
+        if partitioned:
+            rows = rows.filter(received_at__lt=before)
         if low is not None:
             rows = rows.filter(pk__gt=low)
         page = list(rows.values_list("pk", "received_at")[:size])
@@ -165,6 +233,7 @@ def _old_pages(model: type[Model], before: datetime, size: int) -> Iterator[tupl
 
 
 def _delete_events(page: QuerySet[Event]) -> int:
+    # On PostgreSQL the events' dedupe keys go with them (a trigger: dashboard.events.keys).
     # The collector deletes what cascades (finished replays' deliveries and their attempts) first.
     _, per_model = page.only("pk").delete()
     return per_model.get(Event._meta.label, 0)
@@ -174,19 +243,13 @@ def _delete_spans(page: QuerySet[Span]) -> int:
     rows = list(page.values_list("pk", "trace_id"))
     if not rows:
         return 0
+    # On PostgreSQL the spans' dedupe keys go with them (a trigger: tracing.keys).
     Span.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
     traces = sorted({trace_id for _, trace_id in rows})
     SpanLink.objects.filter(trace_id__in=traces).exclude(
         Exists(Span.objects.filter(trace_id=OuterRef("trace_id"), span_id=OuterRef("span_id")))
     ).delete()
-    emptied = list(
-        TraceSummary.objects.filter(trace_id__in=traces)
-        .exclude(Exists(Span.objects.filter(trace_id=OuterRef("trace_id"))))
-        .values_list("pk", flat=True)
-    )
-    if emptied:
-        TraceTerm.objects.filter(trace__in=emptied).delete()
-        TraceSummary.objects.filter(pk__in=emptied).delete()
+    forget_traces_without_spans(traces)
     return len(rows)
 
 

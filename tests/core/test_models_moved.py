@@ -36,7 +36,19 @@ def test_a_database_from_before_the_move_upgrades_with_its_rows_in_place():
     from dashboard.events.models import Event
     from dashboard.replay.models import Consumer
 
-    assert set(connection.introspection.table_names()) == tables_before  # no table made or dropped
+    # No table made or dropped by the move. (On PostgreSQL events.0003, which may run before or
+    # after it, partitions the event table by day and adds its dedupe keys' table: not the move's.)
+    assert (
+        set(connection.introspection.table_names()) - _partitioning_tables() == tables_before - _partitioning_tables()
+    )
     event = Event.objects.get(event_id="e-1")
     assert (event.source, event.idempotency_key) == ("shop", "k-1")
     assert Consumer.objects.get(name="c").url == "http://x/"
+
+
+def _partitioning_tables() -> set[str]:
+    return {
+        name
+        for name in connection.introspection.table_names()
+        if name == "dashboard_event_key" or name.startswith("dashboard_event_p")
+    }

@@ -13,7 +13,8 @@ from dashboard.retention.purge import Outcome, purge
 class Command(BaseCommand):
     help = (
         "Delete the events, spans and log records received before their retention cut-off "
-        "(EVENTSCOPE_RETENTION_DAYS_*), in small batches beside ingest; --dry-run only counts them."
+        "(EVENTSCOPE_RETENTION_DAYS_*), in small batches beside ingest (on PostgreSQL whole days go by "
+        "dropping their partitions); --dry-run only counts them and names the partitions."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,4 +36,10 @@ def describe(outcome: Outcome, dry_run: bool) -> str:
     line = f"{outcome.kind}: {outcome.deleted} {verb} (received before {outcome.cutoff.isoformat()}, {days} days)"
     if outcome.kept:
         line += f"; {outcome.kept} kept for pending or running replays"
+    if outcome.dropped:
+        # PostgreSQL: the whole days among them, which go by dropping their partitions.
+        verb = "would drop" if dry_run else "dropped"
+        names = ", ".join(f"{name} ({rows})" for name, rows in outcome.dropped)
+        plural = "s" if len(outcome.dropped) != 1 else ""
+        line += f"\n  {verb} {len(outcome.dropped)} day partition{plural}: {names}"
     return line

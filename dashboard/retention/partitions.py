@@ -1,0 +1,150 @@
+"""Retention on PostgreSQL's day partitions: keeping partitions ready ahead, and dropping whole days.
+
+The event, span and log tables are partitioned by day of ``received_at`` there (``events.0003``,
+``tracing.0004``; ``dashboard.core.partitions``). A day whose every row is older than its kind's
+retention is detached and dropped (see ``drop_day``), with what goes with its rows:
+
+- events: the dedupe keys of its events (``dashboard.events.keys``), and the rows that point at its
+  events the way their relations declare (finished replays' deliveries and their attempts, by
+  ``CASCADE``), as the batched delete's collector does. A day that holds an event a pending or
+  running replay still needs (``dashboard.retention.keep``) is not dropped: the batched delete takes
+  its other events and keeps those.
+- spans: their dedupe keys and the links that start from them; after the drop, the trace-search rows
+  (summary and terms) of the day's traces that have no span left.
+- logs: nothing else.
+
+What is left older than the cut-off (the day the cut-off falls in, days kept for replays, old rows
+in the DEFAULT partition) goes by the batched delete (``dashboard.retention.purge``).
+"""
+
+# Statements are put together from table and partition names; values go as parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.db.models.deletion import get_candidate_relations_to_delete
+from django.utils import timezone
+
+from dashboard.core import partitions
+from dashboard.core.partitions import DayPartition
+from dashboard.events import keys as event_keys
+from dashboard.events.models import Event
+from dashboard.retention.keep import needed_by_active_replays
+from tracing import keys as span_keys
+from tracing.models import LogRecord, Span, SpanLink
+from tracing.summaries import forget_traces_without_spans
+
+logger = logging.getLogger(__name__)
+
+MODELS: dict[str, type[models.Model]] = {"events": Event, "spans": Span, "logs": LogRecord}
+
+
+def in_use() -> bool:
+    """Whether this database's tables are partitioned by day (PostgreSQL, once migrated)."""
+    return partitions.is_partitioned(connection, Event._meta.db_table)
+
+
+def keep_ahead(today: date | None = None, ahead: int = partitions.DAYS_AHEAD) -> list[str]:
+    """Make the day partitions of ``today`` and the ``ahead`` days after it that each partitioned
+    table lacks (and its DEFAULT partition); the partitions made. Nothing on SQLite."""
+    if not in_use():
+        return []
+    today = today or timezone.now().date()
+    created = []
+    for model in MODELS.values():
+        table = model._meta.db_table
+        try:
+            with transaction.atomic():
+                partitions.ensure_default(connection, table)
+                created += partitions.ensure_days(connection, table, partitions.days_ahead(today, ahead))
+        except partitions.Busy as busy:  # the days ahead leave time: the next upkeep makes it
+            logger.warning("partitions: %s", busy)
+    return created
+
+
+def old_days(kind: str, cutoff: datetime) -> list[DayPartition]:
+    """The day partitions of ``kind`` whose every row was received before ``cutoff``, oldest first."""
+    return [day for day in partitions.day_partitions(connection, MODELS[kind]._meta.db_table) if day.end <= cutoff]
+
+
+def drop_detached(kind: str) -> list[str]:
+    """Drop the day tables of ``kind`` left detached (see ``drop_day``); their names."""
+    return partitions.drop_detached(connection, MODELS[kind]._meta.db_table)
+
+
+def needed_by_replays(day: DayPartition) -> bool:
+    """Whether the day holds an event a pending or running replay still needs."""
+    needed = needed_by_active_replays()
+    return needed is not None and _events_of(day).filter(needed).exists()
+
+
+def drop_day(kind: str, day: DayPartition) -> int | None:
+    """Drop ``day``'s partition of ``kind`` with what goes with its rows (see the module); the rows
+    it held, or None when it was kept (events a replay needs).
+
+    Three transactions: the first deletes what goes with the rows (many rows, and as much to write to
+    the log), the second detaches the partition, the third drops it, so the lock on the whole table
+    that the detach takes is held only for the detach and a commit with nothing to flush (a table
+    left detached by a process stopped before the drop is dropped by the next purge). Spans' trace
+    search rows are cleaned after that. A replay that starts between the two keeps the day (its
+    events lose their dedupe keys early: a producer's retry of one would be stored again)."""
+    table = MODELS[kind]._meta.db_table
+    traces: list[str] = []
+    with transaction.atomic():
+        if kind == "events" and needed_by_replays(day):
+            return None
+        if kind == "events":
+            _delete_related(_events_of(day))
+            event_keys.forget_events_of(day.name)
+        elif kind == "spans":
+            span_keys.forget_spans_of(day.name)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f'DELETE FROM "{SpanLink._meta.db_table}" l USING "{day.name}" s '
+                    "WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id"
+                )
+                cursor.execute(f'SELECT DISTINCT trace_id FROM "{day.name}"')
+                traces = [row[0] for row in cursor.fetchall()]
+    with transaction.atomic():
+        if kind == "events" and needed_by_replays(day):
+            return None
+        rows = partitions.count_rows(connection, day)
+        partitions.detach_partition(connection, table, day)
+    with transaction.atomic():
+        partitions.drop_detached(connection, table)
+    for start in range(0, len(traces), 1000):
+        with transaction.atomic():
+            forget_traces_without_spans(traces[start : start + 1000])
+    return rows
+
+
+def _events_of(day: DayPartition) -> models.QuerySet[Event]:
+    # A received_at range the planner prunes to the day's partition.
+    return Event.objects.filter(received_at__gte=day.start, received_at__lt=day.end)
+
+
+def _delete_related(events: models.QuerySet[Event]) -> None:
+    """Carry out, for the rows that point at ``events``, what their relations declare on delete
+    (``CASCADE``: deleted, by Django's collector, which follows their own relations in turn;
+    ``SET_NULL``, ``SET_DEFAULT``; ``DO_NOTHING``: nothing). Another rule (``PROTECT``, ``RESTRICT``,
+    ``SET``) is refused: a day whose events it would keep cannot be dropped whole."""
+    ids = events.values("pk")
+    relation: Any
+    for relation in get_candidate_relations_to_delete(Event._meta):
+        field = relation.field
+        related = relation.related_model._base_manager.filter(**{f"{field.name}__in": ids})
+        on_delete: Callable[..., None] = field.remote_field.on_delete
+        if on_delete is models.CASCADE:
+            related.delete()
+        elif on_delete is models.SET_NULL:
+            related.update(**{field.name: None})
+        elif on_delete is models.SET_DEFAULT:
+            related.update(**{field.name: field.get_default()})
+        elif on_delete is not models.DO_NOTHING:
+            raise NotImplementedError(f"{field} declares {on_delete.__name__}: a day of events cannot be dropped whole")

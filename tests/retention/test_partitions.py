@@ -1,0 +1,402 @@
+"""PostgreSQL's day partitions (``dashboard.core.partitions``, ``dashboard.retention.partitions``):
+the converting migrations keep every row and id, rows land in their day's partition (or the DEFAULT
+one), dedupe holds across days, and retention drops whole old days except one a replay needs.
+Rows arrive through the ingest endpoints at chosen moments (time-machine)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from django.utils import timezone
+
+from dashboard.core import partitions as core_partitions
+from dashboard.core.ids import new_ids
+from dashboard.events.envelope import NormalizedEvent
+from dashboard.events.models import Event, EventKey
+from dashboard.ingest.store import store_events
+from dashboard.replay.models import Delivery, DeliveryAttempt, Replay
+from dashboard.retention import partitions
+from dashboard.retention.purge import purge
+from tests.retention.helpers import at, post_events, post_logs, post_spans, received, trace_id
+from tests.support.replay_helpers import T0, make_consumer, make_replay
+from tracing.models import LogRecord, Span, SpanKey, SpanLink, TraceSummary, TraceTerm
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+@pytest.fixture
+def api(client: Client, auth: dict[str, str]) -> Client:
+    client.defaults.update({"HTTP_AUTHORIZATION": auth["Authorization"]})
+    return client
+
+
+def partition_of(table: str, condition: str, params: list[Any]) -> set[str]:
+    """The partitions holding the rows of ``table`` that match ``condition``."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT tableoid::regclass::text FROM {table} WHERE {condition}", params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def day_name(table: str, days_ago: float) -> str:
+    return core_partitions.partition_name(table, at(days_ago).date())
+
+
+def make_days(*days_ago: float) -> None:
+    """The day partitions of these days, as upkeep makes them."""
+    for days in days_ago:
+        partitions.keep_ahead(today=at(days).date(), ahead=0)
+
+
+# --- the converting migrations -----------------------------------------------------------------------
+
+
+def test_the_migrations_convert_tables_with_rows_and_keep_the_rows_and_their_ids(api: Client) -> None:
+    executor = MigrationExecutor(connection)
+    before = [("events", "0002_event_schema_error"), ("tracing", "0003_traceterm_trace_index")]
+    executor.migrate(before)
+    assert not core_partitions.is_partitioned(connection, "dashboard_event")
+    old = executor.loader.project_state(before).apps
+    three_days_ago = at(3)
+    event = old.get_model("events", "Event").objects.create(
+        id="01KBZ8WZ000000000000000001", event_id="kept-1", source="shop.orders", detail_type="OrderCreated",
+        time=three_days_ago, detail={"n": 1}, raw="{}", received_at=three_days_ago, format="native",
+    )  # fmt: skip
+    spans = [
+        old.get_model("tracing", "Span").objects.create(
+            trace_id=trace_id(7),
+            span_id=f"{i + 1:016x}",
+            name=f"s{i}",
+            service="orders",
+            start_ns=i,
+            end_ns=i + 1,
+            received_at=three_days_ago if i else timezone.now(),
+        )
+        for i in range(3)
+    ]
+    log = old.get_model("tracing", "LogRecord").objects.create(time_ns=5, body="kept", received_at=three_days_ago)
+
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    for table in ("dashboard_event", "tracing_span", "tracing_logrecord"):
+        assert core_partitions.is_partitioned(connection, table)
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.event_id, stored.detail, stored.received_at) == ("kept-1", {"n": 1}, three_days_ago)
+    assert sorted(Span.objects.values_list("id", "span_id")) == sorted((s.id, s.span_id) for s in spans)
+    assert LogRecord.objects.get(pk=log.pk).body == "kept"
+    assert partition_of("dashboard_event", "id = %s", [event.pk]) == {day_name("dashboard_event", 3)}
+    assert partition_of("tracing_logrecord", "id = %s", [log.pk]) == {day_name("tracing_logrecord", 3)}
+    # The id sequences go on from where they were.
+    post_spans(api, trace_id(8), 1)
+    assert Span.objects.get(trace_id=trace_id(8)).id > max(s.id for s in spans)
+    # The keys came along: the same event and spans sent again are duplicates.
+    response = api.post(
+        "/api/events",
+        [{"id": "kept-1", "source": "shop.orders", "detail-type": "OrderCreated", "detail": {}}],
+        content_type="application/json",
+    )
+    assert response.json()["results"] == [{"index": 0, "status": "duplicate", "id": event.pk}]
+    post_spans(api, trace_id(7), 3)
+    assert Span.objects.filter(trace_id=trace_id(7)).count() == 3
+
+
+# --- where rows land, and dedupe across days ---------------------------------------------------------
+
+
+def test_rows_land_in_the_partition_of_the_day_they_were_received(api: Client) -> None:
+    make_days(5)
+    with received(days_ago=5):
+        [stored] = post_events(api, "five", 1)
+        post_spans(api, trace_id(1), 2)
+        post_logs(api, "five", 1)
+    assert partition_of("dashboard_event", "id = %s", [stored]) == {day_name("dashboard_event", 5)}
+    assert partition_of("tracing_span", "trace_id = %s", [trace_id(1)]) == {day_name("tracing_span", 5)}
+    assert partition_of("tracing_logrecord", "TRUE", []) == {day_name("tracing_logrecord", 5)}
+
+
+def test_an_event_sent_again_the_next_day_is_still_a_duplicate(api: Client) -> None:
+    make_days(6, 5)
+    with received(days_ago=6):
+        [first] = post_events(api, "retry", 1)
+    with received(days_ago=5):
+        response = api.post(
+            "/api/events",
+            [
+                {"id": "retry-0", "source": "shop.orders", "detail-type": "OrderCreated", "detail": {}},
+                {"id": "retry-1", "source": "shop.orders", "detail-type": "OrderCreated", "detail": {}},
+            ],
+            content_type="application/json",
+        )
+    [again, fresh] = response.json()["results"]
+    assert again == {"index": 0, "status": "duplicate", "id": first}
+    assert fresh["status"] == "accepted"
+    assert Event.objects.filter(event_id="retry-0").count() == 1
+    assert partition_of("dashboard_event", "event_id = %s", ["retry-0"]) == {day_name("dashboard_event", 6)}
+    assert EventKey.objects.count() == 2
+
+
+def test_spans_exported_again_the_next_day_are_stored_and_counted_once(api: Client) -> None:
+    make_days(6, 5)
+    with received(days_ago=6):
+        post_spans(api, trace_id(2), 3)
+    with received(days_ago=5):
+        post_spans(api, trace_id(2), 4)  # the same three, and one more
+    assert Span.objects.filter(trace_id=trace_id(2)).count() == 4
+    assert partition_of("tracing_span", "span_id <> %s", [f"{4:016x}"]) == {day_name("tracing_span", 6)}
+    assert TraceSummary.objects.get(trace_id=trace_id(2)).span_count == 4
+    assert SpanKey.objects.count() == 4
+
+
+def test_rows_received_on_a_day_without_a_partition_land_in_the_default_one_and_move_when_it_comes(
+    api: Client,
+) -> None:
+    far = -400  # a clock far in the future; then one far in the past
+    for trace, days in enumerate((far, 4000), start=1):
+        with received(days_ago=days):
+            [stored] = post_events(api, f"far{days}", 1)
+            post_spans(api, trace_id(trace), 1)
+            post_logs(api, f"far{days}", 1)
+        assert partition_of("dashboard_event", "id = %s", [stored]) == {"dashboard_event_pdefault"}
+        assert partition_of("tracing_span", "trace_id = %s", [trace_id(trace)]) == {"tracing_span_pdefault"}
+    assert partition_of("tracing_logrecord", "TRUE", []) == {"tracing_logrecord_pdefault"}
+
+    make_days(far)  # upkeep reaches that day: its rows move into its new partition
+    assert partition_of("dashboard_event", "event_id = %s", [f"far{far}-0"]) == {day_name("dashboard_event", far)}
+    assert partition_of("tracing_span", "trace_id = %s", [trace_id(1)]) == {day_name("tracing_span", far)}
+    assert partition_of("tracing_span", "trace_id = %s", [trace_id(2)]) == {"tracing_span_pdefault"}
+    assert Event.objects.count() == 2 and Span.objects.count() == 2 and LogRecord.objects.count() == 2
+    assert EventKey.objects.count() == 2 and SpanKey.objects.count() == 2  # moved rows keep their keys
+
+
+def test_an_event_or_span_deleted_any_way_takes_its_key_along(api: Client) -> None:
+    [stored] = post_events(api, "gone", 1)
+    post_spans(api, trace_id(3), 2)
+    Event.objects.filter(pk=stored).delete()  # not the purge: the collector, as any code may
+    Span.objects.filter(span_id=f"{1:016x}").delete()
+    assert not EventKey.objects.exists() and SpanKey.objects.count() == 1
+    # Sent again, they are new: stored again, under a new id.
+    [again] = post_events(api, "gone", 1)
+    post_spans(api, trace_id(3), 2)
+    assert again != stored and Event.objects.get().pk == again
+    assert Span.objects.filter(trace_id=trace_id(3)).count() == 2
+
+
+def test_upkeep_makes_today_and_the_next_days_once() -> None:
+    today = timezone.now().date()
+    made = partitions.keep_ahead(today=today + timedelta(days=10), ahead=2)
+    assert sorted(made) == sorted(
+        core_partitions.partition_name(table, today + timedelta(days=days))
+        for table in ("dashboard_event", "tracing_span", "tracing_logrecord")
+        for days in (10, 11, 12)
+    )
+    assert partitions.keep_ahead(today=today + timedelta(days=10), ahead=2) == []
+
+
+# --- retention ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def old_days(api: Client) -> dict[str, list[str]]:
+    """Events 41, 40 and 10 days old and new, each old day in its partition; spans and logs 10 and
+    9 days old (retention 30 days for events, 7 for spans and logs), the newer trace linking to the
+    older one; and something old in the DEFAULT partition."""
+    make_days(41, 40, 10, 9)
+    out = {}
+    for days in (41, 40, 10):
+        with received(days_ago=days):
+            out[str(days)] = post_events(api, f"d{days}", 2)
+    with received(days_ago=10):
+        post_spans(api, trace_id(1), 2)
+        post_logs(api, "ten", 2)
+    with received(days_ago=9):
+        post_spans(api, trace_id(2), 1, link_to=trace_id(9))
+        post_logs(api, "nine", 1)
+    with received(days_ago=100):  # no partition for that day
+        out["default"] = post_events(api, "d100", 1)
+    out["new"] = post_events(api, "new", 1)
+    return out
+
+
+def test_a_purge_drops_whole_old_days_and_deletes_the_rest_in_batches(old_days: dict[str, list[str]]) -> None:
+    outcomes = {outcome.kind: outcome for outcome in purge(pause_ms=0)}
+    events, spans, logs = outcomes["events"], outcomes["spans"], outcomes["logs"]
+    assert events.dropped == [(day_name("dashboard_event", 41), 2), (day_name("dashboard_event", 40), 2)]
+    assert events.deleted == 5  # and the one in the DEFAULT partition, in a batch
+    assert set(Event.objects.values_list("id", flat=True)) == {*old_days["10"], *old_days["new"]}
+    assert set(EventKey.objects.values_list("stored_id", flat=True)) == {*old_days["10"], *old_days["new"]}
+    # Upkeep made the same days for every table: the span table's days 41 and 40 are empty.
+    assert spans.dropped == [
+        (day_name("tracing_span", 41), 0),
+        (day_name("tracing_span", 40), 0),
+        (day_name("tracing_span", 10), 2),
+        (day_name("tracing_span", 9), 1),
+    ]
+    assert (spans.deleted, logs.deleted) == (3, 3)
+    assert not Span.objects.exists() and not SpanKey.objects.exists() and not SpanLink.objects.exists()
+    assert not TraceSummary.objects.exists() and not TraceTerm.objects.exists()
+    assert not LogRecord.objects.exists()
+    names = {day.name for day in core_partitions.day_partitions(connection, "dashboard_event")}
+    assert day_name("dashboard_event", 40) not in names and day_name("dashboard_event", 10) in names
+
+
+def test_a_day_a_running_replay_needs_is_kept_and_its_other_events_deleted(api: Client) -> None:
+    make_days(41, 40)
+    with received(days_ago=41):
+        post_events(api, "plain", 2)
+    with received(days_ago=40):
+        post_events(api, "plain40", 1)
+        [needed] = post_events(api, "replayed", 1, time=(T0 + timedelta(hours=1)).isoformat())
+        [finished_one] = post_events(api, "delivered", 1)
+    consumer = make_consumer("c", "http://127.0.0.1:9/")
+    make_replay([consumer], name="walking", state=Replay.RUNNING)  # its range (T0, one day) holds `needed`
+    done = make_replay([consumer], name="done", state=Replay.COMPLETED, walk_done=True, delivered=1)
+    gone = Delivery.objects.create(replay=done, event_id=finished_one, consumer=consumer, seq=1, updated_at=T0)
+    DeliveryAttempt.objects.create(
+        delivery=gone, consumer=consumer, replay=done, number=1, at=T0, latency_ms=1, outcome="delivered"
+    )
+
+    [outcome] = purge(pause_ms=0, kinds=("events",))
+    assert outcome.dropped == [(day_name("dashboard_event", 41), 2)]
+    assert (outcome.deleted, outcome.kept) == (4, 1)
+    assert list(Event.objects.values_list("id", flat=True)) == [needed]
+    assert not Delivery.objects.exists() and not DeliveryAttempt.objects.exists()
+    assert day_name("dashboard_event", 40) in {
+        d.name for d in core_partitions.day_partitions(connection, "dashboard_event")
+    }
+
+    Replay.objects.update(state=Replay.COMPLETED)  # finished: the day goes whole
+    [outcome] = purge(pause_ms=0, kinds=("events",))
+    assert outcome.dropped == [(day_name("dashboard_event", 40), 1)] and not Event.objects.exists()
+
+
+def test_a_dry_run_names_the_partitions_it_would_drop_and_drops_nothing(old_days: dict[str, list[str]]) -> None:
+    out = StringIO()
+    call_command("purge", "--dry-run", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("events: 5 would be deleted (received before ")
+    assert lines[1] == (
+        f"  would drop 2 day partitions: {day_name('dashboard_event', 41)} (2), {day_name('dashboard_event', 40)} (2)"
+    )
+    assert lines[2].startswith("spans: 3 would be deleted")
+    assert (
+        lines[3] == "  would drop 4 day partitions: "
+        f"{day_name('tracing_span', 41)} (0), {day_name('tracing_span', 40)} (0), "
+        f"{day_name('tracing_span', 10)} (2), {day_name('tracing_span', 9)} (1)"
+    )
+    assert Event.objects.count() == 8 and Span.objects.count() == 3 and LogRecord.objects.count() == 3
+    assert day_name("dashboard_event", 41) in {
+        d.name for d in core_partitions.day_partitions(connection, "dashboard_event")
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_day_whose_table_another_query_holds_is_left_for_the_next_purge(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Committed (transaction=True): the reader below sees the new partition and waits for nothing.
+    make_days(41)
+    with received(days_ago=41):
+        old = post_events(api, "held", 2)
+    monkeypatch.setattr(core_partitions, "DETACH_LOCK_TIMEOUT_MS", 200)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as reader:
+        reader.execute("SELECT count(*) FROM dashboard_event")  # a long read: its lock lasts until it ends
+        [outcome] = purge(pause_ms=0, kinds=("events",))
+    assert not outcome.finished and outcome.dropped == [] and outcome.deleted == 0
+    assert set(Event.objects.values_list("id", flat=True)) == set(old)  # the day's rows are all there
+    [outcome] = purge(pause_ms=0, kinds=("events",))  # the reader is gone
+    assert outcome.finished and outcome.dropped == [(day_name("dashboard_event", 41), 2)]
+
+
+# --- lookups by stored id ----------------------------------------------------------------------------
+
+
+def test_an_event_is_found_by_its_id_near_the_time_the_id_carries_or_anywhere(api: Client) -> None:
+    make_days(20)
+    with received(days_ago=20):
+        [stored] = post_events(api, "found", 1)
+    assert api.get(f"/api/events/{stored}").json()["id"] == stored
+    # An id whose time is far from its received time (a clock far off) is found all the same.
+    Event.objects.create(
+        id=new_ids(1)[0][:10] + "0" * 16, event_id="odd", source="s", detail_type="T", time=at(300),
+        raw="{}", received_at=at(300), format="native",
+    )  # fmt: skip
+    odd = Event.objects.get(event_id="odd").pk
+    assert api.get(f"/api/events/{odd}").json()["id"] == odd
+    assert api.get("/api/events/not-an-id").status_code == 404
+
+
+def test_a_day_left_detached_by_a_stopped_purge_is_dropped_by_the_next(api: Client) -> None:
+    make_days(41)
+    with received(days_ago=41):
+        post_events(api, "stopped", 2)
+    name = day_name("dashboard_event", 41)
+    with connection.cursor() as cursor:  # what a purge stopped between its detach and its drop leaves
+        cursor.execute(f'ALTER TABLE dashboard_event DETACH PARTITION "{name}"')
+    assert not Event.objects.exists()
+    purge(pause_ms=0, kinds=("events",))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [name])
+        assert cursor.fetchone()[0] is None
+
+
+# --- dedupe under concurrent requests ----------------------------------------------------------------
+
+
+def _at_once(work: Callable[[int], Any], threads: int = 2) -> list[Any]:
+    """``work(n)`` in ``threads`` threads started together, each on its own database connection."""
+    barrier = threading.Barrier(threads)
+    results: list[Any] = [None] * threads
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            results[n] = work(n)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_events_sent_by_two_requests_at_once_are_stored_once() -> None:
+    for round_ in range(5):
+        batch = [
+            NormalizedEvent(
+                event_id=f"r{round_}-{i}", source="shop", detail_type="OrderCreated", time=timezone.now(),
+                detail={"i": i}, format="native", raw="{}",
+            )
+            for i in range(50)
+        ]  # fmt: skip
+        answers = _at_once(lambda n, batch=batch: store_events(list(batch), timezone.now()))
+        for first, second in zip(*answers, strict=True):
+            assert {first.status, second.status} == {"accepted", "duplicate"}
+            assert first.id == second.id
+        assert Event.objects.filter(event_id__startswith=f"r{round_}-").count() == 50
+    assert EventKey.objects.count() == 250
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_spans_exported_by_two_requests_at_once_are_stored_and_counted_once(api: Client) -> None:
+    for round_ in range(5):
+        trace = trace_id(100 + round_)
+        _at_once(
+            lambda n, trace=trace: post_spans(Client(HTTP_AUTHORIZATION=api.defaults["HTTP_AUTHORIZATION"]), trace, 20)
+        )
+        assert Span.objects.filter(trace_id=trace).count() == 20
+        assert TraceSummary.objects.get(trace_id=trace).span_count == 20
