@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0003_event_partitioned_by_day"),
-        ("replay", "0004_consumer_paused_attempt_log"),
+        ("replay", "0005_consumer_target"),
     ]
 
     operations = [
