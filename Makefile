@@ -10,6 +10,9 @@ WEB_PROCESSES ?= 2
 # The scaled mode's services in tests (the development machines run both on 127.0.0.1).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/eventscope
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The benchmarks' PostgreSQL server (each makes and drops a database of its own there) and Redis.
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
 # Where `make demo` sends its traffic: the dashboard `make run` serves (same HOST and PORT), or
 # EVENTSCOPE_URL when set.
 DEMO_URL ?= $(or $(EVENTSCOPE_URL),http://$(HOST):$(PORT))
@@ -68,8 +71,8 @@ format: $(VENV)/.dev ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(VENV)/.dev ## Run the benchmarks; one JSON object per line
-	$(PY) -m bench
+bench: $(VENV)/.dev ## Run the benchmarks; one JSON object per line (the PostgreSQL ones on BENCH_PG_URL's server, with BENCH_REDIS_URL)
+	BENCH_PG_URL=$(BENCH_PG_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m bench
 
 demo: $(VENV)/.dev ## Run the simulated shop against the dashboard at $(DEMO_URL) (PORT=, DEMO_URL= or EVENTSCOPE_URL= elsewhere; ORDERS=n to stop after n)
 	$(PY) manage.py migrate --no-input -v 0

@@ -10,7 +10,7 @@ top of the database's: parsing, per-item Python, the observers of ingest, the re
 Each kind is run for ``BENCH_RATIO_ROUNDS`` rounds, each round ingesting then measuring the limit,
 so both figures of a ratio see the same machine load; the line gives the median ratio and the spread.
 
-With ``BENCH_RATIO_PG_URL`` (a PostgreSQL server's URL, e.g. ``postgres://postgres@127.0.0.1:5432/postgres``)
+With ``BENCH_PG_URL`` (a PostgreSQL server's URL, e.g. ``postgres://postgres@127.0.0.1:5432/postgres``)
 the same is measured on PostgreSQL, printed as lines of their own (``ingest_ratio_pg_*``): the server
 runs on a new database there (dropped afterwards; embedded otherwise: no Redis), and the limit is
 psycopg's ``executemany`` of the rows it stored, read back as text, into a copy of the table made
@@ -40,7 +40,7 @@ from bench.bench_ingest import CLIENTS, PER_REQUEST, event_request, run_ingest, 
 from bench.server import BenchServer, bench_server
 
 ROUNDS = int(os.environ.get("BENCH_RATIO_ROUNDS", "3"))
-PG_URL = os.environ.get("BENCH_RATIO_PG_URL", "")
+PG_URL = os.environ.get("BENCH_PG_URL", "")
 ROWS_PER_TRANSACTION = 1000
 GOAL = 0.35
 

@@ -1,7 +1,7 @@
 """PostgreSQL: the time retention takes to drop a day of events whole, against deleting the same
 rows in batches (docs/retention.md).
 
-A scratch database (``<DATABASE_URL's database>_bench_partitions``, made afresh and dropped after)
+A scratch database (``<BENCH_PG_URL's database>_bench_partitions``, made afresh and dropped after)
 is migrated, then given ``BENCH_PARTITION_DROP_ROWS`` events received 40 days ago, with their dedupe
 keys, written directly in one statement:
 
@@ -11,7 +11,7 @@ keys, written directly in one statement:
 - batched: the same rows again, this time in the DEFAULT partition (the day has no partition any
   more), deleted by the purge's batched path with no pause between batches (the delete's own work).
 
-Needs ``DATABASE_URL`` on PostgreSQL; without it the benchmark says so and measures nothing.
+Needs ``BENCH_PG_URL`` (PostgreSQL); without it the benchmark says so and measures nothing.
 """
 
 from __future__ import annotations
@@ -140,9 +140,9 @@ def measure() -> dict[str, object]:
 
 
 def main() -> None:
-    url = os.environ.get("DATABASE_URL", "")
+    url = os.environ.get("BENCH_PG_URL", "")
     if not url.startswith("postgres"):
-        print(json.dumps({"bench": "partition_drop", "measured": False, "why": "needs DATABASE_URL on PostgreSQL"}))
+        print(json.dumps({"bench": "partition_drop", "measured": False, "why": "needs BENCH_PG_URL (PostgreSQL)"}))
         return
     scratch, name = _scratch_url(url)
     _admin(url, f'DROP DATABASE IF EXISTS "{name}"')

@@ -112,7 +112,8 @@ def ingest(
 
 def main() -> None:
     if not (PG_URL and REDIS_URL):
-        print("bench_web_processes: set BENCH_PG_URL and BENCH_REDIS_URL to run it", file=sys.stderr)
+        why = "needs BENCH_PG_URL (PostgreSQL) and BENCH_REDIS_URL"
+        print(json.dumps({"bench": "web_processes", "measured": False, "why": why}))
         return
     import redis
 
