@@ -12,8 +12,8 @@ class ReplayConfig(AppConfig):
     def ready(self) -> None:
         from dashboard.core import background, metrics
 
-        # Registered after the embedded worker that runs replays, so stopped before it: the runs are
-        # told to stop at their next delivery boundary, and the worker's stop waits for them.
+        # Registered after the embedded worker that runs replays, so stopped before it (and before the
+        # other services): the runs stop at their next delivery boundary, and are waited for.
         background.register("replay runs", stop=_stop_runs)
         metrics.register_gauge(
             "eventscope_replay_dead_letters",
@@ -39,8 +39,11 @@ def _running() -> int:
 
 
 def _stop_runs(timeout: float) -> bool:
-    """Tell this process's replay runs to stop (returns at once; see ``engine.stop_runs``)."""
+    """Tell this process's replay runs to stop (see ``engine.stop_runs``) and wait for them to
+    record what they sent and give their replays up. They wait first, before the other services
+    stop: a run that had to wait for the shutdown grace to be shared out would be cut off with its
+    lease held, and its replay would restart only once the lease expired."""
     from dashboard.replay import engine
 
     engine.stop_runs()
-    return True
+    return engine.wait_runs(timeout)

@@ -841,6 +841,19 @@ def stop_runs() -> int:
     return len(runs)
 
 
+def wait_runs(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for this process's runs to return (after :func:`stop_runs`);
+    True when none is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _runs_lock:
+            if not _runs:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
 def allow_runs() -> None:
     """Let runs start again after :func:`stop_runs` (a process that goes on, e.g. a test)."""
     global _stopping
