@@ -98,7 +98,9 @@ def amqp_exchange(channel: Any, kind: str = "topic") -> str:
 def amqp_consumer_queue(channel: Any, exchange: str, key: str = "#") -> str:
     """An existing consumer's queue bound to ``exchange`` (what must keep getting every message)."""
     name = unique("test.consumer.")
-    channel.queue_declare(name, durable=False, auto_delete=False, exclusive=False)
+    # It must outlive its declaring connection (a tap test reads it later), and must not outlive the
+    # test run: RabbitMQ deletes it after ten minutes unused.
+    channel.queue_declare(name, durable=False, auto_delete=False, exclusive=False, arguments={"x-expires": 600_000})
     channel.queue_bind(name, exchange, key)
     return name
 
