@@ -293,6 +293,9 @@ EVENTSCOPE_REPLAY_LEASE_SECONDS = env_int("EVENTSCOPE_REPLAY_LEASE_SECONDS", 20)
 EVENTSCOPE_TAP_LEASE_SECONDS = env_int("EVENTSCOPE_TAP_LEASE_SECONDS", 15)
 EVENTSCOPE_TAP_BATCH = env_int("EVENTSCOPE_TAP_BATCH", 500)
 EVENTSCOPE_TAP_BACKOFF_MS = env_int("EVENTSCOPE_TAP_BACKOFF_MS", 500)
+# Embedded mode only: the server runs the taps. Off, this server runs none (and takes none over from
+# another process on the same database).
+EVENTSCOPE_EMBEDDED_TAPS = env_bool("EVENTSCOPE_EMBEDDED_TAPS", True)
 # How long JetStream waits for a tap's ack before delivering a message again.
 EVENTSCOPE_TAP_ACK_WAIT_SECONDS = env_int("EVENTSCOPE_TAP_ACK_WAIT_SECONDS", 30)
 # Live tail: frames a websocket may have waiting before further matches are counted as dropped.

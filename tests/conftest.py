@@ -91,6 +91,10 @@ def live_server_url(
         EVENTSCOPE_MAX_BODY_BYTES=str(settings.EVENTSCOPE_MAX_BODY_BYTES),
         # A live-tail buffer small enough that one ingest request can overflow it (dropped counts).
         EVENTSCOPE_LIVE_BUFFER="200",
+        # This server outlives the test that starts it; running taps, it would claim through the
+        # lease the taps of later tests, which run them on a supervisor or server of their own
+        # (tests/taps) and wait for that one to run them.
+        EVENTSCOPE_EMBEDDED_TAPS="false",
     )
     with serving(tmp_path_factory.mktemp("server") / "daphne.log", env) as (_, url):
         yield url

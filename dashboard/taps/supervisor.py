@@ -117,8 +117,9 @@ def start() -> None:
 
 
 def start_in_server() -> None:
-    """The server runs taps in the embedded mode; with ``REDIS_URL`` the workers do."""
-    if not settings.REDIS_URL:
+    """The server runs taps in the embedded mode, unless ``EVENTSCOPE_EMBEDDED_TAPS`` is off; with
+    ``REDIS_URL`` the workers do."""
+    if not settings.REDIS_URL and settings.EVENTSCOPE_EMBEDDED_TAPS:
         start()
 
 

@@ -3,10 +3,13 @@ lease that expires is taken over, a stopped tap is let go, a stopping process re
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
+from dashboard.taps import supervisor
 from dashboard.taps.actions import do_start_tap, do_stop_tap
 from dashboard.taps.models import Tap
 from dashboard.taps.supervisor import Supervisor
@@ -46,3 +49,22 @@ def test_a_tap_has_one_owner_and_is_taken_over_when_its_lease_expires(transactio
     # A stopping process releases its leases at once.
     assert Tap.objects.get(pk=tap.pk).owner == ""
     assert Tap.objects.get(pk=tap.pk).lease_until is None
+
+
+def supervisors() -> int:
+    return sum(thread.name == "tap supervisor" for thread in threading.enumerate())
+
+
+def test_the_embedded_server_runs_taps_unless_they_are_switched_off(transactional_db: None, settings: Any) -> None:
+    settings.REDIS_URL = ""  # the embedded mode
+    before = supervisors()
+    try:
+        settings.EVENTSCOPE_EMBEDDED_TAPS = False
+        supervisor.start_in_server()
+        assert supervisors() == before
+        settings.EVENTSCOPE_EMBEDDED_TAPS = True
+        supervisor.start_in_server()
+        assert supervisors() == before + 1
+    finally:
+        assert supervisor.stop(10)
+    assert supervisors() == before
