@@ -95,6 +95,10 @@ def live_server_url(
         # lease the taps of later tests, which run them on a supervisor or server of their own
         # (tests/taps) and wait for that one to run them.
         EVENTSCOPE_EMBEDDED_TAPS="false",
+        # Nor may its recovery sweep take over the replays that later tests run on servers or
+        # workers of their own and look at as those left them (tests/core/test_shutdown.py): what
+        # this server runs, its API queued itself.
+        EVENTSCOPE_REPLAY_RECOVER_SECONDS="3600",
     )
     with serving(tmp_path_factory.mktemp("server") / "daphne.log", env) as (_, url):
         yield url
