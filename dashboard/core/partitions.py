@@ -2,8 +2,9 @@
 
 The event, span and log tables grow by the day and are purged by the day, so on PostgreSQL each is
 ``PARTITION BY RANGE (received_at)`` with one partition a UTC day, named ``<table>_pYYYYMMDD``, and a
-DEFAULT partition, ``<table>_pdefault``, for rows no day partition takes (a clock far off, or upkeep
-that has not run): an insert never fails for want of a partition. Retention then drops whole days
+DEFAULT partition, ``<table>_pdefault``, for rows no day partition takes (upkeep that has not run
+for days): no insert is refused for want of a partition. Rows that land there stay there (upkeep
+makes only days to come, ``ensure_days``) until the batched purge takes them. Retention then drops whole days
 (``detach_partition``, ``drop_detached``) instead of deleting their rows one by one.
 
 This module knows tables and columns only; which tables are partitioned, and what goes with a
@@ -16,7 +17,10 @@ plain tables and every function here is for PostgreSQL connections only.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -24,9 +28,12 @@ from typing import Any
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+logger = logging.getLogger(__name__)
+
 COLUMN = "received_at"  # the partition key of every partitioned table
-# Set (to "on", for the transaction) while rows move from the DEFAULT partition into a new day's
-# partition: a trigger that acts on deleted rows (dashboard.events.keys) leaves moving rows alone.
+# Set (to "on", for the transaction) while rows move between partitions: a trigger that acts on
+# deleted rows (dashboard.events.keys) leaves moving rows alone. Upkeep no longer moves rows (see
+# ``ensure_days``); the triggers the migrations made still read it.
 MOVING_ROWS = "eventscope.moving_rows"
 DEFAULT_SUFFIX = "_pdefault"
 _DAY_NAME = re.compile(r"_p(\d{8})$")
@@ -92,42 +99,50 @@ def ensure_default(connection: BaseDatabaseWrapper, table: str) -> None:
 
 
 def ensure_days(connection: BaseDatabaseWrapper, table: str, days: list[date]) -> list[str]:
-    """Create the partitions of ``days`` that ``table`` lacks; the names created.
+    """Create and attach the partitions of ``days`` that ``table`` lacks; the names created.
 
-    A day's rows that the DEFAULT partition took meanwhile move into the new partition with it (a
-    partition cannot be attached while the DEFAULT one holds rows of its range). Precondition: in a
-    transaction (``transaction.atomic``), which the move and the attach share."""
+    Only days the DEFAULT partition holds no row of are made (PostgreSQL refuses to attach a range
+    whose rows it holds); a day skipped for that keeps its rows in the DEFAULT partition, where the
+    batched purge takes them in time. The caller asks only for days after today: ``received_at`` is
+    this server's clock, so no insert under way can fall in such a day, and none waiting for the
+    DEFAULT partition's lock is refused after the attach for a row that now belongs elsewhere
+    (SQLSTATE 23514). ``Busy`` when a lock was not had within ``DETACH_LOCK_TIMEOUT_MS``, or the
+    database broke a deadlock with this transaction (it is then to be rolled back). Precondition: in
+    a transaction (``transaction.atomic``)."""
     have = {partition.day for partition in day_partitions(connection, table)}
     created = []
     default = f"{table}{DEFAULT_SUFFIX}"
-    for day in sorted(set(days) - have):
-        name = partition_name(table, day)
-        start, end = day_start(day), day_start(day + timedelta(days=1))
-        with connection.cursor() as cursor:
-            # The DEFAULT partition is locked first, exclusively (the attach takes that lock on it
-            # anyway, to check it): no row of this day can enter it between the move and the attach.
-            # Readers and writers of the DEFAULT partition wait until the commit, so the lock is
-            # not waited for long either (``Busy``; the next upkeep tries again).
-            _lock_or_busy(cursor, f'LOCK TABLE "{default}" IN ACCESS EXCLUSIVE MODE', f"{table}: {name} not made")
-            cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
-            cursor.execute("SELECT set_config(%s, 'on', true)", [MOVING_ROWS])
+    with connection.cursor() as cursor, _busy_on_lock_trouble(cursor, f"{table}: partitions not made"):
+        # The table first, then its DEFAULT partition (which the attach locks exclusively, to check
+        # it): the order a detach takes them in, so the two never wait for each other in a cycle.
+        # SHARE UPDATE EXCLUSIVE is what the attach takes on the table: reads and inserts go on.
+        cursor.execute(f'LOCK TABLE "{table}" IN SHARE UPDATE EXCLUSIVE MODE')
+        for day in sorted(set(days) - have):
+            name = partition_name(table, day)
+            start, end = day_start(day), day_start(day + timedelta(days=1))
             cursor.execute(
-                f'WITH moved AS (DELETE FROM "{default}" WHERE {COLUMN} >= %s AND {COLUMN} < %s RETURNING *) '
-                f'INSERT INTO "{name}" SELECT * FROM moved',
-                [start, end],
+                f'SELECT EXISTS (SELECT FROM "{default}" WHERE {COLUMN} >= %s AND {COLUMN} < %s)', [start, end]
             )
-            cursor.execute("SELECT set_config(%s, '', true)", [MOVING_ROWS])
+            if cursor.fetchone()[0]:
+                logger.warning("partitions: %s not made: the DEFAULT partition holds rows of that day", name)
+                continue
+            cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
             # Attaching builds the partition's copies of the table's indexes and primary key.
             cursor.execute(
                 f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', [start, end]
             )
-        created.append(name)
+            created.append(name)
     return created
 
 
 def days_ahead(today: date, ahead: int) -> list[date]:
     """``today`` and the ``ahead`` days after it."""
     return [today + timedelta(days=offset) for offset in range(ahead + 1)]
+
+
+def days_after(today: date, ahead: int) -> list[date]:
+    """The ``ahead`` days after ``today`` (not ``today``: see ``ensure_days``)."""
+    return [today + timedelta(days=offset) for offset in range(1, ahead + 1)]
 
 
 class Busy(Exception):
@@ -142,13 +157,20 @@ DETACH_LOCK_TIMEOUT_MS = 5000
 
 def detach_partition(connection: BaseDatabaseWrapper, table: str, partition: DayPartition) -> None:
     """Detach ``partition`` from ``table`` (then drop it, in a transaction of its own, with
-    ``drop_detached``); ``Busy`` when the table's lock was not had within
-    ``DETACH_LOCK_TIMEOUT_MS`` (the caller's transaction is then to be rolled back). Precondition: in
-    a transaction; the exclusive lock on ``table`` is held until it commits, so the caller commits
-    right after."""
-    with connection.cursor() as cursor:
-        detach = f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"'
-        _lock_or_busy(cursor, detach, f"{table}: {partition.name} not detached")
+    ``drop_detached``). Precondition: in a transaction that holds ``lock_for_detach``; the caller
+    commits right after."""
+    with connection.cursor() as cursor, _busy_on_lock_trouble(cursor, f"{table}: {partition.name} not detached"):
+        cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"')
+
+
+def lock_for_detach(connection: BaseDatabaseWrapper, table: str) -> None:
+    """Lock ``table`` as a detach does (exclusively: nothing reads or writes it until the commit),
+    before anything the detach decides on is read, so nothing that reads the table can change that
+    in between. ``Busy`` when the lock was not had within ``DETACH_LOCK_TIMEOUT_MS`` (or the
+    database broke a deadlock with this transaction): the transaction is then to be rolled back.
+    The lock timeout stays set for the rest of the transaction. Precondition: in a transaction."""
+    with connection.cursor() as cursor, _busy_on_lock_trouble(cursor, f"{table}: not detached"):
+        cursor.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
 
 
 def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
@@ -168,18 +190,24 @@ def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
     return names
 
 
-def _lock_or_busy(cursor: Any, statement: str, what: str) -> None:
-    """Run ``statement``, which takes a lock, waiting at most ``DETACH_LOCK_TIMEOUT_MS`` for it;
-    ``Busy`` (saying ``what``) when it had to wait longer. Precondition: in a transaction, which is
-    to be rolled back after ``Busy``."""
+# What a statement that waits for a lock may fail with: the lock timeout ran out (lock_not_available),
+# or the database chose this transaction to break a deadlock (deadlock_detected).
+_LOCK_TROUBLE = {"55P03", "40P01"}
+
+
+@contextmanager
+def _busy_on_lock_trouble(cursor: Any, what: str) -> Iterator[None]:
+    """Within the block, a statement waits at most ``DETACH_LOCK_TIMEOUT_MS`` for a lock (for the rest
+    of the transaction: ``SET LOCAL``); one that waited longer, or was chosen to break a deadlock,
+    raises ``Busy`` (saying ``what``). Precondition: in a transaction, which is to be rolled back
+    after ``Busy``."""
     cursor.execute(f"SET LOCAL lock_timeout = {int(DETACH_LOCK_TIMEOUT_MS)}")
     try:
-        cursor.execute(statement)
+        yield
     except OperationalError as err:
-        if getattr(err.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+        if getattr(err.__cause__, "sqlstate", None) in _LOCK_TROUBLE:
             raise Busy(f"{what}: the table is busy") from err
         raise
-    cursor.execute("SET LOCAL lock_timeout = 0")
 
 
 def count_rows(connection: BaseDatabaseWrapper, partition: DayPartition) -> int:

@@ -51,8 +51,10 @@ def in_use() -> bool:
 
 
 def keep_ahead(today: date | None = None, ahead: int = partitions.DAYS_AHEAD) -> list[str]:
-    """Make the day partitions of ``today`` and the ``ahead`` days after it that each partitioned
-    table lacks (and its DEFAULT partition); the partitions made. Nothing on SQLite."""
+    """Make the day partitions of the ``ahead`` days after ``today`` that each partitioned table
+    lacks (and its DEFAULT partition); the partitions made. Never ``today`` or a day before it (see
+    ``partitions.ensure_days``): when upkeep was down so long that today has no partition, today's
+    rows go to the DEFAULT partition. Nothing on SQLite."""
     if not in_use():
         return []
     today = today or timezone.now().date()
@@ -62,8 +64,8 @@ def keep_ahead(today: date | None = None, ahead: int = partitions.DAYS_AHEAD) ->
         try:
             with transaction.atomic():
                 partitions.ensure_default(connection, table)
-                created += partitions.ensure_days(connection, table, partitions.days_ahead(today, ahead))
-        except partitions.Busy as busy:  # the days ahead leave time: the next upkeep makes it
+                created += partitions.ensure_days(connection, table, partitions.days_after(today, ahead))
+        except partitions.Busy as busy:  # the days ahead leave time: the next upkeep makes them
             logger.warning("partitions: %s", busy)
     return created
 
