@@ -173,10 +173,9 @@ def lock_for_detach(connection: BaseDatabaseWrapper, table: str) -> None:
         cursor.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
 
 
-def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
-    """Drop the day tables of ``table`` that are detached (by ``detach_partition``; one may be left
-    by a process stopped between the detach and the drop); their names. Dropping a large table
-    takes a while (its files are removed), and a detached one locks nothing that ingest needs."""
+def detached_days(connection: BaseDatabaseWrapper, table: str) -> list[str]:
+    """The day tables of ``table`` that are detached (by ``detach_partition``, and not dropped yet:
+    one may be left by a process stopped between the detach and the drop), oldest first."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition "
@@ -184,10 +183,14 @@ def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
             [f"{table}\\_p%"],
         )
         day_table = re.compile(rf"^{re.escape(table)}_p\d{{8}}$")
-        names = [name for (name,) in cursor.fetchall() if day_table.match(name)]
-        for name in names:
-            cursor.execute(f'DROP TABLE "{name}"')
-    return names
+        return sorted(name for (name,) in cursor.fetchall() if day_table.match(name))
+
+
+def drop_detached(connection: BaseDatabaseWrapper, name: str) -> None:
+    """Drop the detached day table ``name`` (see ``detached_days``). Dropping a large table takes a
+    while (its files are removed), and a detached one locks nothing that ingest needs."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
 # What a statement that waits for a lock may fail with: the lock timeout ran out (lock_not_available),
@@ -210,9 +213,10 @@ def _busy_on_lock_trouble(cursor: Any, what: str) -> Iterator[None]:
         raise
 
 
-def count_rows(connection: BaseDatabaseWrapper, partition: DayPartition) -> int:
+def count_rows(connection: BaseDatabaseWrapper, name: str) -> int:
+    """The rows of the table (a day partition, attached or detached) ``name``."""
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{partition.name}"')
+        cursor.execute(f'SELECT count(*) FROM "{name}"')
         return int(cursor.fetchone()[0])
 
 

@@ -302,22 +302,72 @@ def test_a_dry_run_names_the_partitions_it_would_drop_and_drops_nothing(old_days
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_day_whose_table_another_query_holds_is_left_for_the_next_purge(
+def test_a_day_whose_table_another_query_holds_is_left_for_the_next_purge_with_its_keys_and_links(
     api: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Committed (transaction=True): the reader below sees the new partition and waits for nothing.
-    make_days(41)
+    make_days(41, 10)
     with received(days_ago=41):
         old = post_events(api, "held", 2)
+    with received(days_ago=10):
+        post_spans(api, trace_id(1), 2, link_to=trace_id(9))
+    done = make_replay([make_consumer("c", "http://127.0.0.1:9/")], name="done", state=Replay.COMPLETED)
+    Delivery.objects.create(replay=done, event_id=old[0], consumer=done.consumers.get(), seq=1, updated_at=T0)
     monkeypatch.setattr(core_partitions, "DETACH_LOCK_TIMEOUT_MS", 200)
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as reader:
+    with _session() as reader:
+        reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM dashboard_event")  # a long read: its lock lasts until it ends
-        [outcome] = purge(pause_ms=0, kinds=("events",))
-    assert not outcome.finished and outcome.dropped == [] and outcome.deleted == 0
-    assert set(Event.objects.values_list("id", flat=True)) == set(old)  # the day's rows are all there
-    [outcome] = purge(pause_ms=0, kinds=("events",))  # the reader is gone
-    assert outcome.finished and outcome.dropped == [(day_name("dashboard_event", 41), 2)]
+        reader.execute("SELECT count(*) FROM tracing_span")
+        [events, spans] = purge(pause_ms=0, kinds=("events", "spans"))
+        reader.execute("COMMIT")
+    assert not events.finished and events.dropped == [] and events.deleted == 0
+    assert not spans.finished and spans.dropped == [] and spans.deleted == 0
+    # The days' rows are all there, and so is what goes with them: a producer's retry of one of
+    # those events is still a duplicate.
+    assert set(Event.objects.values_list("id", flat=True)) == set(old)
+    assert set(EventKey.objects.values_list("stored_id", flat=True)) == set(old)
+    assert Delivery.objects.filter(event_id=old[0]).exists()
+    assert SpanKey.objects.count() == 2 and SpanLink.objects.count() == 1
+    response = api.post(
+        "/api/events",
+        [{"id": "held-0", "source": "shop.orders", "detail-type": "OrderCreated", "detail": {}}],
+        content_type="application/json",
+    )
+    assert response.json()["results"][0]["status"] == "duplicate"
+
+    [events, spans] = purge(pause_ms=0, kinds=("events", "spans"))  # the reader is gone
+    assert events.finished and events.dropped == [(day_name("dashboard_event", 41), 2)]
+    assert not EventKey.objects.exists() and not Delivery.objects.exists()
+    assert not SpanKey.objects.exists() and not SpanLink.objects.exists() and not TraceSummary.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_planned_while_the_detach_waits_for_the_table_keeps_the_day(api: Client) -> None:
+    make_days(41)
+    with received(days_ago=41):
+        [wanted] = post_events(api, "wanted", 1)
+    consumer = make_consumer("c", "http://127.0.0.1:9/")
+    read, go = threading.Event(), threading.Event()
+
+    def plan() -> None:
+        # A replay planned from events it reads, in one transaction (as a selection is).
+        with transaction.atomic():
+            assert Event.objects.filter(pk=wanted).exists()
+            read.set()
+            go.wait()
+            replay = make_replay([consumer], name="late", state=Replay.RUNNING, walk_done=True)
+            Delivery.objects.create(replay=replay, event_id=wanted, consumer=consumer, seq=1, updated_at=T0)
+
+    planned = _in_thread(plan)
+    read.wait()
+    purging = _in_thread(lambda: purge(pause_ms=0, kinds=("events",)))
+    _wait_until_a_session_waits_for("dashboard_event")  # the detach waits for the planner's transaction
+    go.set()
+    planned()
+    [outcome] = purging()
+    assert outcome.dropped == [] and outcome.kept == 1
+    assert list(Event.objects.values_list("id", flat=True)) == [wanted]
+    assert EventKey.objects.filter(stored_id=wanted).exists()
 
 
 # --- lookups by stored id ----------------------------------------------------------------------------
@@ -338,18 +388,29 @@ def test_an_event_is_found_by_its_id_near_the_time_the_id_carries_or_anywhere(ap
     assert api.get("/api/events/not-an-id").status_code == 404
 
 
-def test_a_day_left_detached_by_a_stopped_purge_is_dropped_by_the_next(api: Client) -> None:
-    make_days(41)
+def test_a_day_left_detached_by_a_stopped_purge_is_finished_by_the_next(api: Client) -> None:
+    make_days(41, 10)
     with received(days_ago=41):
-        post_events(api, "stopped", 2)
-    name = day_name("dashboard_event", 41)
-    with connection.cursor() as cursor:  # what a purge stopped between its detach and its drop leaves
-        cursor.execute(f'ALTER TABLE dashboard_event DETACH PARTITION "{name}"')
-    assert not Event.objects.exists()
-    purge(pause_ms=0, kinds=("events",))
+        old = post_events(api, "stopped", 2)
+    with received(days_ago=10):
+        post_spans(api, trace_id(1), 2, link_to=trace_id(9))
+    done = make_replay([make_consumer("c", "http://127.0.0.1:9/")], name="done", state=Replay.COMPLETED)
+    Delivery.objects.create(replay=done, event_id=old[0], consumer=done.consumers.get(), seq=1, updated_at=T0)
+    names = [day_name("dashboard_event", 41), day_name("tracing_span", 10)]
+    with connection.cursor() as cursor:  # what a purge stopped right after its detach leaves
+        cursor.execute(f'ALTER TABLE dashboard_event DETACH PARTITION "{names[0]}"')
+        cursor.execute(f'ALTER TABLE tracing_span DETACH PARTITION "{names[1]}"')
+    assert not Event.objects.exists() and not Span.objects.exists()
+    assert EventKey.objects.count() == 2 and TraceSummary.objects.count() == 1
+    [events, spans] = purge(pause_ms=0, kinds=("events", "spans"))
+    assert (events.dropped[0], spans.dropped[0]) == ((names[0], 2), (names[1], 2))
+    assert not EventKey.objects.exists() and not Delivery.objects.exists()
+    assert not SpanKey.objects.exists() and not SpanLink.objects.exists()
+    assert not TraceSummary.objects.exists() and not TraceTerm.objects.exists()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [name])
-        assert cursor.fetchone()[0] is None
+        for name in names:
+            cursor.execute("SELECT to_regclass(%s)", [name])
+            assert cursor.fetchone()[0] is None
 
 
 # --- dedupe under concurrent requests ----------------------------------------------------------------
