@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Exists, OuterRef
 
 logger = logging.getLogger(__name__)
 
@@ -342,8 +343,22 @@ DAYS_AHEAD = 3
 
 def restore_foreign_keys(schema_editor: Any, apps: Any, model: Any) -> None:
     """Make again the database foreign keys that point at ``model`` (as the models state them), after
-    ``unpartition_table``."""
+    ``unpartition_table``. Rows that point at a row no longer there (retention deleted it while no
+    key held them: a replay delivery planned just before its event went) cannot have the key back:
+    they are deleted first, with what their own relations cascade to, and a line says how many."""
     for candidate in apps.get_models():
         for field in candidate._meta.local_fields:
             if getattr(field, "remote_field", None) and field.remote_field.model is model and field.db_constraint:
+                orphans = candidate._base_manager.filter(**{f"{field.attname}__isnull": False}).exclude(
+                    Exists(model._base_manager.filter(pk=OuterRef(field.attname)))
+                )
+                deleted, _ = orphans.delete()
+                if deleted:
+                    # The deletes' deferred checks run now: a table with checks pending cannot be altered.
+                    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
+                    logger.warning(
+                        "%s: %d rows pointing at a %s that is gone deleted (with what cascades from them)",
+                        candidate._meta.label, deleted, model._meta.label,
+                    )  # fmt: skip
                 schema_editor.execute(schema_editor._create_fk_sql(candidate, field, "_fk_%(to_table)s_%(to_column)s"))

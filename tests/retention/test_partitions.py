@@ -592,3 +592,33 @@ def test_upkeep_that_cannot_have_the_table_in_time_gives_up_and_the_next_one_mak
         assert name not in partitions.keep_ahead(ahead=1)
         reader.execute("COMMIT")
     assert name in partitions.keep_ahead(ahead=1)
+
+
+def test_migrating_back_deletes_deliveries_whose_event_is_gone_and_restores_their_foreign_key() -> None:
+    [kept, gone] = [Event.objects.create(
+        id=new_ids(1)[0], event_id=f"back-{n}", source="s", detail_type="T", time=T0, raw="{}",
+        received_at=timezone.now(), format="native",
+    ) for n in range(2)]  # fmt: skip
+    consumer = make_consumer("c", "http://127.0.0.1:9/")
+    done = make_replay([consumer], name="done", state=Replay.COMPLETED, walk_done=True)
+    for seq, event in enumerate((kept, gone)):
+        delivery = Delivery.objects.create(replay=done, event_id=event.pk, consumer=consumer, seq=seq, updated_at=T0)
+        DeliveryAttempt.objects.create(
+            delivery=delivery, consumer=consumer, replay=done, number=1, at=T0, latency_ms=1, outcome="delivered"
+        )
+    Event.objects.filter(pk=gone.pk)._raw_delete(Event.objects.db)  # as a dropped day takes it
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("events", "0002_event_schema_error")])
+    assert not core_partitions.is_partitioned(connection, "dashboard_event")
+    assert list(Delivery.objects.values_list("event_id", flat=True)) == [kept.pk]
+    assert DeliveryAttempt.objects.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'dashboard_delivery'::regclass "
+            "AND confrelid = 'dashboard_event'::regclass"
+        )
+        assert cursor.fetchone()[0] == 1
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert core_partitions.is_partitioned(connection, "dashboard_event")
