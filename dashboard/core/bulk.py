@@ -182,7 +182,10 @@ def run_in_write_transaction(work: Callable[[], T]) -> T:
     its result once that transaction has committed; raise what ``work`` raised, with nothing stored.
 
     On SQLite, ``work`` may run on another request's thread, in one transaction with other batches
-    (see ``_GroupCommit``): it must use only ``django.db.connection`` and its own arguments.
+    (see ``_GroupCommit``): it must use only ``django.db.connection`` and its own arguments. On
+    PostgreSQL, a row refused for its partition's range having changed while the insert waited
+    (SQLSTATE 23514) is raised as an ``OperationalError``, as a deadlock (40P01) or a lock timeout
+    (55P03) already is: the request is answered 503 with ``Retry-After``, like a busy database.
     """
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         return _group_commit.run(work)
