@@ -98,12 +98,14 @@ def drop_day(kind: str, day: DayPartition) -> int | None:
     not had in time (nothing was changed; the next purge tries again).
 
     The detach's transaction locks the table first, then (events) looks whether a replay needs the
-    day, then detaches it: a replay is planned from events it reads in the table, so none can plan
-    one of the day's events between the look and the detach (one that read them before waits for
-    the lock's holder no more than the lock waits for it). The transaction does nothing else, so
-    ingest waits for the lock no longer than that. What goes with the rows is deleted after the
-    commit, from the detached table (``_forget_and_drop``): only once the day is surely gone, so a
-    detach given up leaves every dedupe key, delivery and link of the day in place."""
+    day, then detaches it. A replay is planned from events it reads in the table: a transaction that
+    read them before holds a lock the detach's lock waits for, so its replay has committed, and is
+    seen, by the time of the look; one that reads them after waits for the detach, and then finds
+    none. (A walking replay needs its range beyond its cursor, which the look sees from its start.)
+    The transaction does nothing else, so ingest waits for the lock no longer than that. What goes
+    with the rows is deleted after the commit, from the detached table (``_forget_and_drop``): only
+    once the day is surely gone, so a detach given up leaves every dedupe key, delivery and link of
+    the day in place."""
     table = MODELS[kind]._meta.db_table
     if kind == "events" and needed_by_replays(day):  # a first look, without the lock
         return None
