@@ -578,7 +578,7 @@ def test_upkeep_and_a_detach_lock_the_table_before_its_default_partition_so_neit
 
 
 @pytest.mark.django_db(transaction=True)
-def test_upkeep_that_cannot_have_the_table_in_time_gives_up_and_the_next_one_makes_the_days(
+def test_upkeep_that_cannot_lock_the_default_partition_in_time_gives_up_and_the_next_one_makes_the_days(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tomorrow = timezone.now().date() + timedelta(days=1)
