@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 import orjson
-from django.db import connection, models, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import Q
 
 from dashboard.core.nul import replace_nul, text_holds_nul
@@ -182,12 +182,27 @@ def run_in_write_transaction(work: Callable[[], T]) -> T:
     its result once that transaction has committed; raise what ``work`` raised, with nothing stored.
 
     On SQLite, ``work`` may run on another request's thread, in one transaction with other batches
-    (see ``_GroupCommit``): it must use only ``django.db.connection`` and its own arguments.
+    (see ``_GroupCommit``): it must use only ``django.db.connection`` and its own arguments. On
+    PostgreSQL, a row refused for its partition's range having changed while the insert waited
+    (SQLSTATE 23514) is raised as an ``OperationalError``, as a deadlock (40P01) or a lock timeout
+    (55P03) already is: the request is answered 503 with ``Retry-After``, like a busy database.
     """
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         return _group_commit.run(work)
-    with transaction.atomic():
-        return work()
+    try:
+        with transaction.atomic():
+            return work()
+    except IntegrityError as err:
+        if getattr(err.__cause__, "sqlstate", None) == _CHECK_VIOLATION and "partition constraint" in str(err):
+            # PostgreSQL: the row was routed to a partition (the DEFAULT one) whose range changed
+            # while the insert waited for its lock (a day attached meanwhile). Nothing was stored, and
+            # the same insert sent again is routed afresh: the database was busy, not the batch bad.
+            raise OperationalError(f"a partition changed under the insert: {err}") from err
+        raise
+
+
+# SQLSTATE check_violation, which PostgreSQL also reports for a row outside its partition's range.
+_CHECK_VIOLATION = "23514"
 
 
 def run_alone_in_write_transaction(work: Callable[[], T]) -> T:

@@ -2,8 +2,9 @@
 
 The event, span and log tables grow by the day and are purged by the day, so on PostgreSQL each is
 ``PARTITION BY RANGE (received_at)`` with one partition a UTC day, named ``<table>_pYYYYMMDD``, and a
-DEFAULT partition, ``<table>_pdefault``, for rows no day partition takes (a clock far off, or upkeep
-that has not run): an insert never fails for want of a partition. Retention then drops whole days
+DEFAULT partition, ``<table>_pdefault``, for rows no day partition takes (upkeep that has not run
+for days): no insert is refused for want of a partition. Rows that land there stay there (upkeep
+makes only days to come, ``ensure_days``) until the batched purge takes them. Retention then drops whole days
 (``detach_partition``, ``drop_detached``) instead of deleting their rows one by one.
 
 This module knows tables and columns only; which tables are partitioned, and what goes with a
@@ -16,17 +17,24 @@ plain tables and every function here is for PostgreSQL connections only.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Exists, OuterRef
+
+logger = logging.getLogger(__name__)
 
 COLUMN = "received_at"  # the partition key of every partitioned table
-# Set (to "on", for the transaction) while rows move from the DEFAULT partition into a new day's
-# partition: a trigger that acts on deleted rows (dashboard.events.keys) leaves moving rows alone.
+# Set (to "on", for the transaction) while rows move between partitions: a trigger that acts on
+# deleted rows (dashboard.events.keys) leaves moving rows alone. Upkeep no longer moves rows (see
+# ``ensure_days``); the triggers the migrations made still read it.
 MOVING_ROWS = "eventscope.moving_rows"
 DEFAULT_SUFFIX = "_pdefault"
 _DAY_NAME = re.compile(r"_p(\d{8})$")
@@ -92,42 +100,50 @@ def ensure_default(connection: BaseDatabaseWrapper, table: str) -> None:
 
 
 def ensure_days(connection: BaseDatabaseWrapper, table: str, days: list[date]) -> list[str]:
-    """Create the partitions of ``days`` that ``table`` lacks; the names created.
+    """Create and attach the partitions of ``days`` that ``table`` lacks; the names created.
 
-    A day's rows that the DEFAULT partition took meanwhile move into the new partition with it (a
-    partition cannot be attached while the DEFAULT one holds rows of its range). Precondition: in a
-    transaction (``transaction.atomic``), which the move and the attach share."""
+    Only days the DEFAULT partition holds no row of are made (PostgreSQL refuses to attach a range
+    whose rows it holds); a day skipped for that keeps its rows in the DEFAULT partition, where the
+    batched purge takes them in time. The caller asks only for days after today: ``received_at`` is
+    this server's clock, so no insert under way can fall in such a day, and none waiting for the
+    DEFAULT partition's lock is refused after the attach for a row that now belongs elsewhere
+    (SQLSTATE 23514). ``Busy`` when a lock was not had within ``DETACH_LOCK_TIMEOUT_MS``, or the
+    database broke a deadlock with this transaction (it is then to be rolled back). Precondition: in
+    a transaction (``transaction.atomic``)."""
     have = {partition.day for partition in day_partitions(connection, table)}
     created = []
     default = f"{table}{DEFAULT_SUFFIX}"
-    for day in sorted(set(days) - have):
-        name = partition_name(table, day)
-        start, end = day_start(day), day_start(day + timedelta(days=1))
-        with connection.cursor() as cursor:
-            # The DEFAULT partition is locked first, exclusively (the attach takes that lock on it
-            # anyway, to check it): no row of this day can enter it between the move and the attach.
-            # Readers and writers of the DEFAULT partition wait until the commit, so the lock is
-            # not waited for long either (``Busy``; the next upkeep tries again).
-            _lock_or_busy(cursor, f'LOCK TABLE "{default}" IN ACCESS EXCLUSIVE MODE', f"{table}: {name} not made")
-            cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
-            cursor.execute("SELECT set_config(%s, 'on', true)", [MOVING_ROWS])
+    with connection.cursor() as cursor, _busy_on_lock_trouble(cursor, f"{table}: partitions not made"):
+        # The table first, then its DEFAULT partition (which the attach locks exclusively, to check
+        # it): the order a detach takes them in, so the two never wait for each other in a cycle.
+        # SHARE UPDATE EXCLUSIVE is what the attach takes on the table: reads and inserts go on.
+        cursor.execute(f'LOCK TABLE "{table}" IN SHARE UPDATE EXCLUSIVE MODE')
+        for day in sorted(set(days) - have):
+            name = partition_name(table, day)
+            start, end = day_start(day), day_start(day + timedelta(days=1))
             cursor.execute(
-                f'WITH moved AS (DELETE FROM "{default}" WHERE {COLUMN} >= %s AND {COLUMN} < %s RETURNING *) '
-                f'INSERT INTO "{name}" SELECT * FROM moved',
-                [start, end],
+                f'SELECT EXISTS (SELECT FROM "{default}" WHERE {COLUMN} >= %s AND {COLUMN} < %s)', [start, end]
             )
-            cursor.execute("SELECT set_config(%s, '', true)", [MOVING_ROWS])
+            if cursor.fetchone()[0]:
+                logger.warning("partitions: %s not made: the DEFAULT partition holds rows of that day", name)
+                continue
+            cursor.execute(f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
             # Attaching builds the partition's copies of the table's indexes and primary key.
             cursor.execute(
                 f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', [start, end]
             )
-        created.append(name)
+            created.append(name)
     return created
 
 
 def days_ahead(today: date, ahead: int) -> list[date]:
     """``today`` and the ``ahead`` days after it."""
     return [today + timedelta(days=offset) for offset in range(ahead + 1)]
+
+
+def days_after(today: date, ahead: int) -> list[date]:
+    """The ``ahead`` days after ``today`` (not ``today``: see ``ensure_days``)."""
+    return [today + timedelta(days=offset) for offset in range(1, ahead + 1)]
 
 
 class Busy(Exception):
@@ -142,19 +158,25 @@ DETACH_LOCK_TIMEOUT_MS = 5000
 
 def detach_partition(connection: BaseDatabaseWrapper, table: str, partition: DayPartition) -> None:
     """Detach ``partition`` from ``table`` (then drop it, in a transaction of its own, with
-    ``drop_detached``); ``Busy`` when the table's lock was not had within
-    ``DETACH_LOCK_TIMEOUT_MS`` (the caller's transaction is then to be rolled back). Precondition: in
-    a transaction; the exclusive lock on ``table`` is held until it commits, so the caller commits
-    right after."""
-    with connection.cursor() as cursor:
-        detach = f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"'
-        _lock_or_busy(cursor, detach, f"{table}: {partition.name} not detached")
+    ``drop_detached``). Precondition: in a transaction that holds ``lock_for_detach``; the caller
+    commits right after."""
+    with connection.cursor() as cursor, _busy_on_lock_trouble(cursor, f"{table}: {partition.name} not detached"):
+        cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{partition.name}"')
 
 
-def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
-    """Drop the day tables of ``table`` that are detached (by ``detach_partition``; one may be left
-    by a process stopped between the detach and the drop); their names. Dropping a large table
-    takes a while (its files are removed), and a detached one locks nothing that ingest needs."""
+def lock_for_detach(connection: BaseDatabaseWrapper, table: str) -> None:
+    """Lock ``table`` as a detach does (exclusively: nothing reads or writes it until the commit),
+    before anything the detach decides on is read, so nothing that reads the table can change that
+    in between. ``Busy`` when the lock was not had within ``DETACH_LOCK_TIMEOUT_MS`` (or the
+    database broke a deadlock with this transaction): the transaction is then to be rolled back.
+    The lock timeout stays set for the rest of the transaction. Precondition: in a transaction."""
+    with connection.cursor() as cursor, _busy_on_lock_trouble(cursor, f"{table}: not detached"):
+        cursor.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+
+
+def detached_days(connection: BaseDatabaseWrapper, table: str) -> list[str]:
+    """The day tables of ``table`` that are detached (by ``detach_partition``, and not dropped yet:
+    one may be left by a process stopped between the detach and the drop), oldest first."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE relkind = 'r' AND NOT relispartition "
@@ -162,29 +184,40 @@ def drop_detached(connection: BaseDatabaseWrapper, table: str) -> list[str]:
             [f"{table}\\_p%"],
         )
         day_table = re.compile(rf"^{re.escape(table)}_p\d{{8}}$")
-        names = [name for (name,) in cursor.fetchall() if day_table.match(name)]
-        for name in names:
-            cursor.execute(f'DROP TABLE "{name}"')
-    return names
+        return sorted(name for (name,) in cursor.fetchall() if day_table.match(name))
 
 
-def _lock_or_busy(cursor: Any, statement: str, what: str) -> None:
-    """Run ``statement``, which takes a lock, waiting at most ``DETACH_LOCK_TIMEOUT_MS`` for it;
-    ``Busy`` (saying ``what``) when it had to wait longer. Precondition: in a transaction, which is
-    to be rolled back after ``Busy``."""
+def drop_detached(connection: BaseDatabaseWrapper, name: str) -> None:
+    """Drop the detached day table ``name`` (see ``detached_days``). Dropping a large table takes a
+    while (its files are removed), and a detached one locks nothing that ingest needs."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+# What a statement that waits for a lock may fail with: the lock timeout ran out (lock_not_available),
+# or the database chose this transaction to break a deadlock (deadlock_detected).
+_LOCK_TROUBLE = {"55P03", "40P01"}
+
+
+@contextmanager
+def _busy_on_lock_trouble(cursor: Any, what: str) -> Iterator[None]:
+    """Within the block, a statement waits at most ``DETACH_LOCK_TIMEOUT_MS`` for a lock (for the rest
+    of the transaction: ``SET LOCAL``); one that waited longer, or was chosen to break a deadlock,
+    raises ``Busy`` (saying ``what``). Precondition: in a transaction, which is to be rolled back
+    after ``Busy``."""
     cursor.execute(f"SET LOCAL lock_timeout = {int(DETACH_LOCK_TIMEOUT_MS)}")
     try:
-        cursor.execute(statement)
+        yield
     except OperationalError as err:
-        if getattr(err.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+        if getattr(err.__cause__, "sqlstate", None) in _LOCK_TROUBLE:
             raise Busy(f"{what}: the table is busy") from err
         raise
-    cursor.execute("SET LOCAL lock_timeout = 0")
 
 
-def count_rows(connection: BaseDatabaseWrapper, partition: DayPartition) -> int:
+def count_rows(connection: BaseDatabaseWrapper, name: str) -> int:
+    """The rows of the table (a day partition, attached or detached) ``name``."""
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{partition.name}"')
+        cursor.execute(f'SELECT count(*) FROM "{name}"')
         return int(cursor.fetchone()[0])
 
 
@@ -310,8 +343,22 @@ DAYS_AHEAD = 3
 
 def restore_foreign_keys(schema_editor: Any, apps: Any, model: Any) -> None:
     """Make again the database foreign keys that point at ``model`` (as the models state them), after
-    ``unpartition_table``."""
+    ``unpartition_table``. Rows that point at a row no longer there (retention deleted it while no
+    key held them: a replay delivery planned just before its event went) cannot have the key back:
+    they are deleted first, with what their own relations cascade to, and a line says how many."""
     for candidate in apps.get_models():
         for field in candidate._meta.local_fields:
             if getattr(field, "remote_field", None) and field.remote_field.model is model and field.db_constraint:
+                orphans = candidate._base_manager.filter(**{f"{field.attname}__isnull": False}).exclude(
+                    Exists(model._base_manager.filter(pk=OuterRef(field.attname)))
+                )
+                deleted, _ = orphans.delete()
+                if deleted:
+                    # The deletes' deferred checks run now: a table with checks pending cannot be altered.
+                    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
+                    logger.warning(
+                        "%s: %d rows pointing at a %s that is gone deleted (with what cascades from them)",
+                        candidate._meta.label, deleted, model._meta.label,
+                    )  # fmt: skip
                 schema_editor.execute(schema_editor._create_fk_sql(candidate, field, "_fk_%(to_table)s_%(to_column)s"))

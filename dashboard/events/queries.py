@@ -215,10 +215,12 @@ def stored_event(stored_id: str) -> Event | None:
     if connection.vendor == "postgresql":
         try:
             made = datetime.fromtimestamp(ms_of(stored_id) / 1000, tz=UTC)
+            # A crafted id may carry a time near the end of what a datetime holds (9999-12-31).
+            window = (made - _ID_TIME_SLACK, made + _ID_TIME_SLACK)
         except (ValueError, OverflowError, OSError):  # not a stored id's shape: no time to go by
-            made = None
-        if made is not None:
-            near = events.filter(received_at__gte=made - _ID_TIME_SLACK, received_at__lt=made + _ID_TIME_SLACK)
+            window = None
+        if window is not None:
+            near = events.filter(received_at__gte=window[0], received_at__lt=window[1])
             event = near.first()
             if event is not None:
                 return event

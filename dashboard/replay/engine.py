@@ -47,7 +47,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -85,6 +85,13 @@ UNKNOWN_OUTCOME = (
     "outcome unknown: the worker stopped while this delivery was claimed or in flight; it is not sent "
     "again automatically (it may have arrived) — re-drive it if the consumer did not receive it"
 )
+# A delivery whose event no longer exists (deleted by retention after it was planned; deliveries have
+# no database foreign key to events): lanes load deliveries with their events, so it would never be
+# sent, and the replay would wait for it forever.
+EVENT_GONE = "the event was deleted by retention"
+# How often a run whose lanes are idle while deliveries are still to send looks for those whose event
+# is gone (an anti-join over them: not at every turn of the loop).
+ORPHAN_SWEEP_EVERY = 5.0
 
 
 class LeaseLost(Exception):
@@ -579,6 +586,7 @@ class ReplayRun:
         self._consumers: list[tuple[Consumer, CompiledPattern | None]] = []
         self._pages: Iterator[list[Event]] | None = None
         self._samples: deque[tuple[float, int]] = deque(maxlen=40)
+        self._orphans_swept_at = float("-inf")
 
     # --- lease -------------------------------------------------------------------------------------
 
@@ -715,9 +723,11 @@ class ReplayRun:
             replay = Replay.objects.select_for_update().filter(pk=self.replay_id).first()
             if replay is None or replay.state != Replay.RUNNING or replay.lease_owner != self.owner:
                 return True
-            if Delivery.objects.filter(
+            unsent = Delivery.objects.filter(
                 replay_id=self.replay_id, state__in=(Delivery.PENDING, Delivery.RETRY, Delivery.SENDING)
-            ).exists():
+            )
+            # What is left may be deliveries whose event is gone: dead letters, then look again.
+            if unsent.exists() and (not self._dead_letter_orphans() or unsent.exists()):
                 return False
             counts = _delivery_counts(self.replay_id)
             Replay.objects.filter(pk=self.replay_id).update(
@@ -730,6 +740,26 @@ class ReplayRun:
                 planned=sum(counts.values()),
             )
         return True
+
+    def _dead_letter_orphans(self) -> int:
+        """Dead-letter this replay's deliveries still to send whose event is gone (``EVENT_GONE``);
+        how many. At most once every ``ORPHAN_SWEEP_EVERY`` seconds (0 in between). Precondition: the
+        lanes are idle (what they hold in memory is not pending in the database)."""
+        now_mono = time.monotonic()
+        if now_mono - self._orphans_swept_at < ORPHAN_SWEEP_EVERY:
+            return 0
+        self._orphans_swept_at = now_mono
+        gone = Delivery.objects.filter(replay_id=self.replay_id, state__in=(Delivery.PENDING, Delivery.RETRY)).exclude(
+            Exists(Event.objects.filter(pk=OuterRef("event_id")))
+        )
+        count = gone.update(
+            state=Delivery.DEAD, claim="", next_attempt_at=None, last_status=None, last_error=EVENT_GONE,
+            updated_at=timezone.now(),
+        )  # fmt: skip
+        if count:
+            metrics.REPLAY_DELIVERIES.labels(Delivery.DEAD).inc(count)
+            logger.warning("replay %s: %d deliveries dead-lettered (%s)", self.replay_id, count, EVENT_GONE)
+        return count
 
     def _fail(self, error: str) -> None:
         Replay.objects.filter(pk=self.replay_id, lease_owner=self.owner, state=Replay.RUNNING).update(

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -137,16 +137,15 @@ def _purge_kind(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
         page = model.objects.filter(pk__lte=high, received_at__lt=outcome.cutoff)  # type: ignore[attr-defined]
         if low is not None:
             page = page.filter(pk__gt=low)
-        if outcome.kind == "events":
-            needed = needed_by_active_replays()
-            if needed is not None:
-                outcome.kept += page.filter(needed).count()
-                page = page.exclude(needed)
         if dry_run:
-            outcome.deleted += page.count()
+            kept = _kept_for_replays(page) if outcome.kind == "events" else 0
+            outcome.kept += kept
+            outcome.deleted += page.count() - kept
             continue
         started = time.monotonic()
-        outcome.deleted += run_alone_in_write_transaction(lambda page=page: delete(page))  # type: ignore[misc]
+        deleted, kept = run_alone_in_write_transaction(lambda page=page: _delete_batch(outcome.kind, delete, page))  # type: ignore[misc]
+        outcome.deleted += deleted
+        outcome.kept += kept
         _checkpoint()
         # Give the write lock (and the CPU) back to ingest for a multiple of the time the batch held
         # it: deleting rows costs a write per index page they sit on, scattered over the random-keyed
@@ -158,9 +157,10 @@ def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[Day
     """PostgreSQL: drop (or, in a dry run, list) the day partitions wholly older than the cut-off,
     one transaction a day, except a day of events that a replay still needs; the days dropped."""
     assert outcome.cutoff is not None
-    if not dry_run:  # a day detached by a purge that stopped before dropping it
-        with transaction.atomic():
-            partitions.drop_detached(outcome.kind)
+    if not dry_run:  # a day detached by a purge that stopped before it was done with it
+        for name, held in partitions.drop_detached(outcome.kind):
+            outcome.dropped.append((name, held))
+            outcome.deleted += held
     dropped = []
     for day in partitions.old_days(outcome.kind, outcome.cutoff):
         if pacing.out_of_time():
@@ -169,7 +169,7 @@ def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[Day
         if dry_run:
             if outcome.kind == "events" and partitions.needed_by_replays(day):
                 continue
-            rows: int | None = count_rows(connection, day)
+            rows: int | None = count_rows(connection, day.name)
         else:
             try:
                 rows = partitions.drop_day(outcome.kind, day)
@@ -182,6 +182,23 @@ def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[Day
             outcome.dropped.append((day.name, rows))
             outcome.deleted += rows
     return dropped
+
+
+def _kept_for_replays(page: QuerySet[Event]) -> int:
+    needed = needed_by_active_replays()
+    return 0 if needed is None else page.filter(needed).count()
+
+
+def _delete_batch(kind: str, delete: Callable[[Any], int], page: QuerySet[Any]) -> tuple[int, int]:
+    """Delete ``page`` of ``kind`` but the events an active replay needs; how many deleted and kept.
+    The replays are read in the batch's transaction, just before the delete: one started before it
+    is seen (a replay planned from events this batch deletes, committed after it, finds those
+    deliveries dead-lettered by its run: ``dashboard.replay.engine``)."""
+    if kind == "events":
+        needed = needed_by_active_replays()
+        if needed is not None:
+            return delete(page.exclude(needed)), page.filter(needed).count()
+    return delete(page), 0
 
 
 def _count_rest(outcome: Outcome, model: type[Model], dropped: list[DayPartition]) -> None:

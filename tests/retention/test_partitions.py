@@ -6,6 +6,7 @@ Rows arrive through the ingest endpoints at chosen moments (time-machine)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
@@ -14,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
@@ -52,9 +53,9 @@ def day_name(table: str, days_ago: float) -> str:
 
 
 def make_days(*days_ago: float) -> None:
-    """The day partitions of these days, as upkeep makes them."""
+    """The day partitions of these days, as upkeep made them the day before each."""
     for days in days_ago:
-        partitions.keep_ahead(today=at(days).date(), ahead=0)
+        partitions.keep_ahead(today=at(days + 1).date(), ahead=1)
 
 
 # --- the converting migrations -----------------------------------------------------------------------
@@ -157,7 +158,7 @@ def test_spans_exported_again_the_next_day_are_stored_and_counted_once(api: Clie
     assert SpanKey.objects.count() == 4
 
 
-def test_rows_received_on_a_day_without_a_partition_land_in_the_default_one_and_move_when_it_comes(
+def test_rows_received_on_a_day_without_a_partition_land_in_the_default_one_and_stay_there(
     api: Client,
 ) -> None:
     far = -400  # a clock far in the future; then one far in the past
@@ -170,12 +171,13 @@ def test_rows_received_on_a_day_without_a_partition_land_in_the_default_one_and_
         assert partition_of("tracing_span", "trace_id = %s", [trace_id(trace)]) == {"tracing_span_pdefault"}
     assert partition_of("tracing_logrecord", "TRUE", []) == {"tracing_logrecord_pdefault"}
 
-    make_days(far)  # upkeep reaches that day: its rows move into its new partition
-    assert partition_of("dashboard_event", "event_id = %s", [f"far{far}-0"]) == {day_name("dashboard_event", far)}
-    assert partition_of("tracing_span", "trace_id = %s", [trace_id(1)]) == {day_name("tracing_span", far)}
-    assert partition_of("tracing_span", "trace_id = %s", [trace_id(2)]) == {"tracing_span_pdefault"}
+    # Upkeep reaching a day the DEFAULT partition holds rows of does not make it (no row moves); the
+    # days around it are made.
+    made = partitions.keep_ahead(today=at(far + 1).date(), ahead=2)
+    assert day_name("dashboard_event", far) not in made and day_name("dashboard_event", far - 1) in made
+    assert partition_of("dashboard_event", "event_id = %s", [f"far{far}-0"]) == {"dashboard_event_pdefault"}
     assert Event.objects.count() == 2 and Span.objects.count() == 2 and LogRecord.objects.count() == 2
-    assert EventKey.objects.count() == 2 and SpanKey.objects.count() == 2  # moved rows keep their keys
+    assert EventKey.objects.count() == 2 and SpanKey.objects.count() == 2
 
 
 def test_an_event_or_span_deleted_any_way_takes_its_key_along(api: Client) -> None:
@@ -191,13 +193,13 @@ def test_an_event_or_span_deleted_any_way_takes_its_key_along(api: Client) -> No
     assert Span.objects.filter(trace_id=trace_id(3)).count() == 2
 
 
-def test_upkeep_makes_today_and_the_next_days_once() -> None:
+def test_upkeep_makes_the_next_days_once_and_never_today() -> None:
     today = timezone.now().date()
     made = partitions.keep_ahead(today=today + timedelta(days=10), ahead=2)
     assert sorted(made) == sorted(
         core_partitions.partition_name(table, today + timedelta(days=days))
         for table in ("dashboard_event", "tracing_span", "tracing_logrecord")
-        for days in (10, 11, 12)
+        for days in (11, 12)
     )
     assert partitions.keep_ahead(today=today + timedelta(days=10), ahead=2) == []
 
@@ -300,22 +302,72 @@ def test_a_dry_run_names_the_partitions_it_would_drop_and_drops_nothing(old_days
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_day_whose_table_another_query_holds_is_left_for_the_next_purge(
+def test_a_day_whose_table_another_query_holds_is_left_for_the_next_purge_with_its_keys_and_links(
     api: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Committed (transaction=True): the reader below sees the new partition and waits for nothing.
-    make_days(41)
+    make_days(41, 10)
     with received(days_ago=41):
         old = post_events(api, "held", 2)
+    with received(days_ago=10):
+        post_spans(api, trace_id(1), 2, link_to=trace_id(9))
+    done = make_replay([make_consumer("c", "http://127.0.0.1:9/")], name="done", state=Replay.COMPLETED)
+    Delivery.objects.create(replay=done, event_id=old[0], consumer=done.consumers.get(), seq=1, updated_at=T0)
     monkeypatch.setattr(core_partitions, "DETACH_LOCK_TIMEOUT_MS", 200)
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as reader:
+    with _session() as reader:
+        reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM dashboard_event")  # a long read: its lock lasts until it ends
-        [outcome] = purge(pause_ms=0, kinds=("events",))
-    assert not outcome.finished and outcome.dropped == [] and outcome.deleted == 0
-    assert set(Event.objects.values_list("id", flat=True)) == set(old)  # the day's rows are all there
-    [outcome] = purge(pause_ms=0, kinds=("events",))  # the reader is gone
-    assert outcome.finished and outcome.dropped == [(day_name("dashboard_event", 41), 2)]
+        reader.execute("SELECT count(*) FROM tracing_span")
+        [events, spans] = purge(pause_ms=0, kinds=("events", "spans"))
+        reader.execute("COMMIT")
+    assert not events.finished and events.dropped == [] and events.deleted == 0
+    assert not spans.finished and spans.dropped == [] and spans.deleted == 0
+    # The days' rows are all there, and so is what goes with them: a producer's retry of one of
+    # those events is still a duplicate.
+    assert set(Event.objects.values_list("id", flat=True)) == set(old)
+    assert set(EventKey.objects.values_list("stored_id", flat=True)) == set(old)
+    assert Delivery.objects.filter(event_id=old[0]).exists()
+    assert SpanKey.objects.count() == 2 and SpanLink.objects.count() == 1
+    response = api.post(
+        "/api/events",
+        [{"id": "held-0", "source": "shop.orders", "detail-type": "OrderCreated", "detail": {}}],
+        content_type="application/json",
+    )
+    assert response.json()["results"][0]["status"] == "duplicate"
+
+    [events, spans] = purge(pause_ms=0, kinds=("events", "spans"))  # the reader is gone
+    assert events.finished and events.dropped == [(day_name("dashboard_event", 41), 2)]
+    assert not EventKey.objects.exists() and not Delivery.objects.exists()
+    assert not SpanKey.objects.exists() and not SpanLink.objects.exists() and not TraceSummary.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_planned_while_the_detach_waits_for_the_table_keeps_the_day(api: Client) -> None:
+    make_days(41)
+    with received(days_ago=41):
+        [wanted] = post_events(api, "wanted", 1)
+    consumer = make_consumer("c", "http://127.0.0.1:9/")
+    read, go = threading.Event(), threading.Event()
+
+    def plan() -> None:
+        # A replay planned from events it reads, in one transaction (as a selection is).
+        with transaction.atomic():
+            assert Event.objects.filter(pk=wanted).exists()
+            read.set()
+            go.wait()
+            replay = make_replay([consumer], name="late", state=Replay.RUNNING, walk_done=True)
+            Delivery.objects.create(replay=replay, event_id=wanted, consumer=consumer, seq=1, updated_at=T0)
+
+    planned = _in_thread(plan)
+    read.wait()
+    purging = _in_thread(lambda: purge(pause_ms=0, kinds=("events",)))
+    _wait_until_a_session_waits_for("dashboard_event")  # the detach waits for the planner's transaction
+    go.set()
+    planned()
+    [outcome] = purging()
+    assert outcome.dropped == [] and outcome.kept == 1
+    assert list(Event.objects.values_list("id", flat=True)) == [wanted]
+    assert EventKey.objects.filter(stored_id=wanted).exists()
 
 
 # --- lookups by stored id ----------------------------------------------------------------------------
@@ -336,18 +388,29 @@ def test_an_event_is_found_by_its_id_near_the_time_the_id_carries_or_anywhere(ap
     assert api.get("/api/events/not-an-id").status_code == 404
 
 
-def test_a_day_left_detached_by_a_stopped_purge_is_dropped_by_the_next(api: Client) -> None:
-    make_days(41)
+def test_a_day_left_detached_by_a_stopped_purge_is_finished_by_the_next(api: Client) -> None:
+    make_days(41, 10)
     with received(days_ago=41):
-        post_events(api, "stopped", 2)
-    name = day_name("dashboard_event", 41)
-    with connection.cursor() as cursor:  # what a purge stopped between its detach and its drop leaves
-        cursor.execute(f'ALTER TABLE dashboard_event DETACH PARTITION "{name}"')
-    assert not Event.objects.exists()
-    purge(pause_ms=0, kinds=("events",))
+        old = post_events(api, "stopped", 2)
+    with received(days_ago=10):
+        post_spans(api, trace_id(1), 2, link_to=trace_id(9))
+    done = make_replay([make_consumer("c", "http://127.0.0.1:9/")], name="done", state=Replay.COMPLETED)
+    Delivery.objects.create(replay=done, event_id=old[0], consumer=done.consumers.get(), seq=1, updated_at=T0)
+    names = [day_name("dashboard_event", 41), day_name("tracing_span", 10)]
+    with connection.cursor() as cursor:  # what a purge stopped right after its detach leaves
+        cursor.execute(f'ALTER TABLE dashboard_event DETACH PARTITION "{names[0]}"')
+        cursor.execute(f'ALTER TABLE tracing_span DETACH PARTITION "{names[1]}"')
+    assert not Event.objects.exists() and not Span.objects.exists()
+    assert EventKey.objects.count() == 2 and TraceSummary.objects.count() == 1
+    [events, spans] = purge(pause_ms=0, kinds=("events", "spans"))
+    assert (events.dropped[0], spans.dropped[0]) == ((names[0], 2), (names[1], 2))
+    assert not EventKey.objects.exists() and not Delivery.objects.exists()
+    assert not SpanKey.objects.exists() and not SpanLink.objects.exists()
+    assert not TraceSummary.objects.exists() and not TraceTerm.objects.exists()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [name])
-        assert cursor.fetchone()[0] is None
+        for name in names:
+            cursor.execute("SELECT to_regclass(%s)", [name])
+            assert cursor.fetchone()[0] is None
 
 
 # --- dedupe under concurrent requests ----------------------------------------------------------------
@@ -400,3 +463,165 @@ def test_the_same_spans_exported_by_two_requests_at_once_are_stored_and_counted_
         )
         assert Span.objects.filter(trace_id=trace).count() == 20
         assert TraceSummary.objects.get(trace_id=trace).span_count == 20
+
+
+# --- upkeep, ingest and detach at once -----------------------------------------------------------------
+
+
+def _session() -> psycopg.Connection[Any]:
+    """A connection of its own to the test database (autocommit: each transaction explicit)."""
+    params = connection.get_connection_params()
+    return psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True)
+
+
+def _wait_until_a_session_waits_for(relation: str) -> None:
+    """Return once some session waits for a lock on ``relation`` (fail after 30 s)."""
+    with _session() as watch:
+        deadline = time.monotonic() + 30
+        while not watch.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND relation = to_regclass(%s))", [relation]
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, watch.execute(
+                "SELECT wait_event_type, wait_event, state, query FROM pg_stat_activity WHERE backend_type = %s",
+                ["client backend"],
+            ).fetchall()
+            time.sleep(0.01)
+
+
+def _in_thread(work: Callable[[], Any]) -> Callable[[], Any]:
+    """Start ``work`` on a thread of its own (its own database connection); the function returned
+    waits for it and answers what it returned (or raises what it raised)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = work()
+        except BaseException as err:  # handed to the caller
+            out["error"] = err
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def result() -> Any:
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    return result
+
+
+def _drop_days(table: str, days: list[Any]) -> None:
+    with connection.cursor() as cursor:
+        for day in days:
+            cursor.execute(f'DROP TABLE IF EXISTS "{core_partitions.partition_name(table, day)}"')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_a_partition_attached_while_it_waited_refuses_is_answered_503_and_stored_when_sent_again(
+    api: Client,
+) -> None:
+    future = at(-200)  # a day without a partition: its rows go to the DEFAULT partition
+    headers = {"HTTP_AUTHORIZATION": api.defaults["HTTP_AUTHORIZATION"]}
+    entry = [{"id": "late", "source": "shop.orders", "detail-type": "OrderCreated", "detail": {}}]
+    with _session() as other, received(days_ago=-200):
+        other.execute("BEGIN")
+        other.execute("LOCK TABLE dashboard_event_pdefault IN ACCESS EXCLUSIVE MODE")
+        answer = _in_thread(lambda: Client(**headers).post("/api/events", entry, content_type="application/json"))
+        _wait_until_a_session_waits_for("dashboard_event_pdefault")
+        name = core_partitions.partition_name("dashboard_event", future.date())
+        other.execute(f'CREATE TABLE "{name}" (LIKE dashboard_event INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
+        start = core_partitions.day_start(future.date())
+        other.execute(
+            f'ALTER TABLE dashboard_event ATTACH PARTITION "{name}" '
+            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+        )
+        other.execute("COMMIT")
+        response = answer()
+        assert response.status_code == 503 and response["Retry-After"] == "1"
+        assert not Event.objects.exists() and not EventKey.objects.exists()
+        [stored] = post_events(api, "late", 1)  # sent again: routed to the new day
+    assert partition_of("dashboard_event", "id = %s", [stored]) == {name}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_that_wait_for_the_default_partition_while_upkeep_makes_days_are_stored(api: Client) -> None:
+    # Upkeep was down for days: today and the days after have no partition, today's rows go to DEFAULT.
+    today = timezone.now().date()
+    _drop_days("dashboard_event", core_partitions.days_ahead(today, core_partitions.DAYS_AHEAD + 1))
+    headers = {"HTTP_AUTHORIZATION": api.defaults["HTTP_AUTHORIZATION"]}
+    with transaction.atomic():
+        made = partitions.keep_ahead()  # its locks are held until the commit
+        answer = _in_thread(lambda: post_events(Client(**headers), "today", 2))
+        _wait_until_a_session_waits_for("dashboard_event_pdefault")
+    stored = answer()
+    assert core_partitions.partition_name("dashboard_event", today) not in made
+    assert core_partitions.partition_name("dashboard_event", today + timedelta(days=1)) in made
+    assert partition_of("dashboard_event", "TRUE", []) == {"dashboard_event_pdefault"}
+    assert set(Event.objects.values_list("id", flat=True)) == set(stored)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upkeep_and_a_detach_lock_the_table_before_its_default_partition_so_neither_deadlocks() -> None:
+    tomorrow = timezone.now().date() + timedelta(days=1)
+    _drop_days("dashboard_event", [tomorrow])
+    with _session() as detach:
+        detach.execute("BEGIN")
+        detach.execute("LOCK TABLE dashboard_event IN ACCESS EXCLUSIVE MODE")  # what DETACH takes first
+        made = _in_thread(lambda: partitions.keep_ahead(ahead=1))
+        _wait_until_a_session_waits_for("dashboard_event")
+        detach.execute("LOCK TABLE dashboard_event_pdefault IN ACCESS EXCLUSIVE MODE")  # and then
+        detach.execute("COMMIT")
+    assert core_partitions.partition_name("dashboard_event", tomorrow) in made()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upkeep_that_cannot_lock_the_default_partition_in_time_gives_up_and_the_next_one_makes_the_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tomorrow = timezone.now().date() + timedelta(days=1)
+    _drop_days("dashboard_event", [tomorrow])
+    monkeypatch.setattr(core_partitions, "DETACH_LOCK_TIMEOUT_MS", 200)
+    name = core_partitions.partition_name("dashboard_event", tomorrow)
+    with _session() as reader:
+        reader.execute("BEGIN")
+        # A long read of the DEFAULT partition: the attach's exclusive lock on it is not had in time.
+        reader.execute("SELECT count(*) FROM dashboard_event_pdefault")
+        assert name not in partitions.keep_ahead(ahead=1)
+        reader.execute("COMMIT")
+    assert name in partitions.keep_ahead(ahead=1)
+
+
+def test_migrating_back_deletes_deliveries_whose_event_is_gone_and_restores_their_foreign_key() -> None:
+    [kept, gone] = [Event.objects.create(
+        id=new_ids(1)[0], event_id=f"back-{n}", source="s", detail_type="T", time=T0, raw="{}",
+        received_at=timezone.now(), format="native",
+    ) for n in range(2)]  # fmt: skip
+    consumer = make_consumer("c", "http://127.0.0.1:9/")
+    done = make_replay([consumer], name="done", state=Replay.COMPLETED, walk_done=True)
+    for seq, event in enumerate((kept, gone)):
+        delivery = Delivery.objects.create(replay=done, event_id=event.pk, consumer=consumer, seq=seq, updated_at=T0)
+        DeliveryAttempt.objects.create(
+            delivery=delivery, consumer=consumer, replay=done, number=1, at=T0, latency_ms=1, outcome="delivered"
+        )
+    Event.objects.filter(pk=gone.pk)._raw_delete(Event.objects.db)  # as a dropped day takes it
+    with connection.cursor() as cursor:  # the rows' own checks done, as at their commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("events", "0002_event_schema_error")])
+    assert not core_partitions.is_partitioned(connection, "dashboard_event")
+    assert list(Delivery.objects.values_list("event_id", flat=True)) == [kept.pk]
+    assert DeliveryAttempt.objects.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'dashboard_delivery'::regclass "
+            "AND confrelid = 'dashboard_event'::regclass"
+        )
+        assert cursor.fetchone()[0] == 1
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert core_partitions.is_partitioned(connection, "dashboard_event")
