@@ -43,6 +43,7 @@ from django.conf import settings
 from twisted.internet import reactor
 
 from dashboard.core import background
+from dashboard.core.collector import tune_for_serving
 from dashboard.core.http import error_response
 
 logger = logging.getLogger(__name__)
@@ -269,8 +270,10 @@ _PROXY_HEADERS = {
 def serve(host: str, port: int, *, grace: float) -> int:
     """Serve the project on ``host:port`` until a signal stops it (see the module docstring); the
     exit status (0 after a stop on a signal)."""
+    application = get_default_application()
+    tune_for_serving()  # after the project's imports: they are frozen with the rest of start-up
     server = GracefulServer(
-        get_default_application(),
+        application,
         build_endpoint_description_strings(host=host, port=port),
         grace=grace,
         on_start=background.start,
