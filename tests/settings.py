@@ -34,3 +34,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.gettempdir(), f"eventscope-test-{os.getpid()}.sqlite3")
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("TEST", {})["NAME"] = f"test_{_db['NAME']}_{os.getpid()}"
+    # Between tests the database is emptied with one TRUNCATE of every table, partitions included,
+    # while servers the tests started may still be reading: a deadlock aborts whichever side looks
+    # for it first (after its deadlock_timeout, 1 s by default). The test process looks last, so the
+    # server's read is the one retried, not the emptying the next test depends on.
+    _db.setdefault("OPTIONS", {})["options"] = "-c deadlock_timeout=10s"
