@@ -13,7 +13,8 @@ Pure: no Django.
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+import re
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -105,3 +106,27 @@ def _unmask_token(parts: SplitResult, old: SplitResult) -> str:
         raise MaskedPasswordError("the masked token *** is kept only for the same scheme, host and port: give it again")
     netloc = f"{old.netloc.rpartition('@')[0]}@{_host_part(parts)}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def secrets_in(url: str) -> list[str]:
+    """Every spelling in which a message may quote ``url``'s password (or NATS token), longest first:
+    as written, decoded, and quoted again. For a URL too malformed to parse, whose parser's complaint
+    may quote a piece of it, what follows the user name and its longer pieces."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a password the URL does not quote)
+        raw = parts.password if parts.password is not None else (parts.username if _token_login(parts) else "")
+        secret = unquote(raw or "")
+        found = {raw or "", secret, quote(secret, safe=""), quote(secret)}
+    except ValueError:
+        raw = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
+        found = {raw, unquote(raw), *(piece for piece in re.split(r"[^A-Za-z0-9]+", raw) if len(piece) >= 4)}
+    return sorted((spelling for spelling in found if spelling), key=len, reverse=True)
+
+
+def scrubbed(text: str, url: str, secrets: list[str] | None = None) -> str:
+    """``text`` with every spelling of ``url``'s password (``secrets_in``, or ``secrets`` computed
+    before) masked: what an error a broker or its client wrote may say."""
+    for secret in secrets if secrets is not None else secrets_in(url):
+        text = text.replace(secret, MASK)
+    return text

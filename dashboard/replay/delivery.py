@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import orjson
 import urllib3
@@ -25,6 +25,7 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from dashboard.core.nul import replace_nul
 from dashboard.core.numbers import whole_number
+from dashboard.core.url_credentials import scrubbed
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import PIPELINE, Message, Publisher, broker_kind, open_publisher
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_url
@@ -89,18 +90,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _without_password(text: str, url: str) -> str:
-    """``text`` (at most 300 characters) with the URL's password, plain or percent-encoded, masked."""
-    try:
-        parts = urlsplit(url)
-        secrets = {parts.password or "", unquote(parts.password or ""), parts.username or ""} - {""}
-    except ValueError:
-        return text[:_ERROR_BODY]
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text[:_ERROR_BODY]
 
 
 def classify(status: int) -> str:
@@ -236,7 +225,7 @@ class Sender:
             logger.exception("publishing to a %s consumer failed", broker_kind(url))
             self._close_publisher(key)
             latency = (time.perf_counter() - started) * 1000
-            error = _without_password(f"the {broker_kind(url)} client failed: {type(err).__name__}: {err}", url)
+            error = scrubbed(f"the {broker_kind(url)} client failed: {type(err).__name__}: {err}", url)[:_ERROR_BODY]
             return [Outcome(RETRY, None, latency, error) for _ in messages]
 
     def _close_publisher(self, key: tuple[str, tuple[tuple[str, str], ...]]) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import amqp
 from django.conf import settings
 
+from dashboard.core.url_credentials import scrubbed
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import Message
 from dashboard.replay.targets import Resolver, Target, TargetRefused, TargetUnresolved, check_broker_url
@@ -395,10 +396,7 @@ class AmqpPublisher:
 
     def _clean(self, text: str) -> str:
         """``text`` without the password (a broker's or the OS's message could quote what it was given)."""
-        for secret in login_secrets(self.url):
-            if secret:
-                text = text.replace(secret, "***")
-        return text[:_ERROR_MAX]
+        return scrubbed(text, self.url)[:_ERROR_MAX]
 
 
 def login(url: str) -> tuple[str, str, str]:
@@ -407,15 +405,6 @@ def login(url: str) -> tuple[str, str, str]:
     parts = urlsplit(url)
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     return unquote(parts.username or ""), unquote(parts.password or ""), unquote(path) or "/"
-
-
-def login_secrets(url: str) -> tuple[str, ...]:
-    """The URL's password as written and decoded (either could turn up in an error)."""
-    try:
-        raw = urlsplit(url).password or ""
-    except ValueError:
-        return ()
-    return (raw, unquote(raw))
 
 
 @contextlib.contextmanager

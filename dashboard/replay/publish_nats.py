@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 from django.conf import settings
@@ -41,6 +40,7 @@ from nats.errors import (
     UnexpectedEOF,
 )
 
+from dashboard.core.url_credentials import scrubbed, secrets_in
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import Message
 from dashboard.replay.targets import Resolver, Target, TargetRefused, check_broker_url
@@ -48,7 +48,6 @@ from dashboard.taps.nats_source import _reason, _run_loop
 
 CLIENT_NAME = "eventscope replay"
 _TLS_SCHEMES = ("tls",)
-_MASK = "***"
 _CONNECTION_ENDED = (OSError, UnexpectedEOF, StaleConnectionError, ConnectionClosedError)
 
 
@@ -63,7 +62,8 @@ class NatsPublisher:
         self.url = url
         self.subject = (options or {}).get("subject", "")
         self._resolver = resolver
-        self._user, self._password, self._secrets = _credentials(url)
+        self._user, self._password = _credentials(url)
+        self._secrets = secrets_in(url)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: Client | None = None
         self._inbox = ""
@@ -329,28 +329,17 @@ class NatsPublisher:
 
     def _scrub(self, text: str) -> str:
         """``text`` without the URL's password, whichever way a message may quote it."""
-        for secret in self._secrets:
-            text = text.replace(secret, _MASK)
-        return text
+        return scrubbed(text, self.url, self._secrets)
 
 
-def _credentials(url: str) -> tuple[str, str, list[str]]:
-    """``(user, password, secrets)`` of ``url``. ``secrets``, longest first: every text an error may
-    quote the password (or token) as: its plain and URL forms, and, for a URL too malformed to parse
-    (whose parser's complaint may quote a piece of it), the pieces of what follows the user name."""
-    userinfo = url.partition("://")[2].rpartition("@")[0]
+def _credentials(url: str) -> tuple[str, str]:
+    """``(user, password)`` of ``url``, decoded; both empty for a URL too malformed to parse."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError for a password the URL does not quote)
-        user, password = unquote(parts.username or ""), unquote(parts.password or "")
-        # A user without a password is a token: the secret itself.
-        secret = password or user
-        secrets = {secret, quote(secret, safe=""), quote(secret)}
     except ValueError:
-        user = password = ""
-        raw = userinfo.partition(":")[2]
-        secrets = {raw, unquote(raw), *(piece for piece in re.split(r"[^A-Za-z0-9]+", raw) if len(piece) >= 4)}
-    return user, password, sorted((secret for secret in secrets if secret), key=len, reverse=True)
+        return "", ""
+    return unquote(parts.username or ""), unquote(parts.password or "")
 
 
 class _BadHeader(ValueError):

@@ -16,7 +16,7 @@ import ssl
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 from django.conf import settings
@@ -25,12 +25,12 @@ from redis.client import Pipeline
 from redis.retry import Retry
 from redis.typing import EncodableT, FieldT
 
+from dashboard.core.url_credentials import scrubbed
 from dashboard.replay.outcome import DELIVERED, PERMANENT, RETRY, Outcome, refused
 from dashboard.replay.publishers import Message
 from dashboard.replay.targets import Resolver, TargetRefused, check_broker_url
 
 BODY_FIELD = "body"
-_MASK = "***"
 
 
 class _CheckedConnection(redis.Connection):
@@ -173,10 +173,7 @@ class RedisPublisher:
 
     def _clean(self, text: str) -> str:
         """``text`` without the URL's password, in any spelling it may have been quoted in."""
-        if self._password:
-            for spelling in {self._password, quote(self._password, safe=""), quote(self._password)}:
-                text = text.replace(spelling, _MASK)
-        return text
+        return scrubbed(text, self.url)
 
     # --- the connection ----------------------------------------------------------------------------
 

@@ -58,3 +58,13 @@ def test_a_nats_token_sent_back_masked_is_kept_only_for_the_same_server() -> Non
         unmask("nats://***@elsewhere:4222", stored)
     with pytest.raises(MaskedPasswordError):
         unmask("nats://***@nats.internal:4222", "nats://nats.internal:4222")
+
+
+def test_every_spelling_of_a_password_or_token_is_scrubbed_from_a_message() -> None:
+    from dashboard.core.url_credentials import scrubbed
+
+    said = "login failed for shop:hunter 2 (shop:hunter%202, shop:hunter%202)"
+    assert scrubbed(said, "amqp://shop:hunter%202@mq.internal/") == "login failed for shop:*** (shop:***, shop:***)"
+    assert scrubbed("bad token s3cretToken", "nats://s3cretToken@nats.internal:4222") == "bad token ***"
+    assert scrubbed("user guest refused", "amqp://guest@mq.internal/") == "user guest refused"  # a user is no secret
+    assert "hunter" not in scrubbed("port 'hunter2x' invalid", "redis://:hunter2x@cache:notaport/0")
