@@ -11,6 +11,9 @@ DAYS_SETTINGS = {
     "events": "EVENTSCOPE_RETENTION_DAYS_EVENTS",
     "spans": "EVENTSCOPE_RETENTION_DAYS_SPANS",
     "logs": "EVENTSCOPE_RETENTION_DAYS_LOGS",
+    # The service map's rollups (per minute, ten minutes and hour): by the bucket's time, not by
+    # when a row was written, since a late span adds to an old bucket.
+    "servicemap": "EVENTSCOPE_RETENTION_DAYS_SERVICEMAP",
 }
 KINDS = tuple(DAYS_SETTINGS)
 

@@ -25,6 +25,8 @@ What points at a purged row:
 - spans: their links go with them, and so do the trace-search rows (summary and terms) of a trace
   with no span left; the per-service operation counts are aggregates and stay.
 - logs: nothing points at them.
+- servicemap (the map's rollup rows, by their bucket's time rather than a received time): nothing
+  points at them; a bucket goes once all of it lies before the cut-off.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from dashboard.events.models import Event
 from dashboard.retention import partitions
 from dashboard.retention.keep import needed_by_active_replays
 from dashboard.retention.policy import KINDS, cutoff
+from dashboard.servicemap.expiry import count_old_buckets, delete_old_buckets
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.summaries import forget_traces_without_spans
 
@@ -108,9 +111,14 @@ def purge(
     for kind in kinds:
         outcome = Outcome(kind, cutoff(kind, now))
         if outcome.cutoff is not None:
-            _purge_kind(outcome, pacing, dry_run)
+            (_purge_rollups if kind == "servicemap" else _purge_kind)(outcome, pacing, dry_run)
         outcomes.append(outcome)
-        if not dry_run:
+        if not dry_run and kind == "servicemap":
+            logger.info(
+                "retention: servicemap: %d rollup rows deleted (buckets ended by %s)%s",
+                outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
+            )  # fmt: skip
+        elif not dry_run:
             logger.info(
                 "retention: %s: %d deleted (%d day partitions dropped), %d kept for replays (received before %s)%s",
                 kind, outcome.deleted, len(outcome.dropped), outcome.kept, outcome.cutoff,
@@ -150,6 +158,26 @@ def _purge_kind(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
         # Give the write lock (and the CPU) back to ingest for a multiple of the time the batch held
         # it: deleting rows costs a write per index page they sit on, scattered over the random-keyed
         # indexes, so a batch costs far more than an ingest batch of the same size.
+        pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
+
+
+def _purge_rollups(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
+    """The service map's rollup rows whose bucket ended before the cut-off, a batch a transaction
+    with the same pauses as the other kinds (``dashboard.servicemap.expiry``)."""
+    assert outcome.cutoff is not None
+    if dry_run:
+        outcome.deleted = count_old_buckets(outcome.cutoff)
+        return
+    while True:
+        if pacing.out_of_time():
+            outcome.finished = False
+            return
+        started = time.monotonic()
+        deleted = delete_old_buckets(outcome.cutoff, pacing.batch_size)
+        outcome.deleted += deleted
+        if deleted < pacing.batch_size:
+            return
+        _checkpoint()
         pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
 
 

@@ -109,7 +109,7 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
 
 
 @contextmanager
-def _one_fold_at_a_time() -> Iterator[None]:
+def one_fold_at_a_time() -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield  # SQLite: the fold's write transaction is the lock
         return
@@ -131,7 +131,7 @@ def fold_pending(max_folds: int = 1000) -> int:
     if not Pending.objects.exists():
         return 0
     folded = 0
-    with _one_fold_at_a_time():
+    with one_fold_at_a_time():
         for _ in range(max_folds):
             done = run_alone_in_write_transaction(_fold_once)
             folded += done

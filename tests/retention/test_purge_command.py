@@ -45,6 +45,8 @@ def test_a_dry_run_prints_what_it_would_delete_per_kind_and_deletes_nothing(api:
     assert lines[0].endswith(", 30 days)")
     assert lines[1].startswith("spans: 0 would be deleted") and lines[1].endswith(", 7 days)")
     assert lines[2].startswith("logs: 3 would be deleted")
+    assert lines[3].startswith("servicemap: 0 rollup rows would be deleted (buckets ended by ")
+    assert lines[3].endswith(", 31 days)")
     assert (Event.objects.count(), LogRecord.objects.count()) == (5, 3)
 
 

@@ -12,7 +12,7 @@ from dashboard.retention.purge import Outcome, purge
 
 class Command(BaseCommand):
     help = (
-        "Delete the events, spans and log records received before their retention cut-off "
+        "Delete the events, spans, log records and service map rollups from before their retention cut-off "
         "(EVENTSCOPE_RETENTION_DAYS_*), in small batches beside ingest (on PostgreSQL whole days go by "
         "dropping their partitions); --dry-run only counts them and names the partitions."
     )
@@ -33,7 +33,9 @@ def describe(outcome: Outcome, dry_run: bool) -> str:
     if outcome.cutoff is None:
         return f"{outcome.kind}: kept forever ({DAYS_SETTINGS[outcome.kind]}=0)"
     verb = "would be deleted" if dry_run else "deleted"
-    line = f"{outcome.kind}: {outcome.deleted} {verb} (received before {outcome.cutoff.isoformat()}, {days} days)"
+    # Rollups go by their bucket's time; the other kinds by when they were received.
+    what = f"rollup rows {verb} (buckets ended by" if outcome.kind == "servicemap" else f"{verb} (received before"
+    line = f"{outcome.kind}: {outcome.deleted} {what} {outcome.cutoff.isoformat()}, {days} days)"
     if outcome.kept:
         line += f"; {outcome.kept} kept for pending or running replays"
     if outcome.dropped:
