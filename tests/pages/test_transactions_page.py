@@ -186,6 +186,8 @@ def test_trace_links_are_labelled_by_step(ops: Client, auth: dict[str, str]) -> 
     html = ops.get("/transactions/", {"show": "all"}).content.decode()
     assert f'title="trace {trace}">trace: OrderCreated, OrderPaid</a>' in html
     assert 'href="/transactions/order/o-1/"' in html  # the row opens its transaction
+    # A step's time, in its link's title, is in the pages' one format.
+    assert re.search(r'title="OrderCreated event at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} UTC"', html)
 
 
 def test_the_funnel_shows_the_time_between_steps(ops: Client, auth: dict[str, str]) -> None:
