@@ -34,8 +34,7 @@ from dashboard.lifecycles.report import (
 # ``show=all`` lifts the default view: without it, and without a status or out-of-order filter,
 # the report shows what needs review (incomplete, or out of order).
 FILTERS = ("lifecycle", "status", "out_of_order", "missing_step", "since", "until", "limit", "show")
-BAR_WIDTH = 320  # the funnel's widest bar, in SVG user units
-BAR_HEIGHT, ROW_GAP = 18, 6
+BAR_HEIGHT = 12  # the funnel's bars, in pixels
 
 
 def _lifecycle_form(request: HttpRequest) -> dict[str, Any]:
@@ -60,22 +59,16 @@ def _lifecycle_form(request: HttpRequest) -> dict[str, Any]:
 
 
 def _funnel_chart(lifecycles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bar geometry for the server-rendered SVG: one bar per step, as wide as the share reaching it."""
+    """One bar per step, as wide as the share of the lifecycle's records reaching it (``share``, a
+    percentage of the bar's track; ``percent``, the same rounded for the text)."""
     charts = []
     for item in lifecycles:
         total = max(item["total"], 1)
-        bars = []
-        for row, step in enumerate(item["steps"]):
-            bars.append(
-                {
-                    **step,
-                    "y": row * (BAR_HEIGHT + ROW_GAP),
-                    "width": round(BAR_WIDTH * step["reached"] / total),
-                    "percent": round(100 * step["reached"] / total),
-                }
-            )
-        height = len(bars) * (BAR_HEIGHT + ROW_GAP)
-        charts.append({**item, "bars": bars, "height": height, "bar_width": BAR_WIDTH, "bar_height": BAR_HEIGHT})
+        bars = [
+            {**step, "share": f"{100 * step['reached'] / total:.2f}", "percent": round(100 * step["reached"] / total)}
+            for step in item["steps"]
+        ]
+        charts.append({**item, "bars": bars, "bar_height": BAR_HEIGHT})
     return charts
 
 

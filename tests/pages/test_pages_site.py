@@ -75,6 +75,10 @@ def test_the_events_list_shows_received_time_beside_event_time(page, live_server
     expect(first.locator("td").nth(1)).to_have_text("2020-05-06 07:08:09.000000 UTC")
     received = first.locator("td").nth(0).locator("time").get_attribute("datetime")
     assert received is not None and received > "2026-"  # stored now, after both event times
+    # In a phone-wide window the list scrolls inside its card and the filters stack: the page does not
+    # scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.parametrize(

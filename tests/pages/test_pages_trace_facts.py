@@ -129,6 +129,10 @@ def test_the_transactions_box_links_each_key_to_its_transaction_page(page, live_
     # This trace alone still carries the order's first step.
     page.locator("#this-trace").click()
     expect(row).to_be_visible()
+    # In a phone-wide window the tables scroll inside their cards: the page does not scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
     row.locator("a.tx-link").click()
     page.wait_for_url(f"**/transactions/demo-order/{order}/")
     expect(page.locator("#tx-status")).to_have_text("complete")

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from dashboard.events.models import Event
-from dashboard.pages.templatetags.eventscope import timetag
+from dashboard.pages.templatetags.eventscope import timetag, timetext
 from dashboard.replay.models import Delivery
 
 
@@ -36,6 +36,12 @@ def test_timetag_writes_the_one_format_with_an_rfc3339_datetime():
     assert timetag("2026-01-02T04:04:05.5+01:00").startswith('<time datetime="2026-01-02T03:04:05.5Z">')
     assert timetag("soon <b>") == "soon &lt;b&gt;"
     assert timetag(None) == "" and timetag("") == ""
+
+
+def test_timetext_writes_the_one_format_as_plain_text():
+    assert timetext("2026-01-02T04:04:05.5+01:00") == "2026-01-02 03:04:05.5 UTC"
+    assert timetext(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02 03:04:05.000000 UTC"
+    assert timetext("soon") == "soon" and timetext(None) == ""
 
 
 def test_unknown_page_paths_get_the_layout_and_api_paths_json(client):

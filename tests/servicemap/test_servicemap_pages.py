@@ -3,6 +3,7 @@ page (the lag to each consumer), the overview (the slowest hops)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -91,6 +92,10 @@ def test_the_map_draws_the_shop_and_an_edge_opens_its_events(page: Any, live_ser
           for name in nodes}  # fmt: skip
     assert xs["orders"] < xs["billing"] < xs["inventory"] < xs["shipping"]
     assert "OrderCreated" in page.text_content('#map .map-edge[data-via="OrderCreated"] .edge-label')
+    # When it was drawn, in the pages' one time format (UTC until local time is chosen).
+    updated = page.locator("#map-status time")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ UTC", updated.inner_text())
+    assert updated.get_attribute("datetime").endswith("Z")
 
     page.click('#map .map-edge[data-via="OrderCreated"] .line', force=True)
     page.wait_for_selector("#edge-events tbody tr >> nth=2")

@@ -66,3 +66,13 @@ def timetag(value: datetime | str | None) -> str:
     if iso is None:
         return conditional_escape(str(value))
     return format_html('<time datetime="{}">{}</time>', iso, utc_text(iso))
+
+
+@register.filter
+def timetext(value: datetime | str | None) -> str:
+    """A time as plain text in the one format, in UTC (for a ``title`` attribute, where no
+    ``<time>`` can go). Text that is not a time is returned as it is; None as ""."""
+    if value is None or value == "":
+        return ""
+    iso = _utc_iso(value)
+    return str(value) if iso is None else utc_text(iso)

@@ -183,7 +183,8 @@ async function refresh() {
     const response = await fetch("/api/servicemap?" + params.toString(), { credentials: "same-origin" });
     if (!response.ok) throw new Error("GET /api/servicemap: " + response.status);
     draw(await response.json(), window);
-    status.textContent = "updated " + new Date().toLocaleTimeString();
+    // In the pages' one format and zone (a <time>, rewritten by the header's time switch).
+    status.replaceChildren("updated ", timeNode(new Date().toISOString()));
   } catch (error) {
     status.textContent = "could not refresh: " + error.message;
   }
