@@ -58,6 +58,17 @@ def test_the_header_and_the_events_table_count_what_arrives_live(page, live_serv
     row = page.locator("#trace-event-rows tr", has_text="LateEvent")
     expect(row).to_have_count(1)
     expect(page.locator("#fact-spans")).to_have_text("1")
+    # In a phone-wide window the header wraps between facts, never between a name and its value
+    # (the live redraw keeps the pairs too).
+    page.set_viewport_size({"width": 390, "height": 844})
+    split = page.evaluate(
+        """() => [...document.querySelectorAll('#trace-facts dt')].filter(
+             (dt) => Math.abs(dt.getBoundingClientRect().top - dt.nextElementSibling.getBoundingClientRect().top) > 8
+           ).map((dt) => dt.textContent)"""
+    )
+    assert split == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
     # Its time is a <time> in the pages' one format, and follows the UTC / local time switch.
     late = Event.objects.get(detail_type="LateEvent")
     time = row.locator("time")

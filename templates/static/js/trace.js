@@ -223,7 +223,10 @@ function start() {
     const dd = el("dd", cls || "");
     dd.id = id;
     if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
-    factsBox.append(el("dt", "", name), dd);
+    // Each name and its value in one box, so that a narrow window never wraps between them.
+    const pair = el("div");
+    pair.append(el("dt", "", name), dd);
+    factsBox.append(pair);
     return dd;
   }
 
