@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { bounds, keyOf, layout, statusOf } from "../../templates/static/js/waterfall.js";
+import { fmtMs } from "../../templates/static/js/time.js";
+import { axisTicks, bounds, keyOf, layout, statusOf } from "../../templates/static/js/waterfall.js";
 
 const T = "a".repeat(32);
 const U = "b".repeat(32);
@@ -70,4 +71,13 @@ test("statusOf reads both the API's and the live message's status", () => {
   assert.equal(statusOf({ status: { code: "error" } }), "error");
   assert.equal(statusOf({ status: "ok" }), "ok");
   assert.equal(statusOf({}), "unset");
+});
+
+test("the axis has five ticks over a trace that lasts, one over a trace of no duration", () => {
+  assert.deepEqual(axisTicks(0, 8e6, fmtMs), [
+    { at: 0, label: "0.000 ms" }, { at: 0.25, label: "2.00 ms" }, { at: 0.5, label: "4.00 ms" },
+    { at: 0.75, label: "6.00 ms" }, { at: 1, label: "8.00 ms" },
+  ]);
+  const [t0, t1] = bounds(new Map([["s", span(T, "s", "", 5e9, 5e9)]]), new Map());
+  assert.deepEqual(axisTicks(t0, t1, fmtMs), [{ at: 0, label: "0.000 ms" }]);
 });

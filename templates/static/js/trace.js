@@ -9,7 +9,7 @@
 import { cell, colourOf, el, link, socketUrl, timeNode } from "./dom.js";
 import { fmtMs, formatTime, parseNs } from "./time.js";
 import { eventsInOrder, exceptionsOf, linksOf, scoped, SCOPES, summarize, transactionsIn } from "./tracefacts.js";
-import { bounds, keyOf, layout, statusOf } from "./waterfall.js";
+import { axisTicks, bounds, keyOf, layout, statusOf } from "./waterfall.js";
 
 function start() {
   const root = document.getElementById("waterfall");
@@ -359,9 +359,9 @@ function start() {
     axis.appendChild(el("div", "wf-label", spans.size + " spans · " + events.size + " events · " +
       traces.size + (traces.size === 1 ? " trace" : " traces")));
     const ticks = el("div", "wf-track");
-    [0, 0.25, 0.5, 0.75, 1].forEach((f) => {
-      const tick = el("span", "wf-tick", fmtMs(((t1 - t0) * f) / 1e6));
-      tick.style.left = (f * 100) + "%";
+    axisTicks(t0, t1, fmtMs).forEach(({ at, label }) => {
+      const tick = el("span", "wf-tick", label);
+      tick.style.left = (at * 100) + "%";
       ticks.appendChild(tick);
     });
     axis.appendChild(ticks);

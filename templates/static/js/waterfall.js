@@ -23,6 +23,21 @@ export function bounds(spans, events) {
 }
 
 /**
+ * The time axis's ticks over `[t0, t1]` (ns): `{ at, label }` at 0, ¼, ½, ¾ and the end, where `at`
+ * is the fraction of the width and `label` is what `format` (ms → text) makes of its offset. A tick
+ * whose label reads as the previous one's is left out: a trace of no duration (every span and
+ * event at one instant) gets one tick, not five "0.000 ms" on top of each other.
+ */
+export function axisTicks(t0, t1, format) {
+  const ticks = [];
+  [0, 0.25, 0.5, 0.75, 1].forEach((at) => {
+    const label = format(((t1 - t0) * at) / 1e6);
+    if (!ticks.length || ticks[ticks.length - 1].label !== label) ticks.push({ at, label });
+  });
+  return ticks;
+}
+
+/**
  * The waterfall's rows, top to bottom. Spans nest under their parent; a trace's root that consumed
  * a message published by a span on the page hangs under that span (`hop`); events go under the
  * span that published them; span links whose other end is not on the page become link rows
