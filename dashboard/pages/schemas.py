@@ -18,6 +18,15 @@ from dashboard.schemas.tree import version_tree
 SIDE_BY_SIDE = 8
 
 
+def _form_version(raw: str) -> int | str | None:
+    """The pin form's version: a number, None for "none", else the text as sent (which
+    ``pin_version`` refuses with a 400). Only ASCII digits, and few of them, are read as a number:
+    ``int()`` fails on digits such as "²" and on thousands of them."""
+    if raw == "":
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else raw
+
+
 @login_required
 def schemas_page(request: HttpRequest) -> HttpResponse:
     form = {name: request.GET.get(name, "") for name in ("source", "detail_type")}
@@ -38,9 +47,8 @@ def schema_page(request: HttpRequest, schema_id: str) -> HttpResponse:
         )
     error = ""
     if request.method == "POST":  # the pin form (a logged-in user holds the operate scope)
-        raw = request.POST.get("version", "")
         try:
-            pin_version(schema, {"version": int(raw) if raw.isdigit() else None if raw == "" else raw})
+            pin_version(schema, {"version": _form_version(request.POST.get("version", ""))})
             return redirect("schema", schema_id=schema.id)
         except Problem as problem:
             error = problem.message

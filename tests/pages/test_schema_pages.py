@@ -84,6 +84,17 @@ def test_the_pin_form_pins_and_says_so(ops: Client) -> None:
 
 
 @pytest.mark.django_db
+def test_the_pin_form_refuses_odd_versions_with_a_400(ops: Client) -> None:
+    schema = created()
+    token = ops.get(f"/schemas/{schema.id}/").cookies["csrftoken"].value
+    for raw in ("\u00b2", "\u0663", "9" * 5000, "99999999999999999999", "-1", "1.0", "v1"):
+        response = ops.post(f"/schemas/{schema.id}/", {"version": raw, "csrfmiddlewaretoken": token})
+        assert response.status_code == 400, raw[:20]
+        assert 'role="alert"' in response.content.decode()
+    assert Schema.objects.get(id=schema.id).pinned_version is None
+
+
+@pytest.mark.django_db
 def test_an_unknown_schema_is_the_layouts_not_found_state(ops: Client) -> None:
     for schema_id in ("424242", "nope"):
         response = ops.get(f"/schemas/{schema_id}/")
