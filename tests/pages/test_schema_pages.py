@@ -121,6 +121,14 @@ def test_the_event_page_shows_the_check_against_the_pinned_version(ops: Client, 
     html = ops.get(f"/events/{event.id}/").content.decode()
     assert "invalid" in html and "version 1: /amount: required, missing" in html
     assert f'href="/schemas/{schema.id}/"' in html
+    # The events page finds the failures (and only them) with the same filter as the API.
+    send(ops, auth, "OrderCreated", ORDER)
+    passed = Event.objects.order_by("-id").first()
+    assert event is not None and passed is not None
+    failed_page = ops.get("/events/?schema_valid=false").content.decode()
+    assert f'href="/events/{event.id}/"' in failed_page and f'href="/events/{passed.id}/"' not in failed_page
+    passed_page = ops.get("/events/?schema_valid=true").content.decode()
+    assert f'href="/events/{passed.id}/"' in passed_page and f'href="/events/{event.id}/"' not in passed_page
 
 
 @pytest.mark.django_db
