@@ -52,10 +52,15 @@ def schema_page(request: HttpRequest, schema_id: str) -> HttpResponse:
             return redirect("schema", schema_id=schema.id)
         except Problem as problem:
             error = problem.message
-    detail = schema_detail(schema)
+    # Versions are numbered 1 to latest_version, none removed: the newest are known without a query,
+    # and only theirs are read in full and made into JSON Schemas.
+    first_shown = max(schema.latest_version - SIDE_BY_SIDE + 1, 1)
+    detail = schema_detail(schema, documents_from=first_shown)
     detail["detail_type"] = schema.detail_type  # templates cannot spell "detail-type"
-    versions = list(SchemaVersion.objects.filter(schema_id=schema.id).order_by("number"))[-SIDE_BY_SIDE:]
-    shown = [entry for entry in detail["versions"] if entry["version"] >= versions[0].number] if versions else []
+    shown = [entry for entry in detail["versions"] if entry["version"] >= first_shown]
+    numbers = [entry["version"] for entry in shown]
+    # The same versions as the columns, even when one was made since (it waits for the next load).
+    versions = list(SchemaVersion.objects.filter(schema_id=schema.id, number__in=numbers).order_by("number"))
     for entry in shown:
         entry["schema_text"] = orjson.dumps(entry["schema"], option=orjson.OPT_INDENT_2).decode()
     return render(

@@ -68,6 +68,34 @@ def test_the_schema_page_shows_versions_side_by_side_with_the_change(ops: Client
 
 
 @pytest.mark.django_db
+def test_the_schema_page_reads_only_the_versions_it_shows_in_full(
+    django_user_model: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A producer that adds a key to every event (a map keyed by ids) makes a version each time.
+    browser = logged_in(django_user_model, "watcher")
+    detail: dict[str, int] = {}
+    for n in range(30):
+        detail[f"sku-{n}"] = n
+        send(browser, auth, "StockCounted", dict(detail))
+    schema = Schema.objects.get(detail_type="StockCounted")
+    assert schema.latest_version == 30
+    from dashboard.schemas import queries
+
+    made: list[str] = []
+    real = queries.json_schema
+    monkeypatch.setattr(queries, "json_schema", lambda *args, **kw: made.append(kw["title"]) or real(*args, **kw))
+    html = browser.get(f"/schemas/{schema.id}/").content.decode()
+    assert [title.rpartition(" ")[2] for title in made] == [str(n) for n in range(23, 31)]
+    assert html.count('class="version-head') == 8 and "22 older in the API" in html
+    pin_form = html.split('class="pin-form"')[1].split("</form>")[0]
+    assert pin_form.count("<option value=") == 31  # every version can be pinned, and "none"
+    assert 'class="mono mark-added">integer' in html  # each shown version's added key
+    made.clear()
+    body = browser.get(f"/api/schemas/{schema.id}", headers=auth).json()
+    assert len(made) == 30 and all("schema" in version for version in body["versions"])
+
+
+@pytest.mark.django_db
 def test_the_pin_form_pins_and_says_so(ops: Client) -> None:
     schema = created()
     page = ops.get(f"/schemas/{schema.id}/")
