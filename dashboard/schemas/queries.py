@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, Sum
+from django.db.models import F, Max, Sum
 
 from dashboard.core.errors import Problem
 from dashboard.events.envelope import format_time
@@ -64,7 +64,7 @@ def list_schemas(params: Mapping[str, str], *, breaking_first: bool = False) -> 
         if value:
             query = query.filter(**{column: value})
     if breaking_first:
-        query = query.order_by("-breaking_changes", "-last_breaking_at", "source", "detail_type")
+        query = query.order_by(F("last_breaking_at").desc(nulls_last=True), "source", "detail_type")
     else:
         query = query.order_by("source", "detail_type")
     schemas = list(query[:LIST_LIMIT])

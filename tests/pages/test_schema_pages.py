@@ -46,9 +46,27 @@ def test_the_pages_need_a_login(client: Client) -> None:
 @pytest.mark.django_db
 def test_the_list_shows_breaking_changes_first(ops: Client) -> None:
     html = ops.get("/schemas/").content.decode()
-    assert html.index("OrderCreated") < html.index("PaymentCaptured")
+    rows = html.split("<tbody>")[1]  # not the filter's placeholder, which names OrderCreated too
+    assert rows.index("OrderCreated") < rows.index("PaymentCaptured")
     assert "1 breaking" in html and "v3" in html
     assert 'aria-current="page">Schemas<' in html
+
+
+@pytest.mark.django_db
+def test_the_list_shows_the_newest_breaking_change_first(ops: Client, auth: dict[str, str]) -> None:
+    # ShipmentPacked breaks three times, then OrderCreated (which broke once in the fixture) a second
+    # time: the newest comes first, however many breaking changes the other had; then the others.
+    send(ops, auth, "ShipmentPacked", {"id": "s-1", "weight": 1, "carrier": "ups"})
+    send(ops, auth, "ShipmentPacked", {"id": "s-1", "weight": "1", "carrier": "ups"})
+    send(ops, auth, "ShipmentPacked", {"id": "s-1", "weight": "1"})
+    send(ops, auth, "ShipmentPacked", {"weight": "1"})
+    send(ops, auth, "OrderCreated", {**ORDER, "amount": None})
+    send(ops, auth, "AlsoQuiet", {"a": 1})
+    assert Schema.objects.get(detail_type="ShipmentPacked").breaking_changes == 3
+    assert created().breaking_changes == 2
+    rows = ops.get("/schemas/").content.decode().split("<tbody>")[1]
+    order = sorted(["ShipmentPacked", "OrderCreated", "AlsoQuiet", "PaymentCaptured"], key=rows.index)
+    assert order == ["OrderCreated", "ShipmentPacked", "AlsoQuiet", "PaymentCaptured"]
 
 
 @pytest.mark.django_db
