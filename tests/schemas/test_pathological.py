@@ -49,6 +49,16 @@ def test_a_hundred_levels_deep_is_described_to_the_depth_bound(client, auth):
     check(client, auth, "Deep")
 
 
+def test_a_type_truncated_by_depth_still_gets_a_version_for_a_new_field(client, auth):
+    send(client, auth, nested(100), detail_type="Deep")
+    send(client, auth, nested(100), {**nested(100), "coupon": "SPRING"}, detail_type="Deep")
+    body = check(client, auth, "Deep")
+    assert [(v["change"]["kind"], v["change"]["added"], v["events"], v["truncated"]) for v in body["versions"]] == [
+        ("initial", [], 2, True),
+        ("compatible", ["/coupon"], 1, True),
+    ]
+
+
 def test_mixed_types_in_an_array_are_all_described(client, auth):
     send(client, auth, {"bag": [1, "two", 3.5, None, True, {"k": "v"}, [1]]}, detail_type="Mixed")
     (version,) = versions("Mixed")
