@@ -18,6 +18,15 @@ from dashboard.schemas.tree import version_tree
 SIDE_BY_SIDE = 8
 
 
+def _form_version(raw: str) -> int | str | None:
+    """The pin form's version: a number, None for "none", else the text as sent (which
+    ``pin_version`` refuses with a 400). Only ASCII digits, and few of them, are read as a number:
+    ``int()`` fails on digits such as "²" and on thousands of them."""
+    if raw == "":
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else raw
+
+
 @login_required
 def schemas_page(request: HttpRequest) -> HttpResponse:
     form = {name: request.GET.get(name, "") for name in ("source", "detail_type")}
@@ -38,16 +47,20 @@ def schema_page(request: HttpRequest, schema_id: str) -> HttpResponse:
         )
     error = ""
     if request.method == "POST":  # the pin form (a logged-in user holds the operate scope)
-        raw = request.POST.get("version", "")
         try:
-            pin_version(schema, {"version": int(raw) if raw.isdigit() else None if raw == "" else raw})
+            pin_version(schema, {"version": _form_version(request.POST.get("version", ""))})
             return redirect("schema", schema_id=schema.id)
         except Problem as problem:
             error = problem.message
-    detail = schema_detail(schema)
+    # Versions are numbered 1 to latest_version, none removed: the newest are known without a query,
+    # and only theirs are read in full and made into JSON Schemas.
+    first_shown = max(schema.latest_version - SIDE_BY_SIDE + 1, 1)
+    detail = schema_detail(schema, documents_from=first_shown)
     detail["detail_type"] = schema.detail_type  # templates cannot spell "detail-type"
-    versions = list(SchemaVersion.objects.filter(schema_id=schema.id).order_by("number"))[-SIDE_BY_SIDE:]
-    shown = [entry for entry in detail["versions"] if entry["version"] >= versions[0].number] if versions else []
+    shown = [entry for entry in detail["versions"] if entry["version"] >= first_shown]
+    numbers = [entry["version"] for entry in shown]
+    # The same versions as the columns, even when one was made since (it waits for the next load).
+    versions = list(SchemaVersion.objects.filter(schema_id=schema.id, number__in=numbers).order_by("number"))
     for entry in shown:
         entry["schema_text"] = orjson.dumps(entry["schema"], option=orjson.OPT_INDENT_2).decode()
     return render(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, Sum
+from django.db.models import F, Max, Sum
 
 from dashboard.core.errors import Problem
 from dashboard.events.envelope import format_time
@@ -64,7 +64,7 @@ def list_schemas(params: Mapping[str, str], *, breaking_first: bool = False) -> 
         if value:
             query = query.filter(**{column: value})
     if breaking_first:
-        query = query.order_by("-breaking_changes", "-last_breaking_at", "source", "detail_type")
+        query = query.order_by(F("last_breaking_at").desc(nulls_last=True), "source", "detail_type")
     else:
         query = query.order_by("source", "detail_type")
     schemas = list(query[:LIST_LIMIT])
@@ -80,15 +80,18 @@ def recent_breaking(limit: int = 5) -> list[dict[str, Any]]:
         return []
     totals = _totals(schema.id for schema in schemas)
     latest: dict[int, SchemaVersion] = {}
-    for version in SchemaVersion.objects.filter(
-        schema_id__in=[schema.id for schema in schemas], kind=SchemaVersion.BREAKING
-    ).order_by("number"):
+    # Without what a version describes: the overview shows the change, never the document.
+    for version in (
+        SchemaVersion.objects.filter(schema_id__in=[schema.id for schema in schemas], kind=SchemaVersion.BREAKING)
+        .defer("types", "required")
+        .order_by("number")
+    ):
         latest[version.schema_id] = version
     out = []
     for schema in schemas:
         summary = _summary(schema, totals)
         breaking = latest.get(schema.id)
-        summary["breaking_version"] = version_json(schema, breaking, totals) if breaking else None
+        summary["breaking_version"] = version_json(schema, breaking, totals, document=False) if breaking else None
         out.append(summary)
     return out
 
@@ -108,13 +111,21 @@ def definition_of(version: SchemaVersion) -> Definition:
 
 
 def version_json(
-    schema: Schema, version: SchemaVersion, totals: Mapping[tuple[int, int], tuple[int, datetime]]
+    schema: Schema,
+    version: SchemaVersion,
+    totals: Mapping[tuple[int, int], tuple[int, datetime]],
+    *,
+    document: bool = True,
 ) -> dict[str, Any]:
+    """A version as the API lists it; without ``document``, no ``schema`` (and the version's
+    ``types`` and ``required`` need not be loaded)."""
     events, last_seen = totals.get((schema.id, version.number), (0, None))
-    title = f"{schema.detail_type} from {schema.source}, version {version.number}"
+    out: dict[str, Any] = {"version": version.number}
+    if document:
+        title = f"{schema.detail_type} from {schema.source}, version {version.number}"
+        out["schema"] = json_schema(definition_of(version), title=title)
     return {
-        "version": version.number,
-        "schema": json_schema(definition_of(version), title=title),
+        **out,
         "events": events,
         "first_seen": format_time(version.first_seen),
         "last_seen": _time(last_seen),
@@ -125,13 +136,20 @@ def version_json(
     }
 
 
-def schema_detail(schema: Schema) -> dict[str, Any]:
+def schema_detail(schema: Schema, *, documents_from: int = 1) -> dict[str, Any]:
     """The summary plus every version (oldest first, with its JSON Schema and change) and the
-    consumers of the type (``consumers.consumers_of``)."""
-    versions = list(SchemaVersion.objects.filter(schema_id=schema.id).order_by("number"))
+    consumers of the type (``consumers.consumers_of``). Versions numbered below ``documents_from``
+    are listed without their JSON Schema, and what they describe is not read: a page that shows the
+    newest few costs the same however many versions came before them."""
+    query = SchemaVersion.objects.filter(schema_id=schema.id).order_by("number")
+    versions = list(query.filter(number__gte=documents_from))
+    if documents_from > 1:
+        versions[:0] = query.filter(number__lt=documents_from).defer("types", "required")
     totals = _totals([schema.id])
     out = _summary(schema, totals)
-    out["versions"] = [version_json(schema, version, totals) for version in versions]
+    out["versions"] = [
+        version_json(schema, version, totals, document=version.number >= documents_from) for version in versions
+    ]
     consumers, impact = consumers_of(schema, versions)
     out["consumers"] = consumers
     for entry in out["versions"]:

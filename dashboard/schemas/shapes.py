@@ -218,11 +218,14 @@ def _new_pairs(definition: Definition, shape: Shape) -> list[tuple[str, str]]:
 
 def fits(definition: Definition, shape: Shape) -> bool:
     """Does an event of ``shape`` count towards ``definition``? Its pairs are among the version's
-    (an integer fits a number; past a truncated version's bounds anything new fits), and it has
-    every required path."""
+    (an integer fits a number; a new path fits a version truncated at ``MAX_PATHS``, which has no
+    room for it), and it has every required path. A version truncated by depth or a long key still
+    has room: a new path there starts a version, as anywhere (a shape never holds paths past those
+    bounds)."""
     if not shape.pairs <= definition.pairs:
+        full = definition.truncated and len(definition.types) >= MAX_PATHS
         for path, _ in _new_pairs(definition, shape):
-            if path in definition.types or not definition.truncated:
+            if path in definition.types or not full:
                 return False
     return definition.required <= shape.present
 

@@ -101,3 +101,32 @@ def test_after_a_reconnect_the_page_shows_what_it_missed(page: Any, live_server_
     expect(page.locator(f"tr[data-id='{after}']")).to_be_visible()
     expect(page.locator("tr.live-event")).to_have_count(3)  # each once, nothing doubled
     assert page.script_errors == []
+
+
+def test_the_check_against_a_pinned_schema_version_shows_on_each_row(
+    page: Any, live_server_url: str, token: Any
+) -> None:
+    headers = {"Authorization": f"Bearer {token.token}"}
+    _post(live_server_url, token.token, [{"source": "shop", "detail-type": "Checked", "detail": {"amount": 1}}])
+    (schema,) = requests.get(f"{live_server_url}/api/schemas", headers=headers, timeout=30).json()["results"]
+    pinned = requests.post(
+        f"{live_server_url}/api/schemas/{schema['id']}/pin", json={"version": 1}, headers=headers, timeout=30
+    )
+    assert pinned.status_code == 200, pinned.text
+    page.goto("/live/")
+    expect(page.locator("#live-state")).to_have_text("live")
+    good, bad = _post(
+        live_server_url,
+        token.token,
+        [
+            {"source": "shop", "detail-type": "Checked", "detail": {"amount": 2}},
+            {"source": "shop", "detail-type": "Checked", "detail": {"amount": "3"}},
+        ],
+    )
+    expect(page.locator(f"tr[data-id='{good}'] .badge.schema-valid")).to_have_text("valid")
+    invalid = page.locator(f"tr[data-id='{bad}']")
+    expect(invalid).to_have_class("live-event schema-invalid-row")
+    badge = invalid.locator(".badge.schema-invalid")
+    expect(badge).to_have_text("invalid")
+    expect(badge).to_have_attribute("title", "version 1: /amount: string, expected integer")
+    assert page.script_errors == []

@@ -46,9 +46,27 @@ def test_the_pages_need_a_login(client: Client) -> None:
 @pytest.mark.django_db
 def test_the_list_shows_breaking_changes_first(ops: Client) -> None:
     html = ops.get("/schemas/").content.decode()
-    assert html.index("OrderCreated") < html.index("PaymentCaptured")
+    rows = html.split("<tbody>")[1]  # not the filter's placeholder, which names OrderCreated too
+    assert rows.index("OrderCreated") < rows.index("PaymentCaptured")
     assert "1 breaking" in html and "v3" in html
     assert 'aria-current="page">Schemas<' in html
+
+
+@pytest.mark.django_db
+def test_the_list_shows_the_newest_breaking_change_first(ops: Client, auth: dict[str, str]) -> None:
+    # ShipmentPacked breaks three times, then OrderCreated (which broke once in the fixture) a second
+    # time: the newest comes first, however many breaking changes the other had; then the others.
+    send(ops, auth, "ShipmentPacked", {"id": "s-1", "weight": 1, "carrier": "ups"})
+    send(ops, auth, "ShipmentPacked", {"id": "s-1", "weight": "1", "carrier": "ups"})
+    send(ops, auth, "ShipmentPacked", {"id": "s-1", "weight": "1"})
+    send(ops, auth, "ShipmentPacked", {"weight": "1"})
+    send(ops, auth, "OrderCreated", {**ORDER, "amount": None})
+    send(ops, auth, "AlsoQuiet", {"a": 1})
+    assert Schema.objects.get(detail_type="ShipmentPacked").breaking_changes == 3
+    assert created().breaking_changes == 2
+    rows = ops.get("/schemas/").content.decode().split("<tbody>")[1]
+    order = sorted(["ShipmentPacked", "OrderCreated", "AlsoQuiet", "PaymentCaptured"], key=rows.index)
+    assert order == ["OrderCreated", "ShipmentPacked", "AlsoQuiet", "PaymentCaptured"]
 
 
 @pytest.mark.django_db
@@ -68,6 +86,34 @@ def test_the_schema_page_shows_versions_side_by_side_with_the_change(ops: Client
 
 
 @pytest.mark.django_db
+def test_the_schema_page_reads_only_the_versions_it_shows_in_full(
+    django_user_model: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A producer that adds a key to every event (a map keyed by ids) makes a version each time.
+    browser = logged_in(django_user_model, "watcher")
+    detail: dict[str, int] = {}
+    for n in range(30):
+        detail[f"sku-{n}"] = n
+        send(browser, auth, "StockCounted", dict(detail))
+    schema = Schema.objects.get(detail_type="StockCounted")
+    assert schema.latest_version == 30
+    from dashboard.schemas import queries
+
+    made: list[str] = []
+    real = queries.json_schema
+    monkeypatch.setattr(queries, "json_schema", lambda *args, **kw: made.append(kw["title"]) or real(*args, **kw))
+    html = browser.get(f"/schemas/{schema.id}/").content.decode()
+    assert [title.rpartition(" ")[2] for title in made] == [str(n) for n in range(23, 31)]
+    assert html.count('class="version-head') == 8 and "22 older in the API" in html
+    pin_form = html.split('class="pin-form"')[1].split("</form>")[0]
+    assert pin_form.count("<option value=") == 31  # every version can be pinned, and "none"
+    assert 'class="mono mark-added">integer' in html  # each shown version's added key
+    made.clear()
+    body = browser.get(f"/api/schemas/{schema.id}", headers=auth).json()
+    assert len(made) == 30 and all("schema" in version for version in body["versions"])
+
+
+@pytest.mark.django_db
 def test_the_pin_form_pins_and_says_so(ops: Client) -> None:
     schema = created()
     page = ops.get(f"/schemas/{schema.id}/")
@@ -81,6 +127,17 @@ def test_the_pin_form_pins_and_says_so(ops: Client) -> None:
     without_csrf = ops.post(f"/schemas/{schema.id}/", {"version": "1"})
     assert without_csrf.status_code == 403
     assert Schema.objects.get(id=schema.id).pinned_version == 2
+
+
+@pytest.mark.django_db
+def test_the_pin_form_refuses_odd_versions_with_a_400(ops: Client) -> None:
+    schema = created()
+    token = ops.get(f"/schemas/{schema.id}/").cookies["csrftoken"].value
+    for raw in ("\u00b2", "\u0663", "9" * 5000, "99999999999999999999", "-1", "1.0", "v1"):
+        response = ops.post(f"/schemas/{schema.id}/", {"version": raw, "csrfmiddlewaretoken": token})
+        assert response.status_code == 400, raw[:20]
+        assert 'role="alert"' in response.content.decode()
+    assert Schema.objects.get(id=schema.id).pinned_version is None
 
 
 @pytest.mark.django_db
@@ -110,6 +167,14 @@ def test_the_event_page_shows_the_check_against_the_pinned_version(ops: Client, 
     html = ops.get(f"/events/{event.id}/").content.decode()
     assert "invalid" in html and "version 1: /amount: required, missing" in html
     assert f'href="/schemas/{schema.id}/"' in html
+    # The events page finds the failures (and only them) with the same filter as the API.
+    send(ops, auth, "OrderCreated", ORDER)
+    passed = Event.objects.order_by("-id").first()
+    assert event is not None and passed is not None
+    failed_page = ops.get("/events/?schema_valid=false").content.decode()
+    assert f'href="/events/{event.id}/"' in failed_page and f'href="/events/{passed.id}/"' not in failed_page
+    passed_page = ops.get("/events/?schema_valid=true").content.decode()
+    assert f'href="/events/{passed.id}/"' in passed_page and f'href="/events/{event.id}/"' not in passed_page
 
 
 @pytest.mark.django_db

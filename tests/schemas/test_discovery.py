@@ -124,3 +124,37 @@ def test_unknown_ids_are_404(client, auth):
         response = client.get(f"/api/schemas/{schema_id}", headers=auth)
         assert response.status_code == 404, schema_id
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_answers_carry_every_field_the_contract_names(client, auth):
+    """CONTRACT.md §11, field by field (more fields may stand beside them)."""
+    from datetime import UTC, datetime
+
+    from tracing.models import Span, SpanLink
+
+    now = datetime.now(UTC)
+    for n, amount in enumerate([1, "2"]):
+        trace, publish, consume = f"{n + 1:032x}", f"{n + 1:016x}", f"{n + 101:016x}"
+        send(client, auth, {**ORDER, "amount": amount}, traceparent=f"00-{trace}-{publish}-01")
+        Span.objects.create(trace_id=trace, span_id=consume, parent_span_id=publish, name="handle", service="billing",
+                            kind=5, start_ns=n, end_ns=n + 1, received_at=now)  # fmt: skip
+        SpanLink.objects.create(trace_id=trace, span_id=consume, linked_trace_id=trace, linked_span_id=publish)
+    (listed,) = client.get("/api/schemas", headers=auth).json()["results"]
+    summary = {"id", "source", "detail-type", "latest_version", "versions", "events", "first_seen", "last_seen",
+               "breaking_changes"}  # fmt: skip
+    assert summary <= set(listed)
+    body = client.get(f"/api/schemas/{listed['id']}", headers=auth).json()
+    assert summary | {"consumers"} <= set(body)
+    assert [version["version"] for version in body["versions"]] == [1, 2]  # oldest first
+    for version in body["versions"]:
+        assert {"version", "schema", "events", "first_seen", "last_seen", "first_event_id", "change"} <= set(version)
+        assert set(version["change"]) == {"kind", "added", "removed", "type_changed"}
+        assert version["schema"]["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    breaking = body["versions"][1]
+    assert breaking["change"]["type_changed"] == [{"path": "/amount", "from": "integer", "to": "string"}]
+    (impact,) = breaking["impact"]
+    assert {"service", "seen", "before", "after", "started_failing"} <= set(impact) and impact["service"] == "billing"
+    (consumer,) = body["consumers"]
+    assert consumer["service"] == "billing" and consumer["versions"] == [1, 2]
+    for timestamp in (listed["first_seen"], listed["last_seen"], breaking["first_seen"], breaking["last_seen"]):
+        assert datetime.fromisoformat(timestamp).tzinfo is not None  # RFC 3339, with its offset

@@ -49,6 +49,16 @@ def test_a_hundred_levels_deep_is_described_to_the_depth_bound(client, auth):
     check(client, auth, "Deep")
 
 
+def test_a_type_truncated_by_depth_still_gets_a_version_for_a_new_field(client, auth):
+    send(client, auth, nested(100), detail_type="Deep")
+    send(client, auth, nested(100), {**nested(100), "coupon": "SPRING"}, detail_type="Deep")
+    body = check(client, auth, "Deep")
+    assert [(v["change"]["kind"], v["change"]["added"], v["events"], v["truncated"]) for v in body["versions"]] == [
+        ("initial", [], 2, True),
+        ("compatible", ["/coupon"], 1, True),
+    ]
+
+
 def test_mixed_types_in_an_array_are_all_described(client, auth):
     send(client, auth, {"bag": [1, "two", 3.5, None, True, {"k": "v"}, [1]]}, detail_type="Mixed")
     (version,) = versions("Mixed")
@@ -76,3 +86,18 @@ def test_odd_details_never_answer_5xx(client, auth):
         )
         assert response.status_code < 500, response.content
     check(client, auth, "Odd")
+
+
+def test_the_pages_of_hostile_shapes_answer(client, auth, django_user_model):  # type: ignore[no-untyped-def]
+    from tests.conftest import logged_in
+
+    send(client, auth, {f"key-{n}": n for n in range(10_000)}, detail_type="Wide")
+    send(client, auth, nested(100), detail_type="Deep")
+    send(client, auth, {"bag": [1, "two", 3.5, None, True, {"k": "v"}, [1]]}, detail_type="Mixed")
+    browser = logged_in(django_user_model, "watcher")
+    assert browser.get("/schemas/").status_code == 200
+    for detail_type in ("Wide", "Deep", "Mixed"):
+        schema_id = api_schema(client, auth, detail_type)["id"]
+        response = browser.get(f"/schemas/{schema_id}/")
+        assert response.status_code == 200, detail_type
+        assert (detail_type == "Mixed") != ("truncated" in response.content.decode())

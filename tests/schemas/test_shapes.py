@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashboard.schemas import shapes
 from dashboard.schemas.document import json_schema
-from dashboard.schemas.shapes import Definition, _walk, fits, next_version, shape_of, violations
+from dashboard.schemas.shapes import (
+    MAX_DEPTH,
+    MAX_KEY,
+    MAX_PATHS,
+    Definition,
+    _walk,
+    fits,
+    next_version,
+    shape_of,
+    violations,
+)
 
 # Small details drawn from a few keys, so that shapes repeat and versions grow from one another.
 scalars = st.one_of(
@@ -101,3 +113,45 @@ def test_whole_and_fractional_numbers_do_not_share_a_memoised_shape():
     assert shape_of({"n": 1.0}).pairs == {("", "object"), ("/n", "integer")}
     assert shape_of({"n": 1.5}).pairs == {("", "object"), ("/n", "number")}
     assert shape_of({"n": True}).pairs == {("", "object"), ("/n", "boolean")}
+
+
+def nested(depth: int, leaf: Any = 1) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": leaf}
+    for level in range(depth):
+        value = {f"l{level}": value}
+    return value
+
+
+def test_a_version_truncated_by_depth_or_a_long_key_still_notices_a_new_field():
+    for detail in (nested(MAX_DEPTH + 5), {"k" * (MAX_KEY + 1): 1, "id": "x"}):
+        first = next_version(None, shape_of(detail))[0]
+        assert first.truncated
+        assert fits(first, shape_of(detail, first.types))  # the same shape: nothing new
+        shape = shape_of({**detail, "coupon": "SPRING"}, first.types)
+        assert not fits(first, shape)
+        second, change = next_version(first, shape)
+        assert change.as_json() == {"kind": "compatible", "added": ["/coupon"], "removed": [], "type_changed": []}
+        assert second.truncated and fits(second, shape) and fits(second, shape_of(detail, second.types))
+
+
+def test_a_version_full_of_paths_takes_new_ones_without_a_new_version():
+    wide = {f"key-{n}": n for n in range(MAX_PATHS + 10)}
+    first = next_version(None, shape_of(wide))[0]
+    assert first.truncated and len(first.types) == MAX_PATHS
+    assert fits(first, shape_of({**wide, "another": True}, first.types))
+    assert not fits(first, shape_of({**wide, "key-5": "five"}, first.types))  # a described path still counts
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(details, min_size=1, max_size=8))
+def test_with_small_bounds_every_event_validates_against_its_version_and_every_later_one(events):
+    # Bounds small enough that the drawn details cross them, so truncated versions are exercised.
+    with mock.patch.multiple(shapes, MAX_PATHS=6, MAX_DEPTH=2, MAX_KEY=4, _memo={}):
+        made, counted = chain(events)
+        for detail, index in zip(events, counted, strict=True):
+            for later in made[index:]:
+                assert fits(later, shape_of(detail, later.types)), (detail, later)
+                validator = jsonschema.Draft202012Validator(json_schema(later))
+                assert validator.is_valid(detail), (detail, later)
+        for version in made:
+            jsonschema.Draft202012Validator.check_schema(json_schema(version))
