@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from jsonschema import Draft202012Validator
 from opentelemetry.trace import SpanKind
 
+from dashboard.api import openapi
 from dashboard.events.models import Event
 from dashboard.servicemap import fold as fold_module
 from dashboard.servicemap.histogram import RATIO
@@ -79,6 +81,9 @@ def test_an_event_edge_counts_its_hops_with_their_lags_and_a_call_edge_its_calls
         {"name": "payments", "spans": 40, "errors": 0},
     ]
     assert len(event["traces"]) == 5 and len(event["traces"][0]) == 32
+    # The answer is as the OpenAPI document describes it (§12's fields, and the documented extras).
+    components = openapi.document()["components"]
+    Draft202012Validator({**components["schemas"]["ServiceMap"], "components": components}).validate(body)
 
 
 def test_a_consumer_span_that_arrives_before_its_event_is_matched_when_the_event_arrives(api: Client) -> None:
