@@ -116,6 +116,8 @@ def test_the_map_switches_its_window_and_updates_while_open(page: Any, live_serv
     page.wait_for_selector("#map .map-edge >> nth=2")
     created = '#map-edges tbody tr:has(a:text-is("OrderCreated")) td:nth-child(5)'
     assert page.text_content(created) == "2"
+    # Each service says its spans (and errors, when any): billing handled, charged and published each order.
+    assert page.text_content('#map .map-node[data-service="billing"] .stats') == "6 spans"
     # The window switch: the map asks for the last 15 minutes, and says so in the address.
     with page.expect_request("**/api/servicemap?**") as asked:
         page.click('#map-ranges a[data-range="15m"]')
