@@ -105,12 +105,14 @@ def _without_indexes(db: sqlite3.Connection, tables: list[str]) -> list[str]:
     return [sql for _, sql in found]
 
 
-def _fill(server: BenchServer) -> dict[str, Any]:
+def _fill(server: BenchServer, spans_wanted: int = SPANS, events_wanted: int = EVENTS) -> dict[str, Any]:
+    """Load ``spans_wanted`` spans and ``events_wanted`` events in bulk (also used by
+    ``bench_servicemap``); the row counts of the tables filled."""
     db = sqlite3.connect(server.var_dir / "eventscope.sqlite3", isolation_level=None)
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA cache_size=-262144")
-    traces = SPANS // SPANS_PER_TRACE
+    traces = spans_wanted // SPANS_PER_TRACE
     tables = ["tracing_span", "tracing_tracesummary", "tracing_traceterm", "dashboard_event"]
     indexes = _without_indexes(db, tables)
     span_sql = (
@@ -152,7 +154,7 @@ def _fill(server: BenchServer) -> dict[str, Any]:
     )
     types = ["OrderCreated", "OrderPaid", "OrderShipped", "PaymentCaptured", "StockReserved"]
     events = []
-    for n in range(EVENTS):
+    for n in range(events_wanted):
         trace = n // 2 if n // 2 < traces else None
         events.append((
             f"01J{n:023d}", f"evt-{n}", "shop.orders", types[n % 5], "2026-03-01 10:00:00",

@@ -677,7 +677,14 @@ def _schemas() -> dict[str, Schema]:
                             ),
                             "sources": array(text(), description="Event edges only: the events' sources."),
                             "rate_per_minute": {"type": "number", "minimum": 0},
-                            "messaging": nullable(obj({"system": text(), "destination": text()})),
+                            "messaging": nullable(
+                                obj(
+                                    {"system": text(), "destination": text(), "operation": text()},
+                                    description="OpenTelemetry messaging.system and messaging.destination.name "
+                                    "of the hop's spans, and the processing span's messaging.operation.type "
+                                    '("" where not carried).',
+                                )
+                            ),
                             "traces": array(text(pattern=f"^{TRACE_ID_PATTERN}$"), maxItems=5),
                         },
                         required=[

@@ -91,6 +91,7 @@ class Delta:
     lags: dict[int, int] = field(default_factory=dict)
     system: str = ""
     destination: str = ""
+    operation: str = ""
     samples: list[str] = field(default_factory=list)
 
 
@@ -444,7 +445,7 @@ class _Fold:
         processor: SpanRow,
         lag_ms: float | None,
         duplicate: bool,
-        messaging: tuple[str, str] = ("", ""),
+        messaging: tuple[str, str, str] = ("", "", ""),
     ) -> None:
         for width in WIDTHS:
             delta = self.edges[(width, minute - minute % width, kind, source[:256], target[:256], via[:512],
@@ -454,8 +455,8 @@ class _Fold:
             delta.duplicates += duplicate
             if lag_ms is not None:
                 histogram.add(delta.lags, lag_ms)
-            if messaging[0] or messaging[1]:
-                delta.system, delta.destination = messaging
+            if any(messaging):
+                delta.system, delta.destination, delta.operation = messaging
             if len(delta.samples) < MAX_SAMPLES and processor.trace_id not in delta.samples:
                 delta.samples.append(processor.trace_id)
 
@@ -512,11 +513,13 @@ class _Fold:
                 lags = histogram.decode(row.lags or {})
                 histogram.merge(lags, delta.lags)
                 row.lags = histogram.encode(lags)
-            if delta.system or delta.destination:
+            if delta.system or delta.destination or delta.operation:
                 row.messaging_system, row.messaging_destination = delta.system[:256], delta.destination[:512]
+                row.messaging_operation = delta.operation[:64]
             samples = list(row.samples or [])
             row.samples = (samples + [trace for trace in delta.samples if trace not in samples])[-MAX_SAMPLES:]
-        fields = ["count", "errors", "duplicates", "lags", "messaging_system", "messaging_destination", "samples"]
+        fields = ["count", "errors", "duplicates", "lags", "messaging_system", "messaging_destination",
+                  "messaging_operation", "samples"]  # fmt: skip
         _update(EdgeBucket, fields, changed)
         EdgeBucket.objects.bulk_create(created, batch_size=500)
 
@@ -536,12 +539,25 @@ def _update(model: Any, fields: list[str], rows: Sequence[Any]) -> None:
         cursor.executemany(f"UPDATE {_table(model)} SET {sets} WHERE id = %s", params)  # noqa: S608
 
 
-def _messaging(processor: dict[str, Any], publisher: dict[str, Any]) -> tuple[str, str]:
-    """The OpenTelemetry messaging system and destination of a hop: the processing span's, else the
-    publishing span's (``messaging.system``, ``messaging.destination.name``)."""
+def _messaging(processor: dict[str, Any], publisher: dict[str, Any]) -> tuple[str, str, str]:
+    """The OpenTelemetry messaging system, destination and operation of a hop: the system and
+    destination of the processing span, else of the publishing span (``messaging.system``,
+    ``messaging.destination.name``, or the older ``messaging.destination``); the operation of the
+    processing span (``messaging.operation.type``, or the older ``messaging.operation``: ``process``
+    or ``receive``, which tells what the hop's lag runs to)."""
+    operation = _text(processor, "messaging.operation.type", "messaging.operation")[:64]
     for attributes in (processor, publisher):
-        system = attributes.get("messaging.system")
-        destination = attributes.get("messaging.destination.name")
+        system = _text(attributes, "messaging.system")
+        destination = _text(attributes, "messaging.destination.name", "messaging.destination")
         if system or destination:
-            return str(system or "")[:256], str(destination or "")[:512]
-    return "", ""
+            return system[:256], destination[:512], operation
+    return "", "", operation
+
+
+def _text(attributes: dict[str, Any], *names: str) -> str:
+    """The first of ``names`` that ``attributes`` hold as a non-empty scalar, as text; else ""."""
+    for name in names:
+        value = attributes.get(name)
+        if value not in (None, "") and isinstance(value, str | int | float | bool):
+            return str(value)
+    return ""

@@ -47,7 +47,9 @@ class EdgeBucket(models.Model):
     ``source_service`` and processed by ``target_service`` (``kind`` EVENT, bucketed by the event's
     time), or calls from a span of ``source_service`` to a child span named ``via`` of
     ``target_service`` (``kind`` CALL, by the child's start). ``lags``: the lag histogram
-    (``dashboard.servicemap.histogram``); ``samples``: a few trace ids behind it."""
+    (``dashboard.servicemap.histogram``); ``messaging_*``: the OpenTelemetry messaging system,
+    destination and processing operation of the bucket's latest hop; ``samples``: a few trace ids
+    behind it."""
 
     EVENT, CALL = 0, 1
     KINDS = {EVENT: "event", CALL: "call"}
@@ -65,6 +67,7 @@ class EdgeBucket(models.Model):
     lags = FastJSONField(default=dict)
     messaging_system = models.CharField(max_length=256, default="")
     messaging_destination = models.CharField(max_length=512, default="")
+    messaging_operation = models.CharField(max_length=64, default="")
     samples = FastJSONField(default=list)
 
     class Meta:

@@ -102,7 +102,8 @@ class _Edge:
     duplicates: int = 0
     lags: dict[str, int] = field(default_factory=dict)  # histogram buckets as stored (text keys)
     sources: set[str] = field(default_factory=set)
-    messaging: tuple[int, str, str] = (-1, "", "")  # the latest bucket's (minute, system, destination)
+    # The latest bucket's (minute, messaging system, destination, operation).
+    messaging: tuple[int, str, str, str] = (-1, "", "", "")
     samples: list[str] = field(default_factory=list)
 
 
@@ -118,10 +119,10 @@ def service_map(window: Window) -> dict[str, Any]:
         row["errors"] += errors
     rows = _rows(
         EdgeBucket, first, end, "kind", "source_service", "target_service", "via", "event_source", "minute", "count",
-        "errors", "duplicates", "lags", "messaging_system", "messaging_destination", "samples",
+        "errors", "duplicates", "lags", "messaging_system", "messaging_destination", "messaging_operation", "samples",
     )  # fmt: skip
     loads = orjson.loads
-    for kind, source, target, via, event_source, minute, count, errors, dups, lags, system, dest, samples in rows:
+    for kind, source, target, via, event_source, minute, count, errors, dups, lags, system, dest, op, samples in rows:
         edge = edges[(kind, source, target, via)]
         edge.count += count
         edge.errors += errors
@@ -132,8 +133,8 @@ def service_map(window: Window) -> dict[str, Any]:
                 merged[index] = merged.get(index, 0) + times
         if event_source:
             edge.sources.add(event_source)
-        if (system or dest) and minute > edge.messaging[0]:
-            edge.messaging = (minute, system, dest)
+        if (system or dest or op) and minute > edge.messaging[0]:
+            edge.messaging = (minute, system, dest, op)
         if samples and len(edge.samples) < 20 and samples != "[]":
             edge.samples.extend(trace for trace in loads(samples) if trace not in edge.samples)
 
@@ -156,8 +157,12 @@ def service_map(window: Window) -> dict[str, Any]:
             item["lag_ms"] = histogram.percentiles(lags) or {"p50": None, "p95": None, "p99": None}
             item["sources"] = sorted(edge.sources)
         item["rate_per_minute"] = round(edge.count / minutes, 6)
-        _, system, destination = edge.messaging
-        item["messaging"] = {"system": system, "destination": destination} if system or destination else None
+        _, system, destination, operation = edge.messaging
+        item["messaging"] = (
+            {"system": system, "destination": destination, "operation": operation}
+            if system or destination or operation
+            else None
+        )
         item["traces"] = edge.samples[-5:]
         answer_edges.append(item)
         for name in (source, target):

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import {
-  callsUrl, edgeClass, edgeLabel, eventsApiUrl, eventsUrl, layout, nodeLabel, pathOf, windowFor,
+  callsUrl, edgeClass, edgeLabel, eventsApiUrl, eventsUrl, layout, messagingText, nodeLabel, pathOf, windowFor,
 } from "../../templates/static/js/servicemap_model.js";
 
 const edge = (extra) => ({
@@ -25,6 +25,18 @@ test("an edge is labelled with its type, rate, error share and p95 lag", () => {
   assert.deepEqual(edgeLabel(edge({ kind: "call", via: "POST /charge", lag_ms: undefined, rate_per_minute: 0.5 })),
     ["call POST /charge", "30/h"]);
   assert.equal(edgeLabel(edge({ rate_per_minute: 3 / 1440 }))[1], "0.13/h · p95 120.5 ms");
+});
+
+test("an edge through a broker shows its destination; the table and panel its system and operation too", () => {
+  const kafka = edge({ messaging: { system: "kafka", destination: "orders-topic", operation: "process" } });
+  assert.deepEqual(edgeLabel(kafka), ["OrderCreated · kafka orders-topic", "1.7/min · p95 120.5 ms"]);
+  assert.equal(messagingText(kafka), "kafka orders-topic (process)");
+  // A destination named after the event type says nothing new on the arrow.
+  const same = edge({ messaging: { system: "sns", destination: "OrderCreated", operation: "" } });
+  assert.equal(edgeLabel(same)[0], "OrderCreated");
+  assert.equal(messagingText(same), "sns OrderCreated");
+  assert.equal(messagingText(edge({ messaging: { system: "", destination: "", operation: "receive" } })), "receive");
+  assert.equal(messagingText(edge()), "");
 });
 
 test("an edge is coloured by its errors and its lag", () => {
@@ -84,4 +96,17 @@ test("fifty services with many edges, two between the same pair, all get a place
   const places = new Set(laid.nodes.map((node) => `${Math.round(node.x)},${Math.round(node.y)}`));
   assert.equal(places.size, 50);
   assert.ok(laid.width > 0 && laid.height > 0);
+  // Readable: no two services' boxes overlap, and no edge's label sits on a service's box.
+  const box = (node) => [node.x - node.width / 2, node.y - node.height / 2, node.x + node.width / 2, node.y + node.height / 2];
+  const overlap = (a, b) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+  const boxes = laid.nodes.map(box);
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) assert.ok(!overlap(boxes[i], boxes[j]), `${laid.nodes[i].name} ${laid.nodes[j].name}`);
+  }
+  for (const item of laid.edges) {
+    const [what, how] = edgeLabel(item.edge);
+    const width = 7 * Math.max(what.length, how.length) * 0.9;
+    const label = [item.label.x - width / 2, item.label.y - 15, item.label.x + width / 2, item.label.y + 15];
+    for (const [i, node] of boxes.entries()) assert.ok(!overlap(label, node), `${item.edge.via} on ${laid.nodes[i].name}`);
+  }
 });

@@ -3,6 +3,7 @@ map, and folds racing ingest across processes (the server's folder thread and th
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.core.management import call_command
 
 from dashboard.demo.shop import Trouble
 from dashboard.events.models import Event
@@ -57,8 +59,21 @@ def test_the_demo_shop_gives_its_three_event_edges(live_server_url: str, token: 
         edge = edges[(publisher, _, via)]
         assert (edge["count"], edge["errors"], edge["duplicates"]) == (4, 0, 0)
         assert edge["sources"] == [f"shop.{publisher}"]
-        assert edge["messaging"] == {"system": "eventscope-demo", "destination": via}
+        assert edge["messaging"] == {"system": "eventscope-demo", "destination": via, "operation": "process"}
         assert 0 < edge["lag_ms"]["p50"] <= edge["lag_ms"]["p95"] <= edge["lag_ms"]["p99"]
+    assert [s["name"] for s in body["services"]] == ["billing", "inventory", "orders", "shipping"]
+
+
+def test_make_demo_gives_the_shops_three_event_edges(live_server_url: str, token: Any) -> None:
+    # What `make demo` runs (`manage.py demo`), with its default trouble: retries, duplicates,
+    # out-of-order arrivals, failing steps, orders that never ship.
+    call_command("demo", url=live_server_url, orders=8, rate=0, seed=4, stdout=io.StringIO())
+    body = service_map(live_server_url, token.token)
+    assert sorted((e["from"], e["to"], e["via"]) for e in body["edges"]) == sorted(CHAIN)
+    assert {e["kind"] for e in body["edges"]} == {"event"}
+    counted = {(e["from"], e["to"], e["via"]): e["count"] for e in body["edges"]}
+    assert counted == dict(recount())
+    assert all(count >= 8 for count in counted.values())
     assert [s["name"] for s in body["services"]] == ["billing", "inventory", "orders", "shipping"]
 
 

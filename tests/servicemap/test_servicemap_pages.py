@@ -4,11 +4,14 @@ page (the lag to each consumer), the overview (the slowest hops)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
 from opentelemetry.trace import SpanKind
+from playwright.sync_api import expect
 
 from dashboard.events.models import Event
 from tests.servicemap.otel import Services, publish
@@ -108,4 +111,28 @@ def test_the_map_draws_the_shop_and_an_edge_opens_its_events(page: Any, live_ser
     assert "detail_type=OrderCreated" in page.url and "source=shop.orders" in page.url
     listed = page.eval_on_selector_all("table.data tbody tr", "rows => rows.map(r => r.textContent)")
     assert len(listed) == 3 and all("OrderCreated" in row for row in listed)
+    assert page.script_errors == []
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_the_map_switches_its_window_and_updates_while_open(page: Any, live_server_url: str, token: Any) -> None:
+    run_shop(live_server_url, token.token, orders=2)
+    page.goto("/map/")
+    page.wait_for_selector("#map .map-edge >> nth=2")
+    created = '#map-edges tbody tr:has(a:text-is("OrderCreated")) td:nth-child(5)'
+    assert page.text_content(created) == "2"
+    # Each service says its spans (and errors, when any): billing handled, charged and published each order.
+    assert page.text_content('#map .map-node[data-service="billing"] .stats') == "6 spans"
+    # The window switch: the map asks for the last 15 minutes, and says so in the address.
+    with page.expect_request("**/api/servicemap?**") as asked:
+        page.click('#map-ranges a[data-range="15m"]')
+    params = parse_qs(urlsplit(asked.value.url).query)
+    since, until = (datetime.fromisoformat(params[name][0]) for name in ("since", "until"))
+    assert until - since == timedelta(minutes=15)
+    assert page.get_attribute('#map-ranges a[data-range="15m"]', "aria-current") == "true"
+    assert page.get_attribute('#map-ranges a[data-range="1h"]', "aria-current") is None
+    assert page.url.endswith("/map/?range=15m")
+    # While the page is open, new orders appear without a reload (it refreshes every few seconds).
+    run_shop(live_server_url, token.token, orders=1, seed=2)
+    expect(page.locator(created)).to_have_text("3", timeout=20_000)
     assert page.script_errors == []

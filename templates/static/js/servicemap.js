@@ -6,7 +6,7 @@
 import { cell, colourOf, el, link, linkCell, timeNode } from "./dom.js";
 import {
   DEFAULT_RANGE, RANGES, callsUrl, edgeClass, edgeKey, edgeLabel, eventsApiUrl, eventsUrl, fmtRate, layout,
-  nodeLabel, pathOf, windowFor,
+  messagingText, nodeLabel, pathOf, windowFor,
 } from "./servicemap_model.js";
 import { fmtMs } from "./time.js";
 
@@ -109,7 +109,7 @@ function fillTable(map, window) {
       const value = edge.lag_ms ? edge.lag_ms[name] : null;
       cell(tr, value === null || value === undefined ? "" : fmtMs(value), "num");
     }
-    cell(tr, edge.messaging ? [edge.messaging.system, edge.messaging.destination].filter(Boolean).join(" · ") : "");
+    cell(tr, messagingText(edge));
     tr.addEventListener("click", (event) => {
       if (event.target.tagName !== "A") open(edge);
     });
@@ -131,7 +131,7 @@ function fillCounts(edge) {
   if (edge.kind === "event" && edge.lag_ms && edge.lag_ms.p50 !== null) {
     parts.push(`lag p50 ${fmtMs(edge.lag_ms.p50)} · p95 ${fmtMs(edge.lag_ms.p95)} · p99 ${fmtMs(edge.lag_ms.p99)}`);
   }
-  if (edge.messaging) parts.push([edge.messaging.system, edge.messaging.destination].filter(Boolean).join(" "));
+  if (edge.messaging) parts.push(messagingText(edge));
   document.getElementById("edge-counts").textContent = parts.join(" · ");
 }
 

@@ -28,13 +28,28 @@ export function fmtRate(perMinute) {
   return perHour.toFixed(perHour >= 1 ? 1 : 2) + "/h";
 }
 
-/** The two lines an edge is labelled with: what flows, and how it goes. */
+/**
+ * The OpenTelemetry messaging of an edge as it reads: "kafka orders-topic (process)"; "" without any.
+ * `short` leaves out a destination that only repeats the edge's type, and the operation.
+ */
+export function messagingText(edge, short = false) {
+  const messaging = edge.messaging;
+  if (!messaging) return "";
+  const destination = short && messaging.destination === edge.via ? "" : messaging.destination;
+  const text = [messaging.system, destination].filter(Boolean).join(" ");
+  if (short || !messaging.operation) return text;
+  return text ? `${text} (${messaging.operation})` : messaging.operation;
+}
+
+/** The two lines an edge is labelled with: what flows (and through which destination), and how it goes. */
 export function edgeLabel(edge) {
   const parts = [fmtRate(edge.rate_per_minute)];
   const share = errorShare(edge);
   if (edge.errors) parts.push((share * 100).toFixed(share < 0.1 ? 1 : 0) + "% err");
   if (edge.kind === "event" && edge.lag_ms && edge.lag_ms.p95 !== null) parts.push("p95 " + fmtMs(edge.lag_ms.p95));
-  const what = edge.kind === "call" ? "call " + edge.via : edge.via;
+  let what = edge.kind === "call" ? "call " + edge.via : edge.via;
+  const messaging = messagingText(edge, true);
+  if (messaging && edge.messaging.destination && edge.messaging.destination !== edge.via) what += " · " + messaging;
   return [what, parts.join(" · ")];
 }
 
