@@ -106,6 +106,10 @@ def test_the_map_draws_the_shop_and_an_edge_opens_its_events(page: Any, live_ser
     rows = page.eval_on_selector_all("#edge-events tbody tr", "rows => rows.map(r => r.cells[2].textContent)")
     assert rows == ["OrderCreated"] * 3
     assert page.locator("#edge-traces a").count() == 3
+    # In a phone-wide window the map and the tables scroll inside their cards, not the page.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click("#edge-links a")
     page.wait_for_url("**/events/?*")
     assert "detail_type=OrderCreated" in page.url and "source=shop.orders" in page.url
