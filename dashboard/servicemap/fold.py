@@ -455,8 +455,12 @@ class _Fold:
             delta.duplicates += duplicate
             if lag_ms is not None:
                 histogram.add(delta.lags, lag_ms)
-            if any(messaging):
-                delta.system, delta.destination, delta.operation = messaging
+            # Where (system, destination) and what (operation) are known on their own: a hop that
+            # names only one of them keeps what earlier hops said of the other.
+            if messaging[0] or messaging[1]:
+                delta.system, delta.destination = messaging[0], messaging[1]
+            if messaging[2]:
+                delta.operation = messaging[2]
             if len(delta.samples) < MAX_SAMPLES and processor.trace_id not in delta.samples:
                 delta.samples.append(processor.trace_id)
 
@@ -513,8 +517,9 @@ class _Fold:
                 lags = histogram.decode(row.lags or {})
                 histogram.merge(lags, delta.lags)
                 row.lags = histogram.encode(lags)
-            if delta.system or delta.destination or delta.operation:
+            if delta.system or delta.destination:
                 row.messaging_system, row.messaging_destination = delta.system[:256], delta.destination[:512]
+            if delta.operation:
                 row.messaging_operation = delta.operation[:64]
             samples = list(row.samples or [])
             row.samples = (samples + [trace for trace in delta.samples if trace not in samples])[-MAX_SAMPLES:]

@@ -102,8 +102,9 @@ class _Edge:
     duplicates: int = 0
     lags: dict[str, int] = field(default_factory=dict)  # histogram buckets as stored (text keys)
     sources: set[str] = field(default_factory=set)
-    # The latest bucket's (minute, messaging system, destination, operation).
-    messaging: tuple[int, str, str, str] = (-1, "", "", "")
+    # The latest bucket's (minute, messaging system, destination) and (minute, operation) that name them.
+    messaging: tuple[int, str, str] = (-1, "", "")
+    operation: tuple[int, str] = (-1, "")
     samples: list[str] = field(default_factory=list)
 
 
@@ -133,8 +134,10 @@ def service_map(window: Window) -> dict[str, Any]:
                 merged[index] = merged.get(index, 0) + times
         if event_source:
             edge.sources.add(event_source)
-        if (system or dest or op) and minute > edge.messaging[0]:
-            edge.messaging = (minute, system, dest, op)
+        if (system or dest) and minute > edge.messaging[0]:
+            edge.messaging = (minute, system, dest)
+        if op and minute > edge.operation[0]:
+            edge.operation = (minute, op)
         if samples and len(edge.samples) < 20 and samples != "[]":
             edge.samples.extend(trace for trace in loads(samples) if trace not in edge.samples)
 
@@ -157,7 +160,7 @@ def service_map(window: Window) -> dict[str, Any]:
             item["lag_ms"] = histogram.percentiles(lags) or {"p50": None, "p95": None, "p99": None}
             item["sources"] = sorted(edge.sources)
         item["rate_per_minute"] = round(edge.count / minutes, 6)
-        _, system, destination, operation = edge.messaging
+        (_, system, destination), (_, operation) = edge.messaging, edge.operation
         item["messaging"] = (
             {"system": system, "destination": destination, "operation": operation}
             if system or destination or operation

@@ -119,6 +119,28 @@ def test_a_consumer_span_that_arrives_after_its_event_and_publisher_were_folded_
     assert service_map(api)["edges"][0]["count"] == 1  # counted once, not again by a later read
 
 
+def test_a_hop_that_names_only_some_messaging_attributes_keeps_what_earlier_hops_named(api: Client) -> None:
+    services = Services(api)
+    kafka = {"messaging.system": "kafka", "messaging.destination.name": "orders"}
+    hops = [
+        (0, kafka, {"messaging.operation.type": "receive"}),
+        (60_000, {}, {}),  # a later minute that names nothing: the edge keeps the names above
+        (120_000, {}, {"messaging.operation.type": "process"}),  # only the operation: system and destination stay
+    ]
+    for i, (start, publisher_attributes, consumer_attributes) in enumerate(hops):
+        publisher = services.span("orders", "publish", start, start + 1, kind=SpanKind.PRODUCER,
+                                  attributes=publisher_attributes)  # fmt: skip
+        services.span("billing", "process", start + 5, start + 6, links=[publisher], kind=SpanKind.CONSUMER,
+                      attributes=consumer_attributes)  # fmt: skip
+        services.send()
+        publish(api, publisher, "OrderPlaced", start, event_id=f"e-{i}")
+        edge = edges(service_map(api))[("event", "orders", "billing", "OrderPlaced")]
+        assert edge["count"] == i + 1
+        assert edge["messaging"] == {
+            "system": "kafka", "destination": "orders", "operation": "process" if i == 2 else "receive",
+        }  # fmt: skip
+
+
 def test_the_map_is_read_from_the_rollups_not_from_the_spans(api: Client) -> None:
     services = Services(api)
     request = services.span("orders", "POST /orders", 0, 20, kind=SpanKind.SERVER)
