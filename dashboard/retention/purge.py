@@ -175,7 +175,7 @@ def _purge_rollups(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
         started = time.monotonic()
         deleted = delete_old_buckets(outcome.cutoff, pacing.batch_size)
         outcome.deleted += deleted
-        if deleted < pacing.batch_size:
+        if deleted == 0 or deleted < pacing.batch_size:  # none left (or a batch size that takes none)
             return
         _checkpoint()
         pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.checks import run_checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from dashboard.events.models import Event
@@ -59,6 +59,12 @@ def test_a_purge_prints_what_it_deleted(api: Client, settings: Any) -> None:
     assert lines[1] == "spans: kept forever (EVENTSCOPE_RETENTION_DAYS_SPANS=0)"
     assert lines[2].startswith("logs: 3 deleted")
     assert (Event.objects.count(), LogRecord.objects.count()) == (1, 0)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "100001", "many"])
+def test_a_batch_size_outside_the_settings_range_is_refused(value: str) -> None:
+    with pytest.raises(CommandError, match="--batch-size"):
+        call_command("purge", "--batch-size", value)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

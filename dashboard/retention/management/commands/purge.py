@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -19,12 +20,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
-        parser.add_argument("--batch-size", type=int, default=None, help="rows a write transaction (default: setting)")
+        parser.add_argument(
+            "--batch-size", type=_batch_size, default=None, help="rows a write transaction, 1-100000 (default: setting)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = bool(options["dry_run"])
         for outcome in purge(dry_run=dry_run, batch_size=options["batch_size"]):
             self.stdout.write(describe(outcome, dry_run))
+
+
+def _batch_size(text: str) -> int:
+    """A batch size as the setting allows it (``retention.E002``); argparse reports anything else."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100_000:
+        raise ArgumentTypeError(f"{value} is not between 1 and 100000")
+    return value
 
 
 def describe(outcome: Outcome, dry_run: bool) -> str:
