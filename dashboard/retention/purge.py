@@ -113,12 +113,14 @@ def purge(
         if outcome.cutoff is not None:
             (_purge_rollups if kind == "servicemap" else _purge_kind)(outcome, pacing, dry_run)
         outcomes.append(outcome)
-        if not dry_run and kind == "servicemap":
+        if dry_run or outcome.cutoff is None:
+            continue  # a dry run is printed by its caller; a kind kept forever has nothing to say
+        if kind == "servicemap":
             logger.info(
                 "retention: servicemap: %d rollup rows deleted (buckets ended by %s)%s",
                 outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
             )  # fmt: skip
-        elif not dry_run:
+        else:
             logger.info(
                 "retention: %s: %d deleted (%d day partitions dropped), %d kept for replays (received before %s)%s",
                 kind, outcome.deleted, len(outcome.dropped), outcome.kept, outcome.cutoff,

@@ -4,6 +4,7 @@ made with the OpenTelemetry SDK at explicit times and sent through ``/v1/traces`
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,12 +100,19 @@ def test_a_dry_run_counts_the_rows_and_deletes_none(history: dict[str, datetime]
     assert {o.kind: o for o in purge(now=history["now"], pause_ms=0)}["servicemap"].deleted == planned.deleted
 
 
-def test_zero_days_keeps_the_rollups_forever(history: dict[str, datetime], settings: Any) -> None:
+def test_zero_days_keeps_the_rollups_forever(
+    history: dict[str, datetime], settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     settings.EVENTSCOPE_RETENTION_DAYS_SERVICEMAP = 0
     before = rows()
-    outcome = {o.kind: o for o in purge(now=history["now"], pause_ms=0)}["servicemap"]
+    with caplog.at_level(logging.INFO, logger="dashboard.retention.purge"):
+        outcome = {o.kind: o for o in purge(now=history["now"], pause_ms=0)}["servicemap"]
     assert outcome.cutoff is None and outcome.deleted == 0
     assert rows() == before
+    # The log names what each purged kind lost; a kind kept forever is not in it.
+    logged = [record.getMessage() for record in caplog.records]
+    assert [line.split(":")[1].strip() for line in logged] == ["events", "spans", "logs"]
+    assert not any("None" in line for line in logged)
 
 
 def test_a_shorter_retention_takes_more(history: dict[str, datetime], settings: Any) -> None:
