@@ -5,16 +5,21 @@ made with the OpenTelemetry SDK at explicit times and sent through ``/v1/traces`
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from opentelemetry.trace import SpanKind
 
+from dashboard.core.bulk import run_alone_in_write_transaction
 from dashboard.retention.purge import purge
-from dashboard.servicemap.fold import fold_pending
+from dashboard.servicemap.expiry import delete_old_buckets
+from dashboard.servicemap.fold import fold_pending, one_fold_at_a_time
 from dashboard.servicemap.models import EdgeBucket, ServiceBucket
 from tests.servicemap.otel import T0, Services, iso, publish
 
@@ -121,3 +126,44 @@ def test_a_shorter_retention_takes_more(history: dict[str, datetime], settings: 
     now_minute = int(history["new"].timestamp() * 1e9) // MINUTE_NS
     assert {minute for *_, minute in rows()} <= set(range(now_minute - 60, now_minute + 1))
     assert rows()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_batch_waits_for_a_fold_in_progress(history: dict[str, datetime]) -> None:
+    """A fold reads rows and writes them back by id: a purge batch must not delete between the two
+    (on PostgreSQL the fold's advisory lock, on SQLite the write lock, keep them apart)."""
+    entered, release, order = threading.Event(), threading.Event(), []
+
+    def fold_in_progress() -> None:
+        def hold() -> None:
+            list(EdgeBucket.objects.values_list("pk", "count"))  # what a fold reads before it writes
+            entered.set()
+            release.wait(10)
+            order.append("fold")
+
+        try:
+            with one_fold_at_a_time():
+                run_alone_in_write_transaction(hold)
+        finally:
+            connection.close()
+
+    def purge_batch() -> None:
+        try:
+            delete_old_buckets(history["now"] - timedelta(days=31), 1000)
+            order.append("purge")
+        finally:
+            connection.close()
+
+    fold = threading.Thread(target=fold_in_progress)
+    fold.start()
+    assert entered.wait(10)
+    purger = threading.Thread(target=purge_batch)
+    purger.start()
+    time.sleep(0.5)
+    assert purger.is_alive() and order == []  # waiting for the fold, nothing deleted yet
+    release.set()
+    fold.join(10)
+    purger.join(10)
+    assert order == ["fold", "purge"]
+    cut = int((history["now"] - timedelta(days=31)).timestamp() * 1e9) // MINUTE_NS
+    assert all(minute + width > cut for *_, width, minute in rows())
