@@ -4,9 +4,11 @@ arrives correlated — events under their publishing spans, consumers linked bac
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Max
 
 from dashboard.core.models import ApiToken
 from dashboard.demo.shop import Trouble
@@ -85,3 +87,15 @@ def test_without_a_dashboard_the_command_says_so(capsys):
 
     with pytest.raises(CommandError, match="No dashboard answers"):
         call_command("demo", url="http://127.0.0.1:9", orders=1)
+
+
+def test_orders_placed_faster_than_they_take_stay_near_the_real_clock(live_server_url: str) -> None:
+    # `--rate 0`: orders as fast as the dashboard takes them. Each order's steps take about half a
+    # second of simulated time and far less real time; had each order started where the last ended,
+    # the twenty-fifth would be stamped some ten seconds ahead of the real clock.
+    call_command("demo", url=live_server_url, orders=25, rate=0, seed=8, stdout=io.StringIO())
+    ended = datetime.now(UTC)
+    newest_event = Event.objects.aggregate(newest=Max("time"))["newest"]
+    assert newest_event is not None and newest_event - ended < timedelta(seconds=3)
+    newest_span_ns = Span.objects.aggregate(newest=Max("end_ns"))["newest"]
+    assert newest_span_ns / 1e9 - ended.timestamp() < 3
