@@ -239,7 +239,26 @@ def record_matches(fresh: list[Match]) -> None:
         return
     if not exclusive:
         states = _fetch(rest, grouped, lock=True)
+        gone = [pair for pair in rest if pair not in states]
+        if gone:
+            _start_again(gone, grouped, now, states)
     _update(rest, states, grouped, now)
+
+
+def _start_again(
+    gone: list[tuple[int, str]], grouped: dict[tuple[int, str], list[Match]], now: str, states: dict[Any, State]
+) -> None:
+    """PostgreSQL: records the insert met but the lock no longer found were deleted in between, by
+    the retention purge (``dashboard.lifecycles.expiry``) or with their lifecycle. Those whose
+    lifecycle is still there start again as new, partial records, as if this batch had come first;
+    one that a concurrent batch made again meanwhile is locked and merged like the others (out of
+    order: should that deadlock, the database refuses one batch, whose client is told to retry)."""
+    live = _existing_lifecycles({lifecycle for lifecycle, _ in gone})
+    wanted = [pair for pair in gone if pair[0] in live]
+    created = _insert_new(wanted, grouped, now, sqlite=False)
+    remade = [pair for pair in wanted if pair not in created]
+    if remade:
+        states.update(_fetch(remade, grouped, lock=True))
 
 
 def _existing_lifecycles(ids: set[int]) -> set[int]:

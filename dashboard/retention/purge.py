@@ -27,6 +27,9 @@ What points at a purged row:
 - logs: nothing points at them.
 - servicemap (the map's rollup rows, by their bucket's time rather than a received time): nothing
   points at them; a bucket goes once all of it lies before the cut-off.
+- transactions (the records of lifecycles, by their last change rather than a received time,
+  ``dashboard.lifecycles.expiry``): nothing points at them; a step that arrives for a key whose
+  record was purged starts a new, partial record, as any step arriving first does.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from django.utils import timezone
 from dashboard.core.bulk import run_alone_in_write_transaction
 from dashboard.core.partitions import Busy, DayPartition, count_rows
 from dashboard.events.models import Event
+from dashboard.lifecycles.expiry import count_stale_records, delete_stale_records
 from dashboard.retention import partitions
 from dashboard.retention.keep import needed_by_active_replays
 from dashboard.retention.policy import KINDS, cutoff
@@ -75,6 +79,7 @@ class Outcome:
 
 @dataclass(slots=True)
 class _Pacing:
+    now: datetime  # the purge's moment (its cut-offs are this many days before it)
     batch_size: int
     pause: float
     factor: float
@@ -101,6 +106,7 @@ def purge(
     a purge cut short says so in its outcomes and the next one continues."""
     now = now or timezone.now()
     pacing = _Pacing(
+        now=now,
         batch_size=batch_size or settings.EVENTSCOPE_RETENTION_BATCH_SIZE,
         pause=(settings.EVENTSCOPE_RETENTION_PAUSE_MS if pause_ms is None else pause_ms) / 1000,
         factor=settings.EVENTSCOPE_RETENTION_PAUSE_FACTOR,
@@ -111,13 +117,18 @@ def purge(
     for kind in kinds:
         outcome = Outcome(kind, cutoff(kind, now))
         if outcome.cutoff is not None:
-            (_purge_rollups if kind == "servicemap" else _purge_kind)(outcome, pacing, dry_run)
+            _PURGES.get(kind, _purge_kind)(outcome, pacing, dry_run)
         outcomes.append(outcome)
         if dry_run or outcome.cutoff is None:
             continue  # a dry run is printed by its caller; a kind kept forever has nothing to say
         if kind == "servicemap":
             logger.info(
                 "retention: servicemap: %d rollup rows deleted (buckets ended by %s)%s",
+                outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
+            )  # fmt: skip
+        elif kind == "transactions":
+            logger.info(
+                "retention: transactions: %d records deleted (not changed since %s)%s",
                 outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
             )  # fmt: skip
         else:
@@ -181,6 +192,28 @@ def _purge_rollups(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
             return
         _checkpoint()
         pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
+
+
+def _purge_records(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
+    """Transaction records untouched since the cut-off, a range of deadlines a transaction with the
+    same pauses as the other kinds (``dashboard.lifecycles.expiry``)."""
+    assert outcome.cutoff is not None
+    if dry_run:
+        outcome.deleted = count_stale_records(outcome.cutoff, pacing.now)
+        return
+    ranges = delete_stale_records(outcome.cutoff, pacing.now, pacing.batch_size)
+    while True:
+        if pacing.out_of_time():
+            outcome.finished = False
+            return
+        started = time.monotonic()
+        deleted = next(ranges, None)
+        if deleted is None:
+            return
+        outcome.deleted += deleted
+        if deleted:
+            _checkpoint()
+            pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
 
 
 def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[DayPartition]:
@@ -304,6 +337,11 @@ def _delete_logs(page: QuerySet[LogRecord]) -> int:
     deleted, _ = page.delete()
     return deleted
 
+
+_PURGES: dict[str, Callable[[Outcome, _Pacing, bool], None]] = {
+    "servicemap": _purge_rollups,
+    "transactions": _purge_records,
+}
 
 _KINDS: dict[str, tuple[type[Model], Callable[[Any], int]]] = {
     "events": (Event, _delete_events),

@@ -116,7 +116,7 @@ def test_zero_days_keeps_the_rollups_forever(
     assert rows() == before
     # The log names what each purged kind lost; a kind kept forever is not in it.
     logged = [record.getMessage() for record in caplog.records]
-    assert [line.split(":")[1].strip() for line in logged] == ["events", "spans", "logs"]
+    assert [line.split(":")[1].strip() for line in logged] == ["events", "spans", "logs", "transactions"]
     assert not any("None" in line for line in logged)
 
 

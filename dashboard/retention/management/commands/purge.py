@@ -13,9 +13,9 @@ from dashboard.retention.purge import Outcome, purge
 
 class Command(BaseCommand):
     help = (
-        "Delete the events, spans, log records and service map rollups from before their retention cut-off "
-        "(EVENTSCOPE_RETENTION_DAYS_*), in small batches beside ingest (on PostgreSQL whole days go by "
-        "dropping their partitions); --dry-run only counts them and names the partitions."
+        "Delete the events, spans, log records, service map rollups and transaction records from before their "
+        "retention cut-off (EVENTSCOPE_RETENTION_DAYS_*), in small batches beside ingest (on PostgreSQL whole "
+        "days go by dropping their partitions); --dry-run only counts them and names the partitions."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,8 +47,11 @@ def describe(outcome: Outcome, dry_run: bool) -> str:
     if outcome.cutoff is None:
         return f"{outcome.kind}: kept forever ({DAYS_SETTINGS[outcome.kind]}=0)"
     verb = "would be deleted" if dry_run else "deleted"
-    # Rollups go by their bucket's time; the other kinds by when they were received.
-    what = f"rollup rows {verb} (buckets ended by" if outcome.kind == "servicemap" else f"{verb} (received before"
+    # Rollups go by their bucket's time, records by their last change; the other kinds by when they were received.
+    what = {
+        "servicemap": f"rollup rows {verb} (buckets ended by",
+        "transactions": f"records {verb} (not changed since",
+    }.get(outcome.kind, f"{verb} (received before")
     line = f"{outcome.kind}: {outcome.deleted} {what} {outcome.cutoff.isoformat()}, {days} days)"
     if outcome.kept:
         line += f"; {outcome.kept} kept for pending or running replays"
