@@ -5,12 +5,15 @@ The settings of the test run (and of the servers it starts) are ``tests/settings
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.test import Client
 
 from dashboard.core import tokens
@@ -25,6 +28,30 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Fixtures that start a server process (daphne, a Celery worker) or a browser: a test that uses one
 # is marked `server`, so `make test-fast` (-m "not server") runs only the in-process tests.
 SERVER_FIXTURES = frozenset({"live_server_url", "browser", "page", "scaled_mode_worker"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_outlasts_a_deadlock() -> Iterator[None]:
+    """PostgreSQL: after a transactional test the database is flushed with one TRUNCATE of every
+    table, which locks them one after the other, while the shared server's background work (a fold
+    of the service map, say) may be reading two of them in the other order. The database breaks
+    such a deadlock by refusing one side; when that is the flush, nothing of it was done, and it is
+    run again (a refused fold folds again later)."""
+    flush = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        for attempt in range(5):
+            try:
+                flush(self, sql_list)
+                return
+            except OperationalError as error:
+                if "deadlock detected" not in str(error) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
