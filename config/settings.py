@@ -318,7 +318,8 @@ EVENTSCOPE_RETENTION_DAYS_SPANS = env_int("EVENTSCOPE_RETENTION_DAYS_SPANS", 7)
 EVENTSCOPE_RETENTION_DAYS_LOGS = env_int("EVENTSCOPE_RETENTION_DAYS_LOGS", 7)
 # The service map's rollups: 31 days, the longest window the map answers (docs/servicemap.md).
 EVENTSCOPE_RETENTION_DAYS_SERVICEMAP = env_int("EVENTSCOPE_RETENTION_DAYS_SERVICEMAP", 31)
-# Transaction records: as long as the events they point at, counted from the record's last change.
+# Transaction records: as long as the events they point at, counted from the later of the record's
+# deadline and its last change.
 EVENTSCOPE_RETENTION_DAYS_TRANSACTIONS = env_int("EVENTSCOPE_RETENTION_DAYS_TRANSACTIONS", 30)
 EVENTSCOPE_RETENTION_PURGE_SECONDS = env_int("EVENTSCOPE_RETENTION_PURGE_SECONDS", 3600)
 EVENTSCOPE_RETENTION_BATCH_SIZE = env_int("EVENTSCOPE_RETENTION_BATCH_SIZE", 1000)

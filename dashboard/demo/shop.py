@@ -80,20 +80,24 @@ class Clock:
 
     def __init__(self) -> None:
         self.ns = time.time_ns()
+        self.latest = self.ns  # the latest time stamped so far, by any order
 
     def start(self) -> int:
         """A new order starts now: earlier orders' later steps may still be running, as they would
         in a real shop. (Starting where the last order ended instead put a demo placing orders
         faster than they take further ahead of the real clock with every order.)"""
         self.ns = time.time_ns()
+        self.latest = max(self.latest, self.ns)
         return self.ns
 
     def sync(self) -> int:
         self.ns = max(self.ns, time.time_ns())
+        self.latest = max(self.latest, self.ns)
         return self.ns
 
     def advance(self, low_ms: float, high_ms: float, rng: random.Random) -> int:
         self.ns += int(rng.uniform(low_ms, high_ms) * 1_000_000)
+        self.latest = max(self.latest, self.ns)
         return self.ns
 
     def iso(self) -> str:

@@ -14,7 +14,7 @@ DAYS_SETTINGS = {
     # The service map's rollups (per minute, ten minutes and hour): by the bucket's time, not by
     # when a row was written, since a late span adds to an old bucket.
     "servicemap": "EVENTSCOPE_RETENTION_DAYS_SERVICEMAP",
-    # Transaction records: by their last change, once their lifecycle's time is up
+    # Transaction records: by the later of their deadline and their last change
     # (dashboard.lifecycles.expiry); their events may be gone before them, or after.
     "transactions": "EVENTSCOPE_RETENTION_DAYS_TRANSACTIONS",
 }

@@ -27,9 +27,10 @@ What points at a purged row:
 - logs: nothing points at them.
 - servicemap (the map's rollup rows, by their bucket's time rather than a received time): nothing
   points at them; a bucket goes once all of it lies before the cut-off.
-- transactions (the records of lifecycles, by their last change rather than a received time,
-  ``dashboard.lifecycles.expiry``): nothing points at them; a step that arrives for a key whose
-  record was purged starts a new, partial record, as any step arriving first does.
+- transactions (the records of lifecycles, by the later of their deadline and their last change
+  rather than a received time, ``dashboard.lifecycles.expiry``): nothing points at them; a step that
+  arrives for a key whose record was purged starts a new, partial record, as any step arriving
+  first does.
 """
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ class Outcome:
 
 @dataclass(slots=True)
 class _Pacing:
-    now: datetime  # the purge's moment (its cut-offs are this many days before it)
     batch_size: int
     pause: float
     factor: float
@@ -106,7 +106,6 @@ def purge(
     a purge cut short says so in its outcomes and the next one continues."""
     now = now or timezone.now()
     pacing = _Pacing(
-        now=now,
         batch_size=batch_size or settings.EVENTSCOPE_RETENTION_BATCH_SIZE,
         pause=(settings.EVENTSCOPE_RETENTION_PAUSE_MS if pause_ms is None else pause_ms) / 1000,
         factor=settings.EVENTSCOPE_RETENTION_PAUSE_FACTOR,
@@ -128,7 +127,7 @@ def purge(
             )  # fmt: skip
         elif kind == "transactions":
             logger.info(
-                "retention: transactions: %d records deleted (not changed since %s)%s",
+                "retention: transactions: %d records deleted (deadline and last change before %s)%s",
                 outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
             )  # fmt: skip
         else:
@@ -195,25 +194,25 @@ def _purge_rollups(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
 
 
 def _purge_records(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
-    """Transaction records untouched since the cut-off, a range of deadlines a transaction with the
-    same pauses as the other kinds (``dashboard.lifecycles.expiry``)."""
+    """Transaction records whose deadline and last change lie before the cut-off, a batch a write
+    transaction with the same pauses as the other kinds (``dashboard.lifecycles.expiry``)."""
     assert outcome.cutoff is not None
     if dry_run:
-        outcome.deleted = count_stale_records(outcome.cutoff, pacing.now)
+        outcome.deleted = count_stale_records(outcome.cutoff)
         return
-    ranges = delete_stale_records(outcome.cutoff, pacing.now, pacing.batch_size)
+    batches = delete_stale_records(outcome.cutoff, pacing.batch_size)
     while True:
         if pacing.out_of_time():
             outcome.finished = False
             return
         started = time.monotonic()
-        deleted = next(ranges, None)
+        deleted = next(batches, None)
         if deleted is None:
             return
         outcome.deleted += deleted
-        if deleted:
-            _checkpoint()
-            pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
+        _checkpoint()
+        # After every batch, one that deleted nothing too: it held the write lock all the same.
+        pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
 
 
 def _drop_old_days(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> list[DayPartition]:

@@ -47,7 +47,7 @@ def test_a_dry_run_prints_what_it_would_delete_per_kind_and_deletes_nothing(api:
     assert lines[2].startswith("logs: 3 would be deleted")
     assert lines[3].startswith("servicemap: 0 rollup rows would be deleted (buckets ended by ")
     assert lines[3].endswith(", 31 days)")
-    assert lines[4].startswith("transactions: 0 records would be deleted (not changed since ")
+    assert lines[4].startswith("transactions: 0 records would be deleted (deadline and last change before ")
     assert lines[4].endswith(", 30 days)")
     assert (Event.objects.count(), LogRecord.objects.count()) == (5, 3)
 

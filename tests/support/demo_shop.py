@@ -27,5 +27,5 @@ def run_shop(url: str, token: str, orders: int, trouble: Trouble = CALM, seed: i
     finally:
         telemetry.flush()
         telemetry.shutdown()
-    time.sleep(max(0, shop.clock.ns - time.time_ns()) / 1e9)
+    time.sleep(max(0, shop.clock.latest - time.time_ns()) / 1e9)
     return shop

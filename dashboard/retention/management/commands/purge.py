@@ -50,7 +50,7 @@ def describe(outcome: Outcome, dry_run: bool) -> str:
     # Rollups go by their bucket's time, records by their last change; the other kinds by when they were received.
     what = {
         "servicemap": f"rollup rows {verb} (buckets ended by",
-        "transactions": f"records {verb} (not changed since",
+        "transactions": f"records {verb} (deadline and last change before",
     }.get(outcome.kind, f"{verb} (received before")
     line = f"{outcome.kind}: {outcome.deleted} {what} {outcome.cutoff.isoformat()}, {days} days)"
     if outcome.kept:
