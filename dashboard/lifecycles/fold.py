@@ -292,9 +292,10 @@ def fold_pending() -> int:
 
     The merge is computed into temporary tables from a snapshot, outside the write lock, so that
     SQLite computes it beside ingest; only writing the records back takes the lock. If the sweep
-    changed or a lifecycle deletion removed a record in between, the write finds out and the chunk
-    is merged again (under the lock if it happens twice); if another fold moved the position first,
-    this one stops. Where records are merged at ingest, this returns 0 at once.
+    changed or a lifecycle deletion removed a record in between (or the newest events were deleted),
+    the write finds out and the chunk is merged again (under the lock if it happens twice); if
+    another fold moved the position first, this one stops. Where records are merged at ingest, this
+    returns 0 at once.
     """
     if not folds() or not pending():
         return 0
@@ -320,18 +321,23 @@ def _fold_up_to_now() -> int:
             folded += run_alone_in_write_transaction(partial(_skip, position, top))
         else:
             folded += _fold_chunk(position, min(top, position + CHUNK))
-        position = _positions()[0]
+        position, now = _positions()
+        top = min(top, now)  # the newest events may have been deleted meanwhile
     return folded
 
 
 def _fold_chunk(position: int, upto: int) -> int:
-    """Fold ``(position, upto]``: computed off the lock, written under it; computed again if a record
-    changed in between, and the second time that happens, computed and written under the lock."""
+    """Fold ``(position, upto]``, up to the newest event stored there: computed off the lock, written
+    under it; computed again if a record or that event changed in between, and the second time that
+    happens, computed and written under the lock."""
     try:
         for _ in range(2):
-            _compute(position, upto)
+            end = _end(position, upto)
+            if end is None:  # every event past the position was deleted meanwhile
+                return 0
+            _compute(position, end[0])
             try:
-                return run_alone_in_write_transaction(partial(_apply, position, upto))
+                return run_alone_in_write_transaction(partial(_apply, position, *end))
             except _Changed:
                 continue
         return run_alone_in_write_transaction(_fold_locked)
@@ -340,7 +346,26 @@ def _fold_chunk(position: int, upto: int) -> int:
 
 
 class _Changed(Exception):
-    """A record or the fold position changed between computing a merge and writing it."""
+    """A record, the fold position or the last event folded changed between computing a merge and
+    writing it."""
+
+
+# The newest event of ``(position, upto]`` (or, if none is left there, the first one past it): the
+# chunk ends at it, and the position moves to it only while it is still stored. Deleting the newest
+# events lets SQLite hand their rowids out again (the trigger of migration 0005 lowers the position
+# with them); while this event stays, every rowid up to it belongs to an event the merge has read.
+_END = """
+SELECT rowid, id FROM dashboard_event
+WHERE rowid <= max(%s, (SELECT min(rowid) FROM dashboard_event WHERE rowid > %s))
+ORDER BY rowid DESC LIMIT 1
+"""
+
+
+def _end(position: int, upto: int) -> tuple[int, str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_END, [upto, position])
+        row = cursor.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _tracking_defined() -> bool:
@@ -411,6 +436,12 @@ def _skip(position: int, top: int) -> int:
     if _tracking_defined():  # one was defined meanwhile: fold properly
         return 0
     with connection.cursor() as cursor:
+        # Not past the newest event stored now: the rowids of events deleted meanwhile are handed
+        # out again.
+        cursor.execute("SELECT coalesce(max(rowid), 0) FROM dashboard_event")
+        top = min(top, int(cursor.fetchone()[0]))
+        if top <= position:
+            return 0
         cursor.execute("INSERT OR IGNORE INTO dashboard_trackingcursor (id, position, last_id) VALUES (1, 0, '')")
         cursor.execute(_MOVE, [top, top, position])
         return top - position if cursor.rowcount == 1 else 0
@@ -434,12 +465,16 @@ def _clear() -> None:
             cursor.execute(statement)
 
 
-def _apply(position: int, upto: int) -> int:
-    """Write the computed records and move the position to ``upto``; how many events that folded
-    (0 when another fold moved the position first). Raises ``_Changed`` (the transaction then rolls
-    back) when a record is not as the merge read it. Precondition: inside the write transaction."""
+def _apply(position: int, upto: int, last_id: str) -> int:
+    """Write the computed records and move the position to ``upto``, the rowid of the event
+    ``last_id``; how many events that folded (0 when another fold moved the position first). Raises
+    ``_Changed`` (the transaction then rolls back) when that event is gone or a record is not as the
+    merge read it. Precondition: inside the write transaction."""
     now = utc_text(timezone.now())
     with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM dashboard_event WHERE rowid = %s", [upto])
+        if cursor.fetchone() != (last_id,):
+            raise _Changed
         cursor.execute("INSERT OR IGNORE INTO dashboard_trackingcursor (id, position, last_id) VALUES (1, 0, '')")
         cursor.execute(_MOVE, [upto, upto, position])
         if cursor.rowcount != 1:
@@ -463,6 +498,8 @@ def _fold_locked() -> int:
     position, top = _positions()
     if top <= position:
         return 0
-    upto = min(top, position + CHUNK)
-    _compute(position, upto)
-    return _apply(position, upto)
+    end = _end(position, min(top, position + CHUNK))
+    if end is None:
+        return 0
+    _compute(position, end[0])
+    return _apply(position, *end)

@@ -189,6 +189,56 @@ def test_deleting_the_newest_events_brings_the_fold_position_down() -> None:
     assert Transaction.objects.get(key="o-0").steps_mask == 0b11
 
 
+@pytest.mark.parametrize("stored_again", [False, True])
+def test_events_deleted_while_their_merge_was_computed_leave_their_rowids_to_be_folded(
+    monkeypatch: pytest.MonkeyPatch, stored_again: bool
+) -> None:
+    _define(LIFECYCLES[0])
+    base = datetime.now(UTC)
+    store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(3)], base), base)
+    paid = [("OrderPaid", "a", 10 + n, f"o-{n}", 1, 0, "") for n in range(3)]
+    computed, compute = [], fold._compute
+
+    def compute_then_delete(position: int, upto: int) -> None:
+        compute(position, upto)
+        if not computed:  # between the merge and its write, every event is deleted (a purge of them all)
+            Event.objects.all().delete()
+            if stored_again:  # and new ones get the same rowids
+                store_events(_events(paid, base), base)
+        computed.append((position, upto))
+
+    monkeypatch.setattr(fold, "_compute", compute_then_delete)
+    fold_pending()
+    if not stored_again:
+        store_events(_events(paid, base), base)
+        fold_pending()
+    # The merge of the deleted events was not written over the new ones: each new event is folded.
+    assert sorted(Transaction.objects.values_list("key", "steps_mask")) == [("o-0", 2), ("o-1", 2), ("o-2", 2)]
+    assert not pending()
+
+
+def test_events_deleted_after_the_fold_read_where_they_end_leave_their_rowids_to_be_folded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = datetime.now(UTC)
+    store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(3)], base), base)
+    asked, tracking_defined = [], fold._tracking_defined
+
+    def delete_then_tracking_defined() -> bool:
+        if not asked:  # after the fold read the newest rowid, every event is deleted
+            Event.objects.all().delete()
+        asked.append(True)
+        return tracking_defined()
+
+    monkeypatch.setattr(fold, "_tracking_defined", delete_then_tracking_defined)
+    fold_pending()  # no lifecycle: it would move past the events without reading them
+    assert TrackingCursor.objects.filter(position__gt=0).count() == 0
+    _define(LIFECYCLES[0])
+    store_events(_events([("OrderPaid", "a", 10 + n, f"o-{n}", 1, 0, "") for n in range(3)], base), base)
+    fold_pending()
+    assert sorted(Transaction.objects.values_list("key", "steps_mask")) == [("o-0", 2), ("o-1", 2), ("o-2", 2)]
+
+
 def test_among_equal_occurrences_of_a_step_the_first_to_arrive_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     _define(*LIFECYCLES)
     base = datetime.now(UTC).replace(microsecond=0)
