@@ -16,7 +16,7 @@ short write transaction. The records are a projection of the event log, kept cur
 Why the position is the table's rowid: SQLite gives a new row the largest rowid so far plus one,
 and one transaction writes at a time, so rowids grow in commit order and everything at or below
 the position is folded. A delete of the newest events would let rowids be handed out again; a
-trigger (migration 0005) lowers the position with it.
+trigger (dashboard/core/migrations/0005) lowers the position with it.
 
 The merge has the same result as ``tracking.State.apply`` applied to each match in rowid order
 (then in lifecycle order within an event): ``tests/lifecycles/test_transaction_fold.py`` checks the two
@@ -352,7 +352,7 @@ class _Changed(Exception):
 
 # The newest event of ``(position, upto]`` (or, if none is left there, the first one past it): the
 # chunk ends at it, and the position moves to it only while it is still stored. Deleting the newest
-# events lets SQLite hand their rowids out again (the trigger of migration 0005 lowers the position
+# events lets SQLite hand their rowids out again (the trigger of dashboard/core/migrations/0005 lowers the position
 # with them); while this event stays, every rowid up to it belongs to an event the merge has read.
 _END = """
 SELECT rowid, id FROM dashboard_event

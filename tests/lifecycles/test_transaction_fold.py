@@ -390,3 +390,38 @@ def test_a_merge_refused_twice_is_done_under_the_lock(monkeypatch: pytest.Monkey
     assert fold_pending() == 1
     assert locked  # the third computation ran inside the write transaction, and nothing could change it
     assert Transaction.objects.get(key="o-1").steps_mask == 0b11
+
+
+def test_a_gap_of_deleted_events_wider_than_a_chunk_is_folded_past(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Retention deletes runs of events: a chunk whose range holds none ends at the first event past
+    # it, and the fold goes on (it neither stops nor waits there).
+    _define(LIFECYCLES[0])
+    monkeypatch.setattr(fold, "CHUNK", 2)
+    base = datetime.now(UTC)
+    store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(10)], base), base)
+    Event.objects.filter(event_id__in=[f"e-{n}" for n in range(1, 8)]).delete()
+    fold_pending()
+    assert sorted(Transaction.objects.values_list("key", flat=True)) == ["o-0", "o-8", "o-9"]
+    assert not pending()
+
+
+def test_the_last_event_of_a_chunk_deleted_while_it_was_merged_has_the_chunk_merged_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _define(LIFECYCLES[0])
+    monkeypatch.setattr(fold, "CHUNK", 3)
+    base = datetime.now(UTC)
+    store_events(_events([("OrderCreated", "a", n, f"o-{n}", 0, 0, "") for n in range(6)], base), base)
+    compute, chunks = fold._compute, []
+
+    def compute_then_delete(position: int, upto: int) -> None:
+        compute(position, upto)
+        if not chunks:
+            Event.objects.filter(event_id="e-2").delete()  # the first chunk's end, not the newest event
+        chunks.append((position, upto))
+
+    monkeypatch.setattr(fold, "_compute", compute_then_delete)
+    fold_pending()
+    assert chunks[:2] == [(0, 3), (0, 2)]  # refused at the write, merged again up to the event left
+    assert sorted(Transaction.objects.values_list("key", flat=True)) == ["o-0", "o-1", "o-3", "o-4", "o-5"]
+    assert not pending()
