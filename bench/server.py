@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The benchmarks store rows with fixed received times, most of them long past: the server's purge
 # (docs/retention.md) would delete them under the measurement.
-KEEP_FOREVER = {f"EVENTSCOPE_RETENTION_DAYS_{kind}": "0" for kind in ("EVENTS", "SPANS", "LOGS", "SERVICEMAP")}
+KEEP_FOREVER = {
+    f"EVENTSCOPE_RETENTION_DAYS_{kind}": "0" for kind in ("EVENTS", "SPANS", "LOGS", "SERVICEMAP", "TRANSACTIONS")
+}
 
 
 @dataclass

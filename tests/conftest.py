@@ -18,6 +18,7 @@ from django.test import Client
 
 from dashboard.core import tokens
 from dashboard.core.tokens import IssuedToken
+from dashboard.retention.policy import DAYS_SETTINGS
 from tests.support.servers import server_env, serving
 
 # Playwright's sync API keeps an event loop running in the test thread; the ORM calls the tests make
@@ -126,6 +127,9 @@ def live_server_url(
         # workers of their own and look at as those left them (tests/core/test_shutdown.py): what
         # this server runs, its API queued itself.
         EVENTSCOPE_REPLAY_RECOVER_SECONDS="3600",
+        # Nor purge by itself (as it starts, then hourly): the tests that store rows as received
+        # long ago purge them themselves, and count what they deleted (tests/retention).
+        **dict.fromkeys(DAYS_SETTINGS.values(), "0"),
     )
     with serving(tmp_path_factory.mktemp("server") / "daphne.log", env) as (_, url):
         yield url
