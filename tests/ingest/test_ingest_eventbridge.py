@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from dashboard.events.models import Event
+from tests.support.eventbridge import events_client
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
-
-
-def client_for(url: str, key_id: str, secret: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "events",
-        endpoint_url=f"{url}/aws",
-        region_name="eu-west-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def entry(**overrides: object) -> dict[str, object]:
@@ -37,7 +25,7 @@ def entry(**overrides: object) -> dict[str, object]:
 
 
 def test_put_events_stores_each_entry_and_answers_its_id(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
     answer = events.put_events(
         Entries=[
@@ -58,7 +46,7 @@ def test_put_events_stores_each_entry_and_answers_its_id(live_server_url, token)
 
 
 def test_a_malformed_detail_fails_only_its_entry(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     answer = events.put_events(Entries=[entry(), entry(Detail="{not json"), entry(Detail="[1, 2]")])
     assert answer["FailedEntryCount"] == 2
     assert "EventId" in answer["Entries"][0]
@@ -68,7 +56,7 @@ def test_a_malformed_detail_fails_only_its_entry(live_server_url, token):
 
 
 def test_more_than_ten_entries_is_a_validation_exception(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[entry() for _ in range(11)])
     assert raised.value.response["Error"]["Code"] == "ValidationException"
@@ -76,7 +64,7 @@ def test_more_than_ten_entries_is_a_validation_exception(live_server_url, token)
 
 
 def test_a_wrong_secret_is_refused(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret + "x")
+    events = events_client(live_server_url, token.key_id, token.secret + "x")
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[entry()])
     assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
@@ -85,7 +73,7 @@ def test_a_wrong_secret_is_refused(live_server_url, token):
 
 
 def test_an_unknown_key_is_refused(live_server_url, token):
-    events = client_for(live_server_url, "ESUNKNOWNKEY0000000", token.secret)
+    events = events_client(live_server_url, "ESUNKNOWNKEY0000000", token.secret)
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[entry()])
     assert raised.value.response["Error"]["Code"] == "UnrecognizedClientException"
@@ -93,21 +81,21 @@ def test_an_unknown_key_is_refused(live_server_url, token):
 
 def test_put_events_needs_the_ingest_scope(live_server_url, make_token):
     reader = make_token("read")
-    events = client_for(live_server_url, reader.key_id, reader.secret)
+    events = events_client(live_server_url, reader.key_id, reader.secret)
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[entry()])
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_an_unsupported_operation_is_an_unknown_operation(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     with pytest.raises(ClientError) as raised:
         events.list_rules()
     assert raised.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
 def test_test_event_pattern_answers_like_eventbridge(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     event = json.dumps({
         "id": "e-1", "account": "123456789012", "source": "shop.orders", "time": "2026-01-01T00:00:00Z",
         "region": "eu-west-1", "resources": [], "detail-type": "OrderCreated",
@@ -123,7 +111,7 @@ def test_test_event_pattern_answers_like_eventbridge(live_server_url, token):
 
 
 def test_test_event_pattern_rejects_an_invalid_pattern_with_the_reason(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     event = json.dumps(
         {"id": "1", "account": "1", "source": "s", "time": "t", "region": "r", "resources": [], "detail-type": "d"}
     )
@@ -139,7 +127,7 @@ def test_test_event_pattern_rejects_an_invalid_pattern_with_the_reason(live_serv
 def test_an_entry_holding_nul_fails_alone(live_server_url, token):
     # U+0000 cannot be stored (PostgreSQL refuses it in text and jsonb): the entry is refused, the
     # others of the request are stored.
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     answer = events.put_events(Entries=[entry(Detail=json.dumps({"note": "a\u0000b"})), entry()])
     assert answer["FailedEntryCount"] == 1
     assert answer["Entries"][0]["ErrorCode"] == "InvalidArgument"
@@ -148,7 +136,7 @@ def test_an_entry_holding_nul_fails_alone(live_server_url, token):
 
 
 def test_a_detail_with_an_integer_beyond_64_bits_fails_alone(live_server_url, token):
-    events = client_for(live_server_url, token.key_id, token.secret)
+    events = events_client(live_server_url, token.key_id, token.secret)
     answer = events.put_events(Entries=[entry(Detail='{"n": 123456789012345678901234}'), entry()])
     assert answer["FailedEntryCount"] == 1
     assert answer["Entries"][0]["ErrorCode"] == "MalformedDetail"

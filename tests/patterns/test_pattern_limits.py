@@ -20,6 +20,7 @@ from dashboard.patterns.engine import (
     compile_pattern,
     matches,
 )
+from tests.support.eventbridge import events_client
 
 ORDER = {"name": "order", "key": "detail.order-id", "steps": ["OrderCreated", "OrderPaid"], "timeout_seconds": 900}
 
@@ -254,9 +255,7 @@ TEST_EVENT = {"id": "1", "account": "1", "source": "s", "time": "t", "region": "
 
 @pytest.fixture
 def eventbridge(live_server_url: str, token: Any, transactional_db: None) -> Any:
-    from tests.ingest.test_ingest_eventbridge import client_for
-
-    return client_for(live_server_url, token.key_id, token.secret)
+    return events_client(live_server_url, token.key_id, token.secret)
 
 
 def test_test_event_pattern_matches_an_event_with_deep_arrays(eventbridge: Any) -> None:

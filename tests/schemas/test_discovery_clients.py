@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 from cloudevents.v1.conversion import to_binary, to_structured
 from cloudevents.v1.http import CloudEvent
 from opentelemetry import trace
@@ -19,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from dashboard.schemas.models import Schema
+from tests.support.eventbridge import events_client
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -56,14 +55,7 @@ def test_cloudevents_make_versions_in_structured_and_binary_mode(live_server_url
 
 
 def test_put_events_make_versions(live_server_url, token):
-    events = boto3.client(
-        "events",
-        endpoint_url=f"{live_server_url}/aws",
-        region_name="eu-west-1",
-        aws_access_key_id=token.key_id,
-        aws_secret_access_key=token.secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    events = events_client(live_server_url, token.key_id, token.secret)
 
     def entry(detail: dict[str, object]) -> dict[str, str]:
         return {"Source": "shop.shipping", "DetailType": "ShipmentPacked", "Detail": json.dumps(detail)}

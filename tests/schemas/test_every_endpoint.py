@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import jsonschema
 import pytest
 import requests
-from botocore.config import Config
 from cloudevents.v1.conversion import to_binary, to_structured
 from cloudevents.v1.http import CloudEvent
+
+from tests.support.eventbridge import events_client
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -81,14 +81,7 @@ def cloudevents(url: str, token: Any, source: str, mode: str) -> Sender:
 
 
 def put_events(url: str, token: Any, source: str) -> Sender:
-    client = boto3.client(
-        "events",
-        endpoint_url=f"{url}/aws",
-        region_name="eu-west-1",
-        aws_access_key_id=token.key_id,
-        aws_secret_access_key=token.secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    client = events_client(url, token.key_id, token.secret)
 
     def send(details: list[dict[str, Any]]) -> list[str]:
         entries = [{"Source": source, "DetailType": "OrderPlaced", "Detail": json.dumps(detail)} for detail in details]
