@@ -19,6 +19,17 @@ DAYS_SETTINGS = {
     "transactions": "EVENTSCOPE_RETENTION_DAYS_TRANSACTIONS",
 }
 KINDS = tuple(DAYS_SETTINGS)
+# How a purge names what a kind lost and what its age is told by (other kinds: rows received before).
+_WORDING = {
+    "servicemap": ("rollup rows ", "buckets ended by"),
+    "transactions": ("records ", "deadline and last change before"),
+}
+
+
+def wording(kind: str) -> tuple[str, str]:
+    """What ``kind``'s rows are called (empty, or ending in a space) and what their cut-off is
+    compared with, for the purge's log and its command."""
+    return _WORDING.get(kind, ("", "received before"))
 
 
 def retention_days(kind: str) -> int:

@@ -53,7 +53,7 @@ from dashboard.events.models import Event
 from dashboard.lifecycles.expiry import count_stale_records, delete_stale_records
 from dashboard.retention import partitions
 from dashboard.retention.keep import needed_by_active_replays
-from dashboard.retention.policy import KINDS, cutoff
+from dashboard.retention.policy import KINDS, cutoff, wording
 from dashboard.servicemap.expiry import count_old_buckets, delete_old_buckets
 from tracing.models import LogRecord, Span, SpanLink
 from tracing.summaries import forget_traces_without_spans
@@ -120,15 +120,11 @@ def purge(
         outcomes.append(outcome)
         if dry_run or outcome.cutoff is None:
             continue  # a dry run is printed by its caller; a kind kept forever has nothing to say
-        if kind == "servicemap":
+        if kind in _PURGES:
+            rows, age = wording(kind)
             logger.info(
-                "retention: servicemap: %d rollup rows deleted (buckets ended by %s)%s",
-                outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
-            )  # fmt: skip
-        elif kind == "transactions":
-            logger.info(
-                "retention: transactions: %d records deleted (deadline and last change before %s)%s",
-                outcome.deleted, outcome.cutoff, "" if outcome.finished else "; not finished, the next purge goes on",
+                "retention: %s: %d %sdeleted (%s %s)%s", kind, outcome.deleted, rows, age, outcome.cutoff,
+                "" if outcome.finished else "; not finished, the next purge goes on",
             )  # fmt: skip
         else:
             logger.info(

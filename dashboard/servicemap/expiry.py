@@ -14,10 +14,9 @@ from datetime import datetime
 from django.db.models import Model
 
 from dashboard.core.bulk import run_alone_in_write_transaction
-from dashboard.servicemap.fold import WIDTHS, one_fold_at_a_time, time_ns
+from dashboard.servicemap.fold import MINUTE_NS, WIDTHS, one_fold_at_a_time, time_ns
 from dashboard.servicemap.models import EdgeBucket, ServiceBucket
 
-MINUTE_NS = 60_000_000_000
 MODELS: tuple[type[Model], ...] = (EdgeBucket, ServiceBucket)
 
 

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCHES = 50  # pending batches a fold takes: its transaction (SQLite: the write lock) stays short
 CHUNK = 400  # ids in one IN (...) list
+MINUTE_NS = 60_000_000_000  # a bucket minute, in the nanoseconds spans are timed in
 WIDTHS = (1, 10, 60)  # bucket widths in minutes: the wider rows serve long windows (queries.py)
 MAX_SAMPLES = 5  # trace ids kept per edge and bucket
 CONSUMER_KIND = 5  # OTLP SpanKind CONSUMER
@@ -420,7 +421,7 @@ class _Fold:
             duplicate = bool(event.idempotency_key) and first.get(event.idempotency_key, event.id) != event.id
             edge = (publisher.service, processor.service, event.detail_type, event.source)
             self._add(
-                EdgeBucket.EVENT, sent_ns // 60_000_000_000, publisher.service, processor.service, event.detail_type,
+                EdgeBucket.EVENT, sent_ns // MINUTE_NS, publisher.service, processor.service, event.detail_type,
                 event.source, processor, lag_ms, duplicate, messaging[edge],
             )  # fmt: skip
 

@@ -24,13 +24,12 @@ from dashboard.core.spans import format_ns, status_name
 from dashboard.events.models import Event
 from dashboard.events.queries import time_param
 from dashboard.servicemap import histogram
-from dashboard.servicemap.fold import ERROR, MESSAGE_ID, WIDTHS, fold_pending, time_ns
+from dashboard.servicemap.fold import ERROR, MESSAGE_ID, MINUTE_NS, WIDTHS, fold_pending, time_ns
 from dashboard.servicemap.models import EdgeBucket, ServiceBucket
 from tracing.models import Span, SpanLink
 
 DEFAULT_WINDOW = timedelta(hours=1)
 MAX_WINDOW = timedelta(days=31)
-MINUTE_NS = 60_000_000_000
 WIDTHS_WIDEST_FIRST = tuple(sorted(WIDTHS, reverse=True))
 
 

@@ -19,13 +19,11 @@ from opentelemetry.trace import SpanKind
 from dashboard.core.bulk import run_alone_in_write_transaction
 from dashboard.retention.purge import purge
 from dashboard.servicemap.expiry import delete_old_buckets
-from dashboard.servicemap.fold import fold_pending, one_fold_at_a_time
+from dashboard.servicemap.fold import MINUTE_NS, fold_pending, one_fold_at_a_time
 from dashboard.servicemap.models import EdgeBucket, ServiceBucket
 from tests.servicemap.otel import T0, Services, iso, publish
 
 pytestmark = pytest.mark.django_db
-
-MINUTE_NS = 60_000_000_000
 
 
 @pytest.fixture

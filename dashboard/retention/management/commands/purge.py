@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from dashboard.retention.policy import DAYS_SETTINGS, retention_days
+from dashboard.retention.policy import DAYS_SETTINGS, retention_days, wording
 from dashboard.retention.purge import Outcome, purge
 
 
@@ -47,12 +47,8 @@ def describe(outcome: Outcome, dry_run: bool) -> str:
     if outcome.cutoff is None:
         return f"{outcome.kind}: kept forever ({DAYS_SETTINGS[outcome.kind]}=0)"
     verb = "would be deleted" if dry_run else "deleted"
-    # Rollups go by their bucket's time, records by their last change; the other kinds by when they were received.
-    what = {
-        "servicemap": f"rollup rows {verb} (buckets ended by",
-        "transactions": f"records {verb} (deadline and last change before",
-    }.get(outcome.kind, f"{verb} (received before")
-    line = f"{outcome.kind}: {outcome.deleted} {what} {outcome.cutoff.isoformat()}, {days} days)"
+    rows, age = wording(outcome.kind)
+    line = f"{outcome.kind}: {outcome.deleted} {rows}{verb} ({age} {outcome.cutoff.isoformat()}, {days} days)"
     if outcome.kept:
         line += f"; {outcome.kept} kept for pending or running replays"
     if outcome.dropped:
