@@ -165,13 +165,19 @@ def test_a_stop_drops_what_is_queued_and_says_how_much(settings, caplog):
     settings.CELERY_BEAT_SCHEDULE = {}
     settings.EVENTSCOPE_EMBEDDED_WORKER_THREADS = 1
     _hold.update(running=0, most=0, done=0, open=False)
-    embedded_worker.start()
+    worker = embedded_worker.start()
     try:
         for _ in range(3):
             current_app.send_task("tests.core.hold")
         current_app.send_task("tests.core.hold", countdown=60)
         with _held:
             assert _held.wait_for(lambda: _hold["running"] == 1, timeout=20), _hold
+        # The worker's consumer has taken every message off the transport: two wait in its pool
+        # behind the one running, one on its timer (on a busy machine the consumer may lag).
+        deadline = time.monotonic() + 20
+        while (len(worker._running), len(worker._timers)) != (3, 1):
+            assert time.monotonic() < deadline, (len(worker._running), len(worker._timers))
+            time.sleep(0.01)
         log = logging.getLogger("dashboard.core.embedded_worker")  # the project's loggers do not propagate
         log.addHandler(caplog.handler)
         try:
