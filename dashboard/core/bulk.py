@@ -40,8 +40,9 @@ def _insert_sql(model: type[models.Model], fields: tuple[str, ...], ignore_confl
 
 def insert_rows(
     model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], *, ignore_conflicts: bool = False
-) -> None:
-    """Insert ``rows`` (values in ``fields`` order, already adapted) into ``model``'s table.
+) -> int:
+    """Insert ``rows`` (values in ``fields`` order, already adapted) into ``model``'s table; how
+    many were inserted (with ``ignore_conflicts``, those not skipped).
 
     Precondition: the caller holds a transaction (``transaction.atomic``), so the batch commits
     as one. With ``ignore_conflicts`` a row that violates a unique constraint is skipped.
@@ -49,6 +50,8 @@ def insert_rows(
     sql = _insert_sql(model, tuple(fields), ignore_conflicts, connection.vendor)
     with connection.cursor() as cursor:
         cursor.executemany(sql, list(rows))
+        # Both drivers sum an executemany's changes; a row skipped on conflict changed nothing.
+        return int(cursor.rowcount)
 
 
 def any_pair(pairs: Iterable[tuple[Any, Any]], first: str, second: str) -> Q:

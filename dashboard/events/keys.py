@@ -56,11 +56,13 @@ def in_use() -> bool:
     return connection.vendor == "postgresql"
 
 
-def claim(keys: Sequence[tuple[str, str, str]]) -> None:
-    """Insert ``(stored id, source, event_id)`` keys; a key already there (stored before, or by a
-    concurrent transaction that commits first) keeps its id. Precondition: in the write transaction
-    that stores the events; sorted, so concurrent batches take the index's locks in one order."""
+def claim(keys: Sequence[tuple[str, str, str]]) -> int:
+    """Insert ``(stored id, source, event_id)`` keys; how many went in. A key already there (stored
+    before, or by a concurrent transaction that commits first) keeps its id. Precondition: in the
+    write transaction that stores the events; sorted, so concurrent batches take the index's locks in
+    one order."""
     rows = sorted({(event_id, source): stored_id for stored_id, source, event_id in reversed(keys)}.items())
+    inserted = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _ROWS_A_STATEMENT):
             chunk = rows[start : start + _ROWS_A_STATEMENT]
@@ -69,6 +71,8 @@ def claim(keys: Sequence[tuple[str, str, str]]) -> None:
                 f'INSERT INTO "{TABLE}" (event_id, source, stored_id) VALUES {values} ON CONFLICT DO NOTHING',
                 [value for (event_id, source), stored_id in chunk for value in (event_id, source, stored_id)],
             )
+            inserted += cursor.rowcount
+    return inserted
 
 
 def stored_ids(event_ids: Sequence[str]) -> list[tuple[str, str, str]]:

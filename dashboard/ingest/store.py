@@ -119,11 +119,19 @@ def store_events(entries: list[NormalizedEvent | EntryError], received_at: datet
         if keyed:
             # PostgreSQL: the keys table dedupes (the event table is partitioned by day, see
             # dashboard.events.keys); only the rows whose key is theirs are stored.
-            keys.claim([(stored_id, entry.source, entry.event_id) for stored_id, entry in written])
+            inserted = keys.claim([(stored_id, entry.source, entry.event_id) for stored_id, entry in written])
         else:
-            insert_rows(Event, fields, rows, ignore_conflicts=True)
+            inserted = insert_rows(Event, fields, rows, ignore_conflicts=True)
         found: dict[tuple[str, str], str] = {}
-        if producer_ids:
+        if inserted == len(written):
+            # Every row (or key) went in, so none was stored before: each producer id is this
+            # batch's, and the database need not be asked (the common case, a query saved).
+            found = {
+                (entry.source, entry.event_id): stored_id
+                for stored_id, entry in written
+                if entry.event_id not in assigned
+            }
+        elif producer_ids:
             # Which rows are ours? Ask the database, inside the same transaction: a row that was
             # already there (or that a concurrent request committed first) carries another id.
             known = (

@@ -8,6 +8,8 @@ import zlib
 import orjson
 import pytest
 import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dashboard.events.models import Event
 
@@ -71,6 +73,31 @@ def test_the_same_source_and_id_sent_again_is_stored_once(client, auth):
     assert Event.objects.get().detail == {"order-id": "o-1", "total": 42}
     other_source = post(client, auth, event(id="same", source="shop.billing")).json()["results"][0]
     assert other_source["status"] == "accepted"
+
+
+def test_a_batch_mixing_new_events_and_one_stored_before_answers_each_with_its_stored_id(client, auth):
+    first = post(client, auth, event(id="old")).json()["results"][0]
+    batch = [event(id="new-1"), event(id="old", detail={"changed": True}), event(id="new-2"), event()]
+    results = post(client, auth, batch).json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "duplicate", "accepted", "accepted"]
+    assert results[1]["id"] == first["id"]
+    for result, event_id in ((results[0], "new-1"), (results[2], "new-2")):
+        assert Event.objects.get(id=result["id"]).event_id == event_id
+    assert Event.objects.get(id=results[3]["id"]).event_id == results[3]["id"]
+    assert Event.objects.get(event_id="old").detail == {"order-id": "o-1", "total": 42}
+    assert Event.objects.count() == 4
+
+
+def test_a_batch_of_new_events_is_not_read_back_to_find_duplicates(client, auth):
+    # Every row went in (the insert's count says so), so no producer id needs looking up.
+    post(client, auth, event(id="before"))
+    with CaptureQueriesContext(connection) as queries:
+        body = post(client, auth, [event(id=f"fresh-{n}") for n in range(5)]).json()
+    assert body["accepted"] == 5
+    event_table = connection.ops.quote_name(Event._meta.db_table)
+    assert not [q["sql"] for q in queries if q["sql"].startswith("SELECT") and f"FROM {event_table}" in q["sql"]]
+    again = post(client, auth, [event(id="before"), event(id="fresh-6")]).json()  # one stored before is found
+    assert [r["status"] for r in again["results"]] == ["duplicate", "accepted"]
 
 
 def test_retries_with_the_same_idempotency_key_are_each_stored(client, auth):
