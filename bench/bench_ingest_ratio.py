@@ -20,8 +20,9 @@ the same is measured on PostgreSQL, printed as lines of their own (``ingest_rati
 runs on a new database there (dropped afterwards; embedded otherwise: no Redis), and the limit is
 psycopg's ``executemany`` of the rows it stored, read back as text, into a copy of the table made
 with ``CREATE TABLE … (LIKE … INCLUDING ALL)`` (its columns, defaults, constraints and indexes) in
-the same database and given the rows the table held before them, 1,000 rows a transaction; ``COPY … FROM STDIN`` of the same rows, 1,000 a
-transaction, is given beside it (``copy_per_second``, ``ratio_copy``).
+the same database and given the rows the table held before them, 1,000 rows a transaction;
+``COPY … FROM STDIN`` of the same rows, 1,000 a transaction, is given beside it
+(``copy_per_second``, ``ratio_copy``).
 """
 
 from __future__ import annotations
