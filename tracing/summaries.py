@@ -21,7 +21,9 @@ Where summarising happens depends on the database:
 - PostgreSQL: transactions commit concurrently and sequence ids may commit out of order, so no
   position can be trusted; the spans are summarised in the transaction that inserts them, before
   the insert: ``tracing.store`` claims their dedupe keys (``tracing.keys``) and hands
-  ``add_new_spans`` the spans whose key was there already, which it leaves out. (``summarise``,
+  ``add_new_spans`` the spans whose key was there already, which it leaves out. The terms of a
+  trace whose summary the batch created go in with no conflict to check (by COPY): only this
+  transaction can name that new id until it commits. (``summarise``,
   which tells them apart by reading the span table, serves a span table that keeps its unique
   constraint.)
 """
@@ -39,7 +41,7 @@ from functools import partial
 from typing import Any, Protocol
 
 import orjson
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 
 from dashboard.core.bulk import insert_rows, run_alone_in_write_transaction
@@ -79,7 +81,7 @@ def _upsert_summary_sql(vendor: str, rows: int) -> str:
     ]
     return (
         f"INSERT INTO {table} ({', '.join(_SUMMARY_FIELDS)}) VALUES {placeholders} "
-        f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)} RETURNING trace_id, id"
+        f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)} RETURNING trace_id, id, span_count"
     )
 
 
@@ -377,6 +379,7 @@ def _write(sums: _Sums) -> None:
     """Merge ``sums`` into the search tables. Precondition: inside a write transaction."""
     postgres = connection.vendor == "postgresql"
     ids: dict[str, int] = {}
+    created: set[str] = set()  # the traces whose summary this batch inserted
     ordered = sorted(sums.summaries.values())
     shard = random.randrange(ServiceOperation.SHARDS) if postgres else 0  # spreads locks; not a secret
     with connection.cursor() as cursor:
@@ -384,14 +387,32 @@ def _write(sums: _Sums) -> None:
         for start in range(0, len(ordered), _SUMMARY_CHUNK):
             chunk = ordered[start : start + _SUMMARY_CHUNK]
             cursor.execute(_upsert_summary_sql(connection.vendor, len(chunk)), [v for row in chunk for v in row])
-            ids.update(cursor.fetchall())
+            for trace_id, summary_id, span_count in cursor.fetchall():
+                ids[trace_id] = summary_id
+                # A count only grows, from at least 1: the batch's own count means the row is new.
+                if span_count == sums.summaries[trace_id][6]:
+                    created.add(trace_id)
         cursor.executemany(
             _upsert_operation_sql(connection.vendor),
             [(service, name, shard, count, last) for (service, name), (count, last) in sorted(sums.operations.items())],
         )
-    rows = sorted((kind, key, value, ids[trace_id]) for kind, key, value, trace_id in sums.terms)
-    # Sorted: concurrent PostgreSQL transactions take the unique index's locks in one order.
-    insert_rows(TraceTerm, TERM_FIELDS, rows, ignore_conflicts=True)
+    fresh: list[tuple[int, str, str, int]] = []
+    known: list[tuple[int, str, str, int]] = []
+    for kind, key, value, trace_id in sums.terms:
+        (fresh if postgres and trace_id in created else known).append((kind, key, value, ids[trace_id]))
+    if fresh:
+        # PostgreSQL: a new summary's id comes from a sequence, so no term names it yet, and no other
+        # transaction can add one before this one commits (its upsert of the trace waits for this
+        # row). Its terms have nothing to skip, and go by COPY (insert_rows), several times faster
+        # than ON CONFLICT. Should one be there all the same, the savepoint takes them the safe way.
+        try:
+            with transaction.atomic():
+                insert_rows(TraceTerm, TERM_FIELDS, fresh)
+        except IntegrityError:
+            known += fresh
+    if known:
+        # Sorted: concurrent PostgreSQL transactions take the unique index's locks in one order.
+        insert_rows(TraceTerm, TERM_FIELDS, sorted(known), ignore_conflicts=True)
 
 
 def forget_traces_without_spans(trace_ids: Sequence[str]) -> None:
