@@ -60,10 +60,12 @@ def claim(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _ROWS_A_STATEMENT):
             chunk = rows[start : start + _ROWS_A_STATEMENT]
+            # One array a column: a short statement with two parameters, which the driver parses once
+            # and caches (a VALUES list of 200 placeholders was parsed again on every call).
             cursor.execute(
-                f'INSERT INTO "{TABLE}" (trace_id, span_id) VALUES {", ".join(["(%s, %s)"] * len(chunk))} '
+                f'INSERT INTO "{TABLE}" (trace_id, span_id) SELECT * FROM unnest(%s::text[], %s::text[]) '
                 "ON CONFLICT DO NOTHING RETURNING trace_id, span_id",
-                [value for pair in chunk for value in pair],
+                [[trace_id for trace_id, _ in chunk], [span_id for _, span_id in chunk]],
             )
             new.update(cursor.fetchall())
     return new

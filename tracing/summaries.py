@@ -61,11 +61,20 @@ TERM_FIELDS = ("kind", "key", "value", "trace")
 SERVICE_ATTRIBUTE = "service.name"
 
 
+# PostgreSQL: the summaries go as one array a column (``_summary_params``), each of this type.
+_SUMMARY_ARRAYS = ("text", "bigint", "bigint", "bigint", "text", "text", "int", "int", "int", "int")
+
+
 def _upsert_summary_sql(vendor: str, rows: int) -> str:
-    """One statement for ``rows`` summaries (of distinct traces) that answers each one's id."""
+    """One statement for ``rows`` summaries (of distinct traces) that answers each one's id. On
+    PostgreSQL the rows come as arrays, whatever their number: the driver parses and caches a short
+    statement once, where a VALUES list of 2,000 placeholders was parsed again on every call."""
     table = TraceSummary._meta.db_table
     least, greatest = ("LEAST", "GREATEST") if vendor == "postgresql" else ("min", "max")
-    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(_SUMMARY_FIELDS)) + ")"] * rows)
+    if vendor == "postgresql":
+        source = f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _SUMMARY_ARRAYS)})"
+    else:
+        source = "VALUES " + ", ".join(["(" + ", ".join(["%s"] * len(_SUMMARY_FIELDS)) + ")"] * rows)
 
     def root(column: str) -> str:
         earlier = f"excluded.root_rank < {table}.root_rank"
@@ -80,7 +89,7 @@ def _upsert_summary_sql(vendor: str, rows: int) -> str:
         *(f"{c} = {table}.{c} + excluded.{c}" for c in ("span_count", "error_count", "ok_count", "unset_count")),
     ]
     return (
-        f"INSERT INTO {table} ({', '.join(_SUMMARY_FIELDS)}) VALUES {placeholders} "
+        f"INSERT INTO {table} ({', '.join(_SUMMARY_FIELDS)}) {source} "
         f"ON CONFLICT (trace_id) DO UPDATE SET {', '.join(sets)} RETURNING trace_id, id, span_count"
     )
 
@@ -386,7 +395,10 @@ def _write(sums: _Sums) -> None:
         # Multi-row statements with RETURNING: the ids come with the upsert, in one round trip a chunk.
         for start in range(0, len(ordered), _SUMMARY_CHUNK):
             chunk = ordered[start : start + _SUMMARY_CHUNK]
-            cursor.execute(_upsert_summary_sql(connection.vendor, len(chunk)), [v for row in chunk for v in row])
+            params = (
+                [list(column) for column in zip(*chunk, strict=True)] if postgres else [v for r in chunk for v in r]
+            )
+            cursor.execute(_upsert_summary_sql(connection.vendor, len(chunk)), params)
             for trace_id, summary_id, span_count in cursor.fetchall():
                 ids[trace_id] = summary_id
                 # A count only grows, from at least 1: the batch's own count means the row is new.

@@ -1,6 +1,7 @@
-"""``insert_rows``: rows stored exactly as given on both databases (PostgreSQL takes a conflict-free
-batch by COPY, whose text format escapes tabs, newlines and backslashes), constraint errors raised as
-Django's, and trace search's terms of a new trace taken the fast way with a safe fallback."""
+"""Ingest's bulk writes: ``insert_rows`` stores rows exactly as given on both databases (PostgreSQL
+takes a conflict-free batch by COPY, whose text format escapes tabs, newlines and backslashes),
+constraint errors are raised as Django's, trace search's terms of a new trace go the fast way with a
+safe fallback, and the dedupe keys and summaries PostgreSQL passes as arrays keep awkward text."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test import Client
 
 from dashboard.core.bulk import db_datetime, db_json, insert_rows
+from dashboard.events.models import Event
 from tests.retention.helpers import post_spans, trace_id
 from tracing.models import LogRecord, TraceSummary, TraceTerm
 from tracing.store import LOG_FIELDS
@@ -103,3 +105,19 @@ def test_json_text_round_trips_through_the_batch() -> None:
         insert_rows(LogRecord, LOG_FIELDS, rows)
     assert all(record.body == tricky for record in LogRecord.objects.all())
     assert orjson.loads(db_json(tricky)) == tricky
+
+
+def test_awkward_text_survives_the_keys_and_summaries(api: Client) -> None:
+    # Array literals quote braces, commas, quotes and backslashes: each must come back as sent.
+    awkward = 'a{b},"c"\\d e\'f NULL'
+    post_spans(api, trace_id(3), 2, service=awkward)
+    assert _terms(trace_id(3)) >= {(TraceTerm.SERVICE, "", awkward), (TraceTerm.SPAN_NAME, awkward, "step 0")}
+    assert TraceSummary.objects.get(trace_id=trace_id(3)).root_service == awkward
+    post_spans(api, trace_id(3), 2, service=awkward)  # sent again: the keys know every span
+    assert TraceSummary.objects.get(trace_id=trace_id(3)).span_count == 2
+    batch = [{"id": f"{awkward}-{n}", "source": awkward, "detail-type": "T", "detail": {}} for n in range(3)]
+    first = api.post("/api/events", batch, content_type="application/json").json()
+    again = api.post("/api/events", [batch[0], {**batch[1], "id": "new"}], content_type="application/json").json()
+    assert [r["status"] for r in again["results"]] == ["duplicate", "accepted"]
+    assert again["results"][0]["id"] == first["results"][0]["id"]
+    assert Event.objects.filter(source=awkward).count() == 4
