@@ -14,7 +14,7 @@ A **definition** is a version: the pairs seen, the paths present in every event 
 it was truncated. Versions only grow (pairs are added, required paths dropped), so an event that fits
 a version fits every later one of the same type.
 
-Bounds: at most ``MAX_PATHS`` paths a version (and pairs a shape), ``MAX_DEPTH`` levels, keys of at most
+Bounds: at most ``MAX_PATHS`` paths a version and a shape, ``MAX_DEPTH`` levels, keys of at most
 ``MAX_KEY`` characters. What lies past them is not described (the schema leaves it open, so it still
 validates every event) and the version says it is ``truncated``. The walk still visits every value
 of an event (ingest already parsed all of it), but never keeps more than the bounds.
@@ -147,8 +147,7 @@ def shape_of(detail: Any, known: Container[str] = ()) -> Shape:
 
 def _walk(detail: Any, known: Container[str]) -> Shape:
     """The shape of ``detail``, walked. It runs for every event whose shape is not memoised, so
-    scalars are handled where they are met and only non-empty containers go on the stack; the bound
-    on paths is kept on the pairs (at least one per path)."""
+    scalars are handled where they are met and only non-empty containers go on the stack."""
     names = _TYPE_NAMES
     kind = names.get(type(detail), "string")
     if kind == "number" and detail.is_integer():
@@ -158,6 +157,11 @@ def _walk(detail: Any, known: Container[str]) -> Shape:
     if kind not in _CONTAINERS or not detail:
         return Shape(frozenset(pairs), frozenset(present))
     add, mark = pairs.add, present.add
+    # The width bound counts paths, as a version's does (``next_version``, ``fits``): a shape cut at
+    # that many pairs held fewer paths, and a later version, not full, could then describe a path the
+    # cut had dropped with another type, which the event no longer fitted.
+    paths: set[str] = {""}
+    keep = paths.add
     truncated = False
     stack: list[tuple[str, Any, int, bool]] = [("", detail, 0, True)]
     pop, push = stack.pop, stack.append
@@ -172,9 +176,10 @@ def _walk(detail: Any, known: Container[str]) -> Shape:
                 if "~" in key or "/" in key:
                     key = escape_key(key)
                 sub = path + "/" + key
-                if (len(pairs) >= MAX_PATHS or len(key) > MAX_KEY) and sub not in known:
+                if (len(key) > MAX_KEY or (len(paths) >= MAX_PATHS and sub not in paths)) and sub not in known:
                     truncated = True
                     continue
+                keep(sub)
                 kind = names.get(type(child), "string")
                 if kind == "number" and child.is_integer():
                     kind = "integer"
@@ -185,9 +190,10 @@ def _walk(detail: Any, known: Container[str]) -> Shape:
                     push((sub, child, depth, top))
         else:
             sub = path + "/" + ITEMS
-            if len(pairs) >= MAX_PATHS and sub not in known:
+            if len(paths) >= MAX_PATHS and sub not in paths and sub not in known:
                 truncated = True
                 continue
+            keep(sub)
             for item in value:
                 kind = names.get(type(item), "string")
                 if kind == "number" and item.is_integer():

@@ -142,6 +142,16 @@ def test_a_version_full_of_paths_takes_new_ones_without_a_new_version():
     assert not fits(first, shape_of({**wide, "key-5": "five"}, first.types))  # a described path still counts
 
 
+def test_an_event_cut_at_the_width_bound_still_fits_the_later_versions():
+    # Six pairs held five paths (one path had two types): the cut dropped "/tags/y" (null), and the
+    # version, counted in paths, seemed to have room; the next one described "/tags/y" as a boolean.
+    events = [{"amount": None, "tags": {"x": None, "y": None}, "id": [None, []]}, {"id": None, "tags": {"y": False}}]
+    with mock.patch.multiple(shapes, MAX_PATHS=6, MAX_DEPTH=2, MAX_KEY=4, _memo={}):
+        made, counted = chain(events)
+        assert counted == [0, 1] and made[0].truncated
+        assert all(fits(later, shape_of(events[0], later.types)) for later in made)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(details, min_size=1, max_size=8))
 def test_with_small_bounds_every_event_validates_against_its_version_and_every_later_one(events):
