@@ -17,14 +17,14 @@ from pathlib import Path
 
 import requests
 
+from dashboard.retention.policy import DAYS_SETTINGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 # The benchmarks store rows with fixed received times, most of them long past: the server's purge
 # (docs/retention.md) would delete them under the measurement.
-KEEP_FOREVER = {
-    f"EVENTSCOPE_RETENTION_DAYS_{kind}": "0" for kind in ("EVENTS", "SPANS", "LOGS", "SERVICEMAP", "TRANSACTIONS")
-}
+KEEP_FOREVER = dict.fromkeys(DAYS_SETTINGS.values(), "0")
 
 
 @dataclass

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -176,17 +177,9 @@ def _purge_rollups(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
     if dry_run:
         outcome.deleted = count_old_buckets(outcome.cutoff)
         return
-    while True:
-        if pacing.out_of_time():
-            outcome.finished = False
-            return
-        started = time.monotonic()
-        deleted = delete_old_buckets(outcome.cutoff, pacing.batch_size)
-        outcome.deleted += deleted
-        if deleted == 0 or deleted < pacing.batch_size:  # none left (or a batch size that takes none)
-            return
-        _checkpoint()
-        pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))
+    size = pacing.batch_size
+    # A batch that deletes less than a batch (or nothing: a batch size that takes none) leaves none.
+    _paced(outcome, pacing, iter(partial(delete_old_buckets, outcome.cutoff, size), None), lambda n: n == 0 or n < size)
 
 
 def _purge_records(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
@@ -196,7 +189,14 @@ def _purge_records(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
     if dry_run:
         outcome.deleted = count_stale_records(outcome.cutoff)
         return
-    batches = delete_stale_records(outcome.cutoff, pacing.batch_size)
+    _paced(outcome, pacing, delete_stale_records(outcome.cutoff, pacing.batch_size))
+
+
+def _paced(
+    outcome: Outcome, pacing: _Pacing, batches: Iterator[int], last: Callable[[int], bool] = lambda _: False
+) -> None:
+    """Run ``batches`` (each a write transaction, yielding how many it deleted) with the pacing of
+    the other kinds, until they end, one is ``last`` (no pause after it), or the time budget runs out."""
     while True:
         if pacing.out_of_time():
             outcome.finished = False
@@ -206,6 +206,8 @@ def _purge_records(outcome: Outcome, pacing: _Pacing, dry_run: bool) -> None:
         if deleted is None:
             return
         outcome.deleted += deleted
+        if last(deleted):
+            return
         _checkpoint()
         # After every batch, one that deleted nothing too: it held the write lock all the same.
         pacing.sleep(max(pacing.pause, pacing.factor * (time.monotonic() - started)))

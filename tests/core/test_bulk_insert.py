@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
@@ -103,8 +102,7 @@ def test_json_text_round_trips_through_the_batch() -> None:
     ]
     with transaction.atomic():
         insert_rows(LogRecord, LOG_FIELDS, rows)
-    assert all(record.body == tricky for record in LogRecord.objects.all())
-    assert orjson.loads(db_json(tricky)) == tricky
+    assert [record.body for record in LogRecord.objects.all()] == [tricky] * 9
 
 
 def test_awkward_text_survives_the_keys_and_summaries(api: Client) -> None:
